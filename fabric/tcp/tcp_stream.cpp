@@ -1,0 +1,206 @@
+#include "fabric/tcp/tcp_stream.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace iscsilab::tcp {
+
+std::string endpoint_name(const void* p) {
+    const auto* ss = static_cast<const sockaddr_storage*>(p);
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET) {
+        const auto* a = reinterpret_cast<const sockaddr_in*>(ss);
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
+    }
+    if (ss->ss_family == AF_INET6) {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(ss);
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
+    }
+    return "?";
+}
+
+TcpStream::TcpStream(hil::Reactor& reactor, int fd) : reactor_(reactor), fd_(fd), rx_(256 * 1024) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) peer_ = endpoint_name(&ss);
+    len = sizeof ss;
+    if (getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) local_ = endpoint_name(&ss);
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+TcpStream::~TcpStream() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void TcpStream::start() {
+    std::weak_ptr<TcpStream> weak = shared_from_this();
+    reactor_.add_fd(fd_, EPOLLIN | EPOLLRDHUP, [weak](std::uint32_t ev) {
+        if (auto self = weak.lock()) self->on_events(ev);
+    });
+}
+
+void TcpStream::on_events(std::uint32_t ev) {
+    auto self = shared_from_this();
+    if (closed_) return;
+    if (ev & EPOLLOUT) flush();
+    if (closed_) return;
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        for (int rounds = 0; rounds < 16 && !closed_; ++rounds) {
+            ssize_t n = ::recv(fd_, rx_.data(), rx_.size(), 0);
+            if (n > 0) {
+                if (auto h = handler_.lock()) h->on_bytes(std::span<const std::byte>(rx_.data(), static_cast<std::size_t>(n)));
+                if (static_cast<std::size_t>(n) < rx_.size()) break;
+                continue;
+            }
+            if (n == 0) return fail("peer closed the connection");
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            if (errno == EINTR) continue;
+            return fail(std::string("recv: ") + std::strerror(errno));
+        }
+    }
+}
+
+void TcpStream::send(std::vector<Slice> buffers, Task done) {
+    if (closed_) return;
+    for (std::size_t i = 0; i < buffers.size(); ++i) {
+        if (buffers[i].bytes.empty() && !(i + 1 == buffers.size() && done)) continue;
+        Pending p{std::move(buffers[i]), 0, {}};
+        out_.push_back(std::move(p));
+    }
+    if (done) {
+        if (out_.empty()) out_.push_back(Pending{});
+        out_.back().done = std::move(done);
+    }
+    if (!want_out_) flush();
+}
+
+void TcpStream::flush() {
+    auto self = shared_from_this();
+    while (!out_.empty() && !closed_) {
+        iovec iov[64];
+        int n = 0;
+        for (auto it = out_.begin(); it != out_.end() && n < 64; ++it, ++n) {
+            iov[n].iov_base = const_cast<std::byte*>(it->slice.bytes.data()) + it->sent;
+            iov[n].iov_len = it->slice.bytes.size() - it->sent;
+        }
+        ssize_t w = ::writev(fd_, iov, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (!want_out_) {
+                    want_out_ = true;
+                    reactor_.modify_fd(fd_, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+                }
+                return;
+            }
+            return fail(std::string("send: ") + std::strerror(errno));
+        }
+        auto left = static_cast<std::size_t>(w);
+        while (!out_.empty()) {
+            Pending& p = out_.front();
+            std::size_t rest = p.slice.bytes.size() - p.sent;
+            if (left < rest) {
+                p.sent += left;
+                break;
+            }
+            left -= rest;
+            Task done = std::move(p.done);
+            out_.pop_front();
+            if (done) done();
+        }
+    }
+    if (want_out_ && out_.empty() && !closed_) {
+        want_out_ = false;
+        reactor_.modify_fd(fd_, EPOLLIN | EPOLLRDHUP);
+    }
+}
+
+void TcpStream::fail(std::string_view reason) {
+    if (closed_) return;
+    closed_ = true;
+    reactor_.remove_fd(fd_);
+    ::shutdown(fd_, SHUT_RDWR);
+    out_.clear();
+    if (auto h = handler_.lock()) h->on_closed(reason);
+}
+
+void TcpStream::close(std::string_view) {
+    if (closed_) return;
+    // Let what is queued leave first (a Logout Response, a Reject) within reason.
+    if (!out_.empty()) {
+        int fl = fcntl(fd_, F_GETFL);
+        fcntl(fd_, F_SETFL, fl & ~O_NONBLOCK);
+        timeval tv{1, 0};
+        setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        for (auto& p : out_) {
+            std::size_t off = p.sent;
+            while (off < p.slice.bytes.size()) {
+                ssize_t w = ::send(fd_, p.slice.bytes.data() + off, p.slice.bytes.size() - off, MSG_NOSIGNAL);
+                if (w <= 0) break;
+                off += static_cast<std::size_t>(w);
+            }
+            if (off < p.slice.bytes.size()) break;
+        }
+    }
+    closed_ = true;
+    handler_.reset();
+    reactor_.remove_fd(fd_);
+    ::shutdown(fd_, SHUT_RDWR);
+    out_.clear();
+}
+
+Listener::Listener(hil::Reactor& reactor, const std::string& host, std::uint16_t port,
+                   std::function<void(int)> on_accept)
+    : reactor_(reactor), on_accept_(std::move(on_accept)) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+    addrinfo* res = nullptr;
+    int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints, &res);
+    if (rc != 0) throw std::runtime_error("listen " + host + ": " + gai_strerror(rc));
+    fd_ = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd_ < 0 || ::bind(fd_, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd_, 128) != 0) {
+        std::string err = std::strerror(errno);
+        freeaddrinfo(res);
+        if (fd_ >= 0) ::close(fd_);
+        throw std::runtime_error("listen on " + host + ":" + std::to_string(port) + ": " + err);
+    }
+    freeaddrinfo(res);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+    port_ = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                                     : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    reactor_.post([this] {
+        reactor_.add_fd(fd_, EPOLLIN, [this](std::uint32_t) {
+            for (;;) {
+                int c = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (c < 0) break;
+                on_accept_(c);
+            }
+        });
+    });
+}
+
+Listener::~Listener() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace iscsilab::tcp

@@ -1,0 +1,122 @@
+#include "hil/file_store.hpp"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace iscsilab::hil {
+
+IoPool::IoPool(unsigned threads) {
+    for (unsigned i = 0; i < threads; ++i)
+        threads_.emplace_back([this] {
+            for (;;) {
+                std::function<void()> job;
+                {
+                    std::unique_lock lock(mu_);
+                    cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+                    if (jobs_.empty()) return;
+                    job = std::move(jobs_.front());
+                    jobs_.pop_front();
+                }
+                job();
+            }
+        });
+}
+
+IoPool::~IoPool() {
+    {
+        std::lock_guard lock(mu_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+}
+
+void IoPool::run(std::function<void()> job) {
+    {
+        std::lock_guard lock(mu_);
+        jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+}
+
+FileStore::FileStore(const std::string& path, bool read_only, std::uint64_t create_size, IoPool& pool)
+    : pool_(pool) {
+    int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+    fd_ = ::open(path.c_str(), flags);
+    if (fd_ < 0 && errno == ENOENT && create_size > 0 && !read_only) {
+        fd_ = ::open(path.c_str(), flags | O_CREAT, 0600);
+        if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(create_size)) != 0) {
+            std::string err = std::strerror(errno);
+            ::close(fd_);
+            throw std::runtime_error(path + ": " + err);
+        }
+    }
+    if (fd_ < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+    struct stat st {};
+    fstat(fd_, &st);
+    if (S_ISBLK(st.st_mode)) {
+        std::uint64_t bytes = 0;
+        if (ioctl(fd_, BLKGETSIZE64, &bytes) != 0) throw std::runtime_error(path + ": cannot read the device size");
+        size_ = bytes;
+    } else {
+        size_ = static_cast<std::uint64_t>(st.st_size);
+    }
+    if (size_ == 0) {
+        ::close(fd_);
+        throw std::runtime_error(path + ": empty file");
+    }
+}
+
+FileStore::~FileStore() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void FileStore::submit(const BlockRequest& req, std::function<void(BlockStatus)> done) {
+    pool_.run([fd = fd_, req, done = std::move(done)] {
+        auto status_of = [](int err) { return err == EIO ? BlockStatus::medium_error : BlockStatus::io_error; };
+        switch (req.op) {
+            case BlockOp::read: {
+                std::size_t off = 0;
+                while (off < req.buffer.size()) {
+                    ssize_t n = ::pread(fd, req.buffer.data() + off, req.buffer.size() - off,
+                                        static_cast<off_t>(req.offset + off));
+                    if (n < 0 && errno == EINTR) continue;
+                    if (n < 0) return done(status_of(errno));
+                    if (n == 0) {  // past the end of a file that shrank: zeros
+                        std::memset(req.buffer.data() + off, 0, req.buffer.size() - off);
+                        break;
+                    }
+                    off += static_cast<std::size_t>(n);
+                }
+                return done(BlockStatus::ok);
+            }
+            case BlockOp::write:
+            case BlockOp::write_same: {
+                std::size_t off = 0;
+                while (off < req.buffer.size()) {
+                    ssize_t n = ::pwrite(fd, req.buffer.data() + off, req.buffer.size() - off,
+                                         static_cast<off_t>(req.offset + off));
+                    if (n < 0 && errno == EINTR) continue;
+                    if (n <= 0) return done(status_of(errno));
+                    off += static_cast<std::size_t>(n);
+                }
+                if (req.fua && ::fdatasync(fd) != 0) return done(status_of(errno));
+                return done(BlockStatus::ok);
+            }
+            case BlockOp::flush:
+                return done(::fdatasync(fd) == 0 ? BlockStatus::ok : status_of(errno));
+            case BlockOp::unmap:
+                return done(BlockStatus::ok);
+        }
+        done(BlockStatus::io_error);
+    });
+}
+
+}  // namespace iscsilab::hil

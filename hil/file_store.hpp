@@ -1,0 +1,46 @@
+// BlockStore over a file or block device (vdisk_fileio / vdisk_blockio): pread/pwrite
+// on a small pool of I/O threads, so the reactors never block on the disk.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "target/ports.hpp"
+
+namespace iscsilab::hil {
+
+class IoPool {
+public:
+    explicit IoPool(unsigned threads);
+    ~IoPool();
+    void run(std::function<void()> job);
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::function<void()>> jobs_;
+    bool stop_ = false;
+    std::vector<std::thread> threads_;
+};
+
+class FileStore final : public BlockStore {
+public:
+    // Opens path (creating a sparse file of create_size bytes when it does not exist and
+    // create_size > 0). Throws std::runtime_error with the reason on failure.
+    FileStore(const std::string& path, bool read_only, std::uint64_t create_size, IoPool& pool);
+    ~FileStore() override;
+    std::uint64_t size_bytes() const override { return size_; }
+    void submit(const BlockRequest& req, std::function<void(BlockStatus)> done) override;
+
+private:
+    int fd_ = -1;
+    std::uint64_t size_ = 0;
+    IoPool& pool_;
+};
+
+}  // namespace iscsilab::hil

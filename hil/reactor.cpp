@@ -1,0 +1,149 @@
+#include "hil/reactor.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace iscsilab::hil {
+
+Reactor::Reactor() {
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    evfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epfd_ < 0 || evfd_ < 0) throw std::runtime_error(std::string("reactor: ") + std::strerror(errno));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = evfd_;
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev);
+}
+
+Reactor::~Reactor() {
+    stop();
+    join();
+    if (evfd_ >= 0) ::close(evfd_);
+    if (epfd_ >= 0) ::close(epfd_);
+}
+
+void Reactor::wake() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(evfd_, &one, sizeof one);
+}
+
+void Reactor::post(Task fn) {
+    {
+        std::lock_guard lock(mu_);
+        posted_.push_back(std::move(fn));
+    }
+    wake();
+}
+
+Nanos Reactor::now() const {
+    return std::chrono::duration_cast<Nanos>(std::chrono::steady_clock::now().time_since_epoch());
+}
+
+TimerId Reactor::after(Nanos delay, Task fn) {
+    std::lock_guard lock(mu_);
+    const std::uint64_t id = next_timer_++;
+    timers_.push(Timer{now() + delay, id});
+    timer_fns_[id] = std::move(fn);
+    wake();
+    return TimerId{id};
+}
+
+void Reactor::cancel(TimerId id) {
+    std::lock_guard lock(mu_);
+    timer_fns_.erase(id.value);  // the heap entry expires harmlessly
+}
+
+void Reactor::add_fd(int fd, std::uint32_t events, FdHandler handler) {
+    fds_[fd] = std::make_shared<FdHandler>(std::move(handler));
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+        throw std::runtime_error(std::string("epoll_ctl add: ") + std::strerror(errno));
+}
+
+void Reactor::modify_fd(int fd, std::uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev);
+}
+
+void Reactor::remove_fd(int fd) {
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    fds_.erase(fd);
+}
+
+void Reactor::run() {
+    epoll_event events[64];
+    while (!stop_.load()) {
+        int timeout_ms = -1;
+        {
+            std::lock_guard lock(mu_);
+            while (!timers_.empty() && !timer_fns_.count(timers_.top().id)) timers_.pop();
+            if (!posted_.empty()) timeout_ms = 0;
+            else if (!timers_.empty()) {
+                auto left = timers_.top().when - now();
+                timeout_ms = left.count() <= 0 ? 0 : static_cast<int>(left.count() / 1000000 + 1);
+            }
+        }
+        int n = epoll_wait(epfd_, events, 64, timeout_ms);
+        for (int i = 0; i < n; ++i) {
+            const int fd = events[i].data.fd;
+            if (fd == evfd_) {
+                std::uint64_t v;
+                while (::read(evfd_, &v, sizeof v) > 0) {
+                }
+                continue;
+            }
+            auto it = fds_.find(fd);
+            if (it == fds_.end()) continue;
+            auto h = it->second;  // the handler may remove itself
+            (*h)(events[i].events);
+        }
+        // Due timers.
+        for (;;) {
+            Task fn;
+            {
+                std::lock_guard lock(mu_);
+                if (timers_.empty() || timers_.top().when > now()) break;
+                auto id = timers_.top().id;
+                timers_.pop();
+                auto it = timer_fns_.find(id);
+                if (it == timer_fns_.end()) continue;
+                fn = std::move(it->second);
+                timer_fns_.erase(it);
+            }
+            fn();
+        }
+        // Posted work.
+        std::vector<Task> work;
+        {
+            std::lock_guard lock(mu_);
+            work.swap(posted_);
+        }
+        for (auto& fn : work) fn();
+    }
+}
+
+void Reactor::start_thread() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void Reactor::stop() {
+    stop_.store(true);
+    if (evfd_ >= 0) wake();
+}
+
+void Reactor::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace iscsilab::hil

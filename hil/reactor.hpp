@@ -1,0 +1,64 @@
+// One event loop per core (DESIGN.md, "Threads"): epoll for sockets, a timer heap on
+// the monotonic clock, and a queue that other threads post work into. It implements
+// the core's Executor and Clock ports.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <queue>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "target/ports.hpp"
+
+namespace iscsilab::hil {
+
+class Reactor final : public Executor, public Clock {
+public:
+    using FdHandler = std::function<void(std::uint32_t events)>;
+
+    Reactor();
+    ~Reactor() override;
+    Reactor(const Reactor&) = delete;
+    Reactor& operator=(const Reactor&) = delete;
+
+    // Executor
+    void post(Task fn) override;
+    // Clock (monotonic)
+    Nanos now() const override;
+    TimerId after(Nanos delay, Task fn) override;
+    void cancel(TimerId id) override;
+
+    // File descriptors: only from the reactor's own thread.
+    void add_fd(int fd, std::uint32_t events, FdHandler handler);
+    void modify_fd(int fd, std::uint32_t events);
+    void remove_fd(int fd);
+
+    void run();                    // until stop()
+    void start_thread();           // run() on a thread of its own
+    void stop();
+    void join();
+
+private:
+    void wake();
+    struct Timer {
+        Nanos when;
+        std::uint64_t id;
+        bool operator>(const Timer& o) const { return when != o.when ? when > o.when : id > o.id; }
+    };
+    int epfd_ = -1, evfd_ = -1;
+    std::atomic<bool> stop_{false};
+    std::mutex mu_;
+    std::vector<Task> posted_;
+    std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+    std::unordered_map<std::uint64_t, Task> timer_fns_;
+    std::uint64_t next_timer_ = 1;
+    std::unordered_map<int, std::shared_ptr<FdHandler>> fds_;
+    std::thread thread_;
+};
+
+}  // namespace iscsilab::hil

@@ -1,0 +1,210 @@
+#include "hil/serve.hpp"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "fabric/tcp/tcp_stream.hpp"
+#include "hil/file_store.hpp"
+#include "hil/random.hpp"
+#include "hil/reactor.hpp"
+#include "target/iscsi/driver.hpp"
+#include "target/mgmt/scst.hpp"
+
+namespace iscsilab::hil {
+
+namespace {
+
+class FileStores final : public mgmt::StoreFactory {
+public:
+    explicit FileStores(IoPool& pool) : pool_(pool) {}
+    std::shared_ptr<BlockStore> open(const handlers::VdiskConfig& cfg, std::string& error) override {
+        try {
+            const std::uint64_t create = cfg.size_bytes;  // size_mb= creates a sparse file
+            return std::make_shared<FileStore>(cfg.filename, cfg.read_only, create, pool_);
+        } catch (const std::exception& e) {
+            error = e.what();
+            return nullptr;
+        }
+    }
+
+private:
+    IoPool& pool_;
+};
+
+bool split_hostport(const std::string& s, std::string& host, std::uint16_t& port) {
+    std::string p;
+    if (!s.empty() && s[0] == '[') {
+        auto end = s.find(']');
+        if (end == std::string::npos) return false;
+        host = s.substr(1, end - 1);
+        if (end + 1 < s.size() && s[end + 1] == ':') p = s.substr(end + 2);
+    } else {
+        auto colon = s.rfind(':');
+        host = colon == std::string::npos ? s : s.substr(0, colon);
+        if (colon != std::string::npos) p = s.substr(colon + 1);
+    }
+    if (p.empty()) {
+        port = 3260;
+        return true;
+    }
+    try {
+        auto v = std::stoul(p);
+        if (v > 65535) return false;
+        port = static_cast<std::uint16_t>(v);
+    } catch (...) {
+        return false;
+    }
+    return true;
+}
+
+std::string stamp() {
+    auto t = std::chrono::system_clock::now();
+    auto secs = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(secs / 1000), static_cast<long long>(secs % 1000));
+    return buf;
+}
+
+}  // namespace
+
+std::string default_config(const std::string& backing_file) {
+    return "# iscsilab's embedded default: one target, one 1 GiB sparse LUN\n"
+           "HANDLER vdisk_fileio {\n"
+           "    DEVICE disk0 {\n"
+           "        filename " + backing_file + "\n"
+           "        nv_cache 1\n"
+           "    }\n"
+           "}\n"
+           "TARGET_DRIVER iscsi {\n"
+           "    enabled 1\n"
+           "    TARGET iqn.2026-11.org.iscsilab:default {\n"
+           "        LUN 0 disk0\n"
+           "        enabled 1\n"
+           "    }\n"
+           "}\n";
+}
+
+int serve(const ServeOptions& opt) {
+    std::string host;
+    std::uint16_t port = 0;
+    if (!split_hostport(opt.listen, host, port)) {
+        std::cerr << "iscsilab serve: --listen wants HOST:PORT, got '" << opt.listen << "'\n";
+        return 2;
+    }
+
+    // Signals are taken by this thread alone, with sigwait.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    std::string text, file = opt.config_file, temp_backing;
+    if (file.empty()) {
+        char tmpl[] = "/tmp/iscsilab-default-XXXXXX";
+        int fd = mkstemp(tmpl);
+        if (fd < 0 || ftruncate(fd, std::int64_t{1} << 30) != 0) {
+            std::cerr << "iscsilab serve: cannot create the default backing file in /tmp\n";
+            return 1;
+        }
+        ::close(fd);
+        temp_backing = tmpl;
+        text = default_config(temp_backing);
+        file = "<embedded default>";
+    } else {
+        std::ifstream in(file);
+        if (!in) {
+            std::cerr << "iscsilab serve: cannot read " << file << "\n";
+            return 2;
+        }
+        std::stringstream ss;
+        ss << in.rdbuf();
+        text = ss.str();
+    }
+
+    const unsigned n = opt.reactors ? opt.reactors : std::max(1u, std::thread::hardware_concurrency());
+    IoPool pool(std::max(4u, 2 * n));
+    FileStores stores(pool);
+    KernelRandom random;
+    iscsi::IscsiDriver driver(random);
+    if (!opt.quiet)
+        driver.set_log([](std::string_view what) { std::cerr << stamp() << " " << what << "\n"; });
+    mgmt::Scst scst(driver, stores);
+
+    auto parsed = mgmt::parse_scst_conf(text, file);
+    if (parsed.error) {
+        std::cerr << "iscsilab serve: " << parsed.error->text() << "\n";
+        if (!temp_backing.empty()) unlink(temp_backing.c_str());
+        return 2;
+    }
+    if (auto e = scst.apply(parsed.blocks, file)) {
+        std::cerr << "iscsilab serve: " << e->text() << "\n";
+        if (!temp_backing.empty()) unlink(temp_backing.c_str());
+        return 2;
+    }
+
+    std::vector<std::unique_ptr<Reactor>> reactors;
+    for (unsigned i = 0; i < n; ++i) reactors.push_back(std::make_unique<Reactor>());
+    std::atomic<std::uint64_t> accepted{0};
+    std::unique_ptr<tcp::Listener> listener;
+    try {
+        listener = std::make_unique<tcp::Listener>(*reactors[0], host, port, [&](int fd) {
+            // Spread connections over the reactors; each connection lives on one.
+            Reactor& r = *reactors[accepted++ % reactors.size()];
+            r.post([&driver, &r, fd] {
+                auto s = std::make_shared<tcp::TcpStream>(r, fd);
+                s->start();
+                driver.accept(s, r, r);
+            });
+        });
+    } catch (const std::exception& e) {
+        std::cerr << "iscsilab serve: " << e.what() << "\n";
+        if (!temp_backing.empty()) unlink(temp_backing.c_str());
+        return 1;
+    }
+    for (auto& r : reactors) r->start_thread();
+
+    const std::string where = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                              std::to_string(listener->port());
+    std::cout << "iscsilab: listening on " << where << " with " << n << " reactor" << (n > 1 ? "s" : "") << "\n";
+    for (const auto& t : driver.targets()) {
+        std::cout << "  target " << t->name() << (t->enabled() ? "" : " (disabled)") << "\n";
+        for (const auto& [lun, e] : t->luns().default_luns())
+            std::cout << "    LUN " << lun << ": " << e.device->name() << " ("
+                      << e.device->get_attribute("size_mb").value_or("?") << " MiB, "
+                      << e.device->handler() << ")\n";
+        std::cout << "  try: iscsi-ls -s iscsi://" << where << "/\n"
+                  << "       iscsi-inq iscsi://" << where << "/" << t->name() << "/0\n";
+    }
+    if (!driver.enabled()) std::cout << "  note: the iscsi driver is not enabled (TARGET_DRIVER iscsi { enabled 1 })\n";
+    std::cout.flush();
+    if (!opt.ready_file.empty()) {
+        std::ofstream rf(opt.ready_file);
+        rf << where << "\n";
+    }
+
+    const auto started = std::chrono::steady_clock::now();
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    for (auto& r : reactors) r->stop();
+    for (auto& r : reactors) r->join();
+    listener.reset();
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+    std::cout << "iscsilab: stopped by signal " << sig << " after " << secs << " s; " << accepted.load()
+              << " connections accepted\n";
+    reactors.clear();
+    if (!temp_backing.empty()) unlink(temp_backing.c_str());
+    return 0;
+}
+
+}  // namespace iscsilab::hil

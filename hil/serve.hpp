@@ -1,0 +1,26 @@
+// The real runtime: reactors on real sockets, files behind the devices, the target core
+// in between. `iscsilab serve`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace iscsilab::hil {
+
+struct ServeOptions {
+    std::string listen = "127.0.0.1:3260";
+    std::string config_file;   // empty: the embedded default
+    unsigned reactors = 0;     // 0: one per core
+    bool quiet = false;
+    std::string ready_file;    // written with "host:port" once listening (for tests)
+};
+
+// Runs until SIGINT/SIGTERM. Returns the process exit code.
+int serve(const ServeOptions& opt);
+
+// The embedded default configuration, with the backing file's path filled in.
+std::string default_config(const std::string& backing_file);
+
+}  // namespace iscsilab::hil

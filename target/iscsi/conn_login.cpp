@@ -1,0 +1,79 @@
+// Login Request handling on a connection: runs the Login state machine, sends its
+// responses, and on success creates the session (RFC 3720 §5.3, §10.12-10.13).
+#include "target/iscsi/connection.hpp"
+#include "target/iscsi/driver.hpp"
+
+#include <cstring>
+
+namespace iscsilab::iscsi {
+
+void Connection::handle_login(Pdu& pdu) {
+    const auto req = LoginRequestPdu::decode(pdu.bhs);
+    if (login_->state() == LoginState::Start) {
+        // RFC 3720 §10.13.4: the first response's StatSN starts the connection's count.
+        stat_sn_ = req.expstatsn;
+        cid_ = req.cid;
+    }
+    LoginReply reply = login_->step(req, pdu.data);
+
+    if (reply.complete) {
+        login_complete(req, reply);
+        if (state_ == ConnState::Closed) return;
+    }
+    std::string text = encode_text(reply.keys);
+    reply.pdu.sn = status_sn();
+    reply.pdu.sn.expcmdsn = session_ ? session_->exp_cmdsn() : req.cmdsn;
+    reply.pdu.sn.maxcmdsn = session_ ? session_->max_cmdsn() : req.cmdsn;
+    if (session_) reply.pdu.tsih = session_->tsih();
+    Bytes data(text.size());
+    std::memcpy(data.data(), text.data(), text.size());
+    const auto dsl = static_cast<std::uint32_t>(data.size());
+    send(reply.pdu.encode(dsl), Slice::own(std::move(data)));
+
+    if (reply.failed) {
+        driver_.log("connection " + std::to_string(id_) + ": login failed: " + reply.why);
+        close("login failed");
+        return;
+    }
+    if (reply.complete) {
+        // RFC 3720 §12.1: digests apply from the first PDU after the login response.
+        const NegotiatedParams& p = session_->params();
+        reader_.set_digests(DigestSettings{p.header_digest, p.data_digest});
+        tx_digests_ = DigestSettings{p.header_digest, p.data_digest};
+        reader_.set_max_data_segment_length(p.max_recv_data_segment_length);
+        transition(ConnState::FullFeature);
+        if (login_timer_) {
+            clock_.cancel(login_timer_);
+            login_timer_ = TimerId{};
+        }
+        arm_timers();
+    }
+}
+
+void Connection::login_complete(const LoginRequestPdu& req, LoginReply& reply) {
+    NegotiatedParams p = login_->result();
+    TargetParams tp = login_->target_params();
+    if (p.session_type == SessionType::Normal) {
+        auto target = driver_.find_target(p.target_name);
+        if (!target || !target->enabled()) {
+            // The target went away between the first PDU and now.
+            reply.complete = false;
+            reply.failed = true;
+            reply.why = "target " + p.target_name + " no longer available";
+            reply.pdu.transit = false;
+            reply.pdu.status_class = 0x02;
+            reply.pdu.status_detail = 0x04;  // Target Removed
+            reply.keys.clear();
+            return;
+        }
+    }
+    session_ = driver_.create_session(shared_from_this(), p, tp, req.isid, executor_);
+    session_->start_window(login_->first().cmdsn);
+    driver_.log("connection " + std::to_string(id_) + " (" + stream_->peer() + "): " +
+                (p.session_type == SessionType::Discovery ? "discovery" : "normal") +
+                " session for " + p.initiator_name +
+                (p.target_name.empty() ? std::string() : " to " + p.target_name));
+    login_.reset();
+}
+
+}  // namespace iscsilab::iscsi

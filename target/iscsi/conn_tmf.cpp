@@ -1,0 +1,147 @@
+// Task Management Function Request (RFC 3720 §10.5-10.6, SAM-5 §7): ABORT TASK, ABORT
+// TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET, TARGET WARM RESET, TARGET COLD RESET.
+// The response goes out only after every task the function ended is gone.
+#include "target/iscsi/connection.hpp"
+#include "target/iscsi/driver.hpp"
+
+namespace iscsilab::iscsi {
+
+void Connection::after_tasks_end(const std::vector<std::shared_ptr<Task>>& tasks,
+                                 std::function<void()> done) {
+    auto left = std::make_shared<std::size_t>(0);
+    auto fire = std::make_shared<std::function<void()>>(std::move(done));
+    for (const auto& t : tasks)
+        if (t->phase != TaskPhase::Done) ++*left;
+    if (*left == 0) return (*fire)();
+    for (const auto& t : tasks)
+        if (t->phase != TaskPhase::Done)
+            t->on_gone.push_back([left, fire] {
+                if (--*left == 0) (*fire)();
+            });
+}
+
+void Connection::abort_tasks(std::optional<std::uint32_t> lun) {
+    std::vector<std::shared_ptr<Task>> hit;
+    for (auto& [itt, t] : tasks_)
+        if (!lun || t->lun == *lun) hit.push_back(t);
+    for (auto& t : hit) {
+        t->aborted = true;
+        t->cmd->aborted = true;
+        if (t->phase == TaskPhase::ReceivingData) forget(t);  // never reached the device
+    }
+}
+
+void Connection::handle_tmf(Pdu& pdu) {
+    const auto r = TaskMgmtRequestPdu::decode(pdu.bhs);
+    std::weak_ptr<Connection> weak = shared_from_this();
+    const std::uint32_t itt = r.itt;
+    auto respond = [weak, itt](TmfResponse code) {
+        auto self = weak.lock();
+        if (!self || self->state_ != ConnState::FullFeature) return;
+        TaskMgmtResponsePdu resp;
+        resp.response = code;
+        resp.itt = itt;
+        resp.sn = self->status_sn();
+        self->send(resp.encode());
+    };
+    if (session_->discovery()) return respond(TmfResponse::FunctionRejected);
+
+    const std::uint32_t lun = scsi::decode_lun(r.lun);
+    const auto& nexus = session_->nexus();
+    auto target = session_->target();
+    auto luns = target->luns().luns_for(nexus->initiator_name);
+    const auto lu = luns->find(lun);
+    const bool lun_exists = lu != luns->end();
+
+    // The tasks a function covers: those of this session on the LUN (or all), excluding
+    // the TMF itself.
+    auto own_tasks = [&](std::optional<std::uint32_t> on) {
+        std::vector<std::shared_ptr<Task>> v;
+        for (auto& [tag, t] : tasks_)
+            if (tag != r.itt && (!on || t->lun == *on)) v.push_back(t);
+        return v;
+    };
+    auto abort_all = [&](const std::vector<std::shared_ptr<Task>>& v) {
+        for (const auto& t : v) {
+            t->aborted = true;
+            t->cmd->aborted = true;
+            if (t->phase == TaskPhase::ReceivingData) forget(t);
+        }
+    };
+    // Other sessions' tasks end too (CLEAR TASK SET, resets): on their own executors.
+    auto abort_elsewhere = [&](std::optional<std::uint32_t> on) {
+        const Session* me = session_.get();
+        driver_.for_each_session_of(target->name(), [me, on](const std::shared_ptr<Session>& s) {
+            if (s.get() == me) return;
+            std::weak_ptr<Connection> wc = s->connection;
+            s->executor().post([wc, on] {
+                if (auto c = wc.lock()) c->abort_tasks(on);
+            });
+        });
+    };
+
+    switch (r.function) {
+        case TmfFunction::AbortTask: {
+            if (!lun_exists) return respond(TmfResponse::LunDoesNotExist);
+            auto it = tasks_.find(r.referenced_task_tag);
+            if (it == tasks_.end() || it->second->lun != lun || it->first == r.itt)
+                return respond(TmfResponse::TaskDoesNotExist);
+            auto victim = std::vector<std::shared_ptr<Task>>{it->second};
+            abort_all(victim);
+            return after_tasks_end(victim, [respond] { respond(TmfResponse::FunctionComplete); });
+        }
+        case TmfFunction::AbortTaskSet: {
+            if (!lun_exists) return respond(TmfResponse::LunDoesNotExist);
+            auto v = own_tasks(lun);
+            abort_all(v);
+            return after_tasks_end(v, [respond] { respond(TmfResponse::FunctionComplete); });
+        }
+        case TmfFunction::ClearTaskSet: {
+            if (!lun_exists) return respond(TmfResponse::LunDoesNotExist);
+            auto v = own_tasks(lun);
+            abort_all(v);
+            abort_elsewhere(lun);
+            // SPC-4: other nexuses learn that their commands were cleared.
+            lu->second.device->raise_unit_attention(scsi::asc::CommandsClearedByAnotherInitiator, nexus->id);
+            return after_tasks_end(v, [respond] { respond(TmfResponse::FunctionComplete); });
+        }
+        case TmfFunction::LogicalUnitReset: {
+            if (!lun_exists) return respond(TmfResponse::LunDoesNotExist);
+            auto v = own_tasks(lun);
+            abort_all(v);
+            abort_elsewhere(lun);
+            lu->second.device->reset(nexus->id);
+            return after_tasks_end(v, [respond] { respond(TmfResponse::FunctionComplete); });
+        }
+        case TmfFunction::TargetWarmReset:
+        case TmfFunction::TargetColdReset: {
+            auto v = own_tasks(std::nullopt);
+            abort_all(v);
+            abort_elsewhere(std::nullopt);
+            for (const auto& [n, e] : *luns) e.device->reset(nexus->id);
+            const bool cold = r.function == TmfFunction::TargetColdReset;
+            auto tname = target->name();
+            IscsiDriver* driver = &driver_;
+            return after_tasks_end(v, [respond, cold, weak, tname, driver] {
+                respond(TmfResponse::FunctionComplete);
+                if (!cold) return;
+                // RFC 3720 §10.5.1: a cold reset drops every connection of the target,
+                // ours included, after the response.
+                driver->for_each_session_of(tname, [](const std::shared_ptr<Session>& s) {
+                    std::weak_ptr<Connection> wc = s->connection;
+                    s->executor().post([wc] {
+                        if (auto c = wc.lock()) c->close("TARGET COLD RESET");
+                    });
+                });
+            });
+        }
+        case TmfFunction::ClearAca:
+            return respond(TmfResponse::TaskManagementFunctionNotSupported);  // no ACA
+        case TmfFunction::TaskReassign:
+            // RFC 3720 §10.5.1: at ErrorRecoveryLevel 0 allegiance cannot move.
+            return respond(TmfResponse::TaskAllegianceReassignmentNotSupported);
+    }
+    respond(TmfResponse::FunctionRejected);
+}
+
+}  // namespace iscsilab::iscsi

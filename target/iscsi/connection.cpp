@@ -1,0 +1,303 @@
+#include "target/iscsi/connection.hpp"
+
+#include <stdexcept>
+
+#include "target/iscsi/wire.hpp"
+
+#include "target/iscsi/driver.hpp"
+
+namespace iscsilab::iscsi {
+
+namespace {
+// RFC 3720 §12.12: until a login says otherwise, 8192 bytes per data segment.
+constexpr std::uint32_t kLoginDataSegmentLength = 8192;
+constexpr Nanos kLoginTimeout = std::chrono::seconds(30);
+}  // namespace
+
+const char* to_string(ConnState s) {
+    switch (s) {
+        case ConnState::InLogin: return "in login";
+        case ConnState::FullFeature: return "full feature";
+        case ConnState::LoggingOut: return "logging out";
+        case ConnState::Closed: return "closed";
+    }
+    return "?";
+}
+
+Connection::Connection(IscsiDriver& driver, std::shared_ptr<ByteStream> stream, Executor& executor,
+                       Clock& clock, std::uint64_t id)
+    : driver_(driver), stream_(std::move(stream)), executor_(executor), clock_(clock), id_(id),
+      reader_([this](Pdu&& pdu, FrameError e) { return on_pdu(std::move(pdu), e); }) {
+    reader_.set_max_data_segment_length(kLoginDataSegmentLength);
+}
+
+Connection::~Connection() = default;
+
+void Connection::start() {
+    stream_->set_handler(std::weak_ptr<ByteStream::Handler>(shared_from_this()));
+    std::weak_ptr<Connection> weak = shared_from_this();
+    login_ = std::make_unique<Login>(*this);
+    last_rx_ = clock_.now();
+    login_timer_ = clock_.after(kLoginTimeout, [weak] {
+        if (auto self = weak.lock(); self && self->state_ == ConnState::InLogin)
+            self->close("login timed out");
+    });
+}
+
+void Connection::transition(ConnState next) {
+    // RFC 3720 §7.1.3, for one connection per session at ERL 0:
+    //   InLogin -> FullFeature | Closed;  FullFeature -> LoggingOut | Closed;
+    //   LoggingOut -> Closed.
+    const bool ok = (state_ == ConnState::InLogin && (next == ConnState::FullFeature || next == ConnState::Closed)) ||
+                    (state_ == ConnState::FullFeature && (next == ConnState::LoggingOut || next == ConnState::Closed)) ||
+                    (state_ == ConnState::LoggingOut && next == ConnState::Closed);
+    if (!ok)
+        throw std::logic_error(std::string("connection state ") + to_string(state_) + " -> " + to_string(next));
+    state_ = next;
+}
+
+void Connection::close(std::string_view reason) {
+    if (state_ == ConnState::Closed) return;
+    transition(ConnState::Closed);
+    auto self = shared_from_this();  // keep alive through the cleanup
+    driver_.log("connection " + std::to_string(id_) + " (" + stream_->peer() + ") closed: " + std::string(reason));
+    for (TimerId* t : {&nop_timer_, &rsp_timer_, &login_timer_})
+        if (*t) {
+            clock_.cancel(*t);
+            *t = TimerId{};
+        }
+    // ERL 0: the tasks die with the connection. Those at the device finish there and
+    // are dropped when they complete.
+    for (auto& [itt, t] : tasks_) {
+        t->aborted = true;
+        if (t->cmd) t->cmd->aborted = true;
+        if (t->phase != TaskPhase::Executing && session_ && !t->immediate) session_->command_ended();
+        for (auto& fn : t->on_gone) fn();
+        t->on_gone.clear();
+    }
+    tasks_.clear();
+    held_.clear();
+    stream_->set_handler({});
+    stream_->close(reason);
+    if (session_) {
+        if (session_->nexus() && session_->target()) {
+            // The nexus is gone: its pending unit attentions go with it.
+            auto luns = session_->target()->luns().luns_for(session_->nexus()->initiator_name);
+            for (const auto& [n, e] : *luns) e.device->forget_nexus(session_->nexus()->id);
+        }
+        driver_.remove_session(session_.get());
+    }
+    driver_.remove_connection(this);
+}
+
+void Connection::on_closed(std::string_view reason) { close(reason); }
+
+void Connection::on_bytes(std::span<const std::byte> bytes) {
+    if (state_ == ConnState::Closed) return;
+    last_rx_ = clock_.now();
+    reader_.feed(bytes);
+}
+
+bool Connection::on_pdu(Pdu&& pdu, FrameError error) {
+    if (state_ == ConnState::Closed) return false;
+    switch (error) {
+        case FrameError::none: break;
+        case FrameError::header_digest:
+            // RFC 3720 §6.7: a header digest error means the framing is lost; at ERL 0
+            // the connection ends.
+            close("header digest error");
+            return false;
+        case FrameError::data_digest:
+            // RFC 3720 §6.7.2: Reject with Data-Digest-Error and discard. A command that
+            // lost its immediate data cannot go on at ERL 0: drop the connection after.
+            reject(pdu, RejectReason::DataDigestError);
+            if (pdu.opcode() == Opcode::DataOut || pdu.opcode() == Opcode::ScsiCommand) {
+                close("data digest error on SCSI data");
+                return false;
+            }
+            return true;
+        case FrameError::data_too_long:
+            reject(pdu, RejectReason::ProtocolError);
+            close("data segment longer than MaxRecvDataSegmentLength");
+            return false;
+    }
+    dispatch(pdu);
+    return state_ != ConnState::Closed;
+}
+
+void Connection::dispatch(Pdu& pdu) {
+    const std::uint8_t raw = pdu.view().opcode_raw();
+    if (state_ == ConnState::InLogin) {
+        if (pdu.opcode() == Opcode::LoginRequest) return handle_login(pdu);
+        // RFC 3720 §5.3: only Login Requests until the login ends.
+        return close(std::string("PDU ") + to_string(pdu.opcode()) + " during login");
+    }
+    if (state_ == ConnState::LoggingOut) return;  // RFC 3720 §10.14: nothing after Logout
+    if (!is_initiator_opcode(raw)) {
+        // RFC 3720 §10.17.1: an opcode we do not know gets Command Not Supported.
+        return reject(pdu, RejectReason::CommandNotSupported);
+    }
+    switch (pdu.opcode()) {
+        case Opcode::LoginRequest:
+            // RFC 3720 §5.3: a Login Request in full feature phase is a protocol error.
+            return reject(pdu, RejectReason::ProtocolError);
+        case Opcode::DataOut:
+            return handle_data_out(pdu);
+        case Opcode::Snack:
+            // ErrorRecoveryLevel 0: SNACK is not supported (RFC 3720 §10.16).
+            return reject(pdu, RejectReason::CommandNotSupported);
+        case Opcode::NopOut: {
+            auto nop = NopOutPdu::decode(pdu.bhs);
+            // A reply to our ping (ITT 0xffffffff) carries no CmdSN to order.
+            if (nop.itt == kReservedTag || pdu.view().immediate()) return handle_nop_out(pdu);
+            return accept_numbered(std::move(pdu));
+        }
+        default:
+            if (pdu.view().immediate()) return process_in_order(pdu);
+            return accept_numbered(std::move(pdu));
+    }
+}
+
+void Connection::accept_numbered(Pdu&& pdu) {
+    const std::uint32_t cmdsn = ld32(pdu.bhs, 24);
+    if (cmdsn == session_->exp_cmdsn()) {
+        session_->advance_exp_cmdsn();
+        process_in_order(pdu);
+        // Deliver what was held waiting for this one.
+        while (state_ == ConnState::FullFeature) {
+            auto it = held_.find(session_->exp_cmdsn());
+            if (it == held_.end()) break;
+            Pdu next = std::move(it->second);
+            held_.erase(it);
+            session_->advance_exp_cmdsn();
+            process_in_order(next);
+        }
+        return;
+    }
+    if (session_->in_window(cmdsn)) {
+        // RFC 3720 §3.2.2.1: ahead of ExpCmdSN but in the window: hold it for its turn.
+        held_.emplace(cmdsn, std::move(pdu));
+        return;
+    }
+    // RFC 3720 §3.2.2.1: outside [ExpCmdSN, MaxCmdSN]: silently ignored.
+    driver_.log("connection " + std::to_string(id_) + ": CmdSN " + std::to_string(cmdsn) +
+                " outside the window, ignored");
+}
+
+void Connection::process_in_order(Pdu& pdu) {
+    switch (pdu.opcode()) {
+        case Opcode::ScsiCommand: return handle_scsi_command(pdu);
+        case Opcode::TaskMgmtRequest: return handle_tmf(pdu);
+        case Opcode::TextRequest: return handle_text(pdu);
+        case Opcode::LogoutRequest: return handle_logout(pdu);
+        case Opcode::NopOut: return handle_nop_out(pdu);
+        default: return reject(pdu, RejectReason::ProtocolError);
+    }
+}
+
+// ---- sending ------------------------------------------------------------------------
+
+void Connection::send(const Bhs& bhs, Slice data) {
+    if (state_ == ConnState::Closed) return;
+    stream_->send(frame_pdu(bhs, {}, std::move(data), tx_digests_), {});
+}
+
+TargetSn Connection::status_sn() {
+    TargetSn sn = current_sn();
+    ++stat_sn_;
+    return sn;
+}
+
+TargetSn Connection::current_sn() {
+    TargetSn sn;
+    sn.statsn = stat_sn_;
+    if (session_) {
+        sn.expcmdsn = session_->exp_cmdsn();
+        sn.maxcmdsn = session_->max_cmdsn();
+    }
+    return sn;
+}
+
+void Connection::reject(const Pdu& pdu, RejectReason reason) {
+    RejectPdu r;
+    r.reason = reason;
+    r.sn = status_sn();
+    // RFC 3720 §10.17: the data segment is the rejected PDU's header.
+    Slice hdr = Slice::copy_of(pdu.bhs);
+    send(r.encode(kBhsLength), std::move(hdr));
+}
+
+// ---- liveness -----------------------------------------------------------------------
+
+void Connection::arm_timers() {
+    const TargetParams& tp = session_->target_params();
+    std::weak_ptr<Connection> weak = shared_from_this();
+    if (tp.nop_in_interval_s > 0)
+        nop_timer_ = clock_.after(std::chrono::seconds(tp.nop_in_interval_s), [weak] {
+            if (auto self = weak.lock()) self->on_nop_timer();
+        });
+    rsp_timer_ = clock_.after(std::chrono::seconds(tp.rsp_timeout_s), [weak] {
+        if (auto self = weak.lock()) self->on_rsp_timer();
+    });
+}
+
+void Connection::on_nop_timer() {
+    nop_timer_ = TimerId{};
+    if (state_ != ConnState::FullFeature) return;
+    const TargetParams& tp = session_->target_params();
+    const Nanos interval = std::chrono::seconds(tp.nop_in_interval_s);
+    if (!ping_ttt_ && clock_.now() - last_rx_ >= interval) {
+        // An idle connection: ask the initiator whether it is still there.
+        NopInPdu p;
+        p.itt = kReservedTag;
+        p.ttt = next_ttt_++;
+        if (p.ttt == kReservedTag) p.ttt = next_ttt_++;
+        p.lun = 0;
+        p.sn = current_sn();
+        ping_ttt_ = p.ttt;
+        ping_sent_ = clock_.now();
+        send(p.encode(0));
+    }
+    std::weak_ptr<Connection> weak = shared_from_this();
+    nop_timer_ = clock_.after(interval, [weak] {
+        if (auto self = weak.lock()) self->on_nop_timer();
+    });
+}
+
+void Connection::on_rsp_timer() {
+    rsp_timer_ = TimerId{};
+    if (state_ != ConnState::FullFeature) return;
+    const Nanos limit = std::chrono::seconds(session_->target_params().rsp_timeout_s);
+    const Nanos now = clock_.now();
+    // The oldest thing we wait on the initiator for: a NOP-In ping or Data-Out.
+    std::optional<Nanos> oldest;
+    if (ping_ttt_) oldest = ping_sent_;
+    for (const auto& [itt, t] : tasks_)
+        if (t->phase == TaskPhase::ReceivingData && (!oldest || t->waiting_since < *oldest))
+            oldest = t->waiting_since;
+    if (oldest && now - *oldest > limit) {
+        close("RspTimeout: the initiator did not answer in time");
+        return;
+    }
+    std::weak_ptr<Connection> weak = shared_from_this();
+    rsp_timer_ = clock_.after(limit, [weak] {
+        if (auto self = weak.lock()) self->on_rsp_timer();
+    });
+}
+
+// ---- LoginEnv -------------------------------------------------------------------------
+
+TargetLookup Connection::lookup_target(const std::string& name) {
+    TargetLookup out;
+    auto t = driver_.find_target(name);
+    if (!t) return out;
+    out.exists = true;
+    out.enabled = t->enabled() && driver_.enabled();
+    out.params = t->params();
+    return out;
+}
+
+TargetParams Connection::discovery_params() { return driver_.discovery_params(); }
+std::uint16_t Connection::portal_group_tag() { return driver_.portal_group_tag(); }
+
+}  // namespace iscsilab::iscsi

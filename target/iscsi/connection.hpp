@@ -1,0 +1,142 @@
+// One iSCSI connection (RFC 3720 §7: the target's connection state machine, reduced to
+// the states a target with one connection per session and ErrorRecoveryLevel 0 needs),
+// and the dispatch of every PDU to its family's handler:
+//   conn_login.cpp  Login Request
+//   conn_scsi.cpp   SCSI Command, Data-Out, R2T, Data-In, SCSI Response
+//   conn_tmf.cpp    Task Management Function Request
+//   conn_text.cpp   Text Request (SendTargets), NOP-Out, Logout Request
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "target/iscsi/framer.hpp"
+#include "target/iscsi/login.hpp"
+#include "target/iscsi/pdu.hpp"
+#include "target/iscsi/session.hpp"
+#include "target/iscsi/task.hpp"
+#include "target/ports.hpp"
+
+namespace iscsilab::iscsi {
+
+class IscsiDriver;
+
+// RFC 3720 §7.1.3 target states, folded: S4 (in login) -> S5 (logged in) -> S7
+// (logout requested) -> S1 (free/closed).
+enum class ConnState : std::uint8_t {
+    InLogin,      // S4
+    FullFeature,  // S5
+    LoggingOut,   // S7: Logout accepted; the response is on its way
+    Closed,       // S1
+};
+const char* to_string(ConnState s);
+
+class Connection final : public ByteStream::Handler,
+                         public LoginEnv,
+                         public std::enable_shared_from_this<Connection> {
+public:
+    Connection(IscsiDriver& driver, std::shared_ptr<ByteStream> stream, Executor& executor,
+               Clock& clock, std::uint64_t id);
+    ~Connection() override;
+
+    void start();
+    void close(std::string_view reason);
+
+    // ByteStream::Handler
+    void on_bytes(std::span<const std::byte> bytes) override;
+    void on_closed(std::string_view reason) override;
+
+    // LoginEnv
+    TargetLookup lookup_target(const std::string& name) override;
+    TargetParams discovery_params() override;
+    std::uint16_t portal_group_tag() override;
+
+    ConnState state() const { return state_; }
+    std::uint64_t id() const { return id_; }
+    std::uint16_t cid() const { return cid_; }
+    std::string peer() const { return stream_->peer(); }
+    const std::shared_ptr<Session>& session() const { return session_; }
+    Executor& executor() { return executor_; }
+
+    // Third-party task management: abort this session's tasks on one LUN (or all LUNs),
+    // raising nothing; the caller raised the unit attention. Runs on our executor.
+    void abort_tasks(std::optional<std::uint32_t> lun);
+
+private:
+    void transition(ConnState next);
+    bool on_pdu(Pdu&& pdu, FrameError error);
+    void dispatch(Pdu& pdu);
+
+    // Sending.
+    void send(const Bhs& bhs, Slice data = {});
+    TargetSn status_sn();   // StatSN advanced: for PDUs that carry status
+    TargetSn current_sn();  // StatSN not advanced (R2T, Data-In without status, NOP-In ping)
+    void reject(const Pdu& pdu, RejectReason reason);
+
+    // CmdSN ordering (RFC 3720 §3.2.2.1).
+    void accept_numbered(Pdu&& pdu);
+    void process_in_order(Pdu& pdu);
+
+    // conn_login.cpp
+    void handle_login(Pdu& pdu);
+    void login_complete(const LoginRequestPdu& req, LoginReply& reply);
+
+    // conn_scsi.cpp
+    void handle_scsi_command(Pdu& pdu);
+    void handle_data_out(Pdu& pdu);
+    void place_data(Task& t, std::uint32_t offset, std::span<const std::byte> data);
+    void solicit(const std::shared_ptr<Task>& t);
+    void maybe_execute(const std::shared_ptr<Task>& t);
+    void execute(const std::shared_ptr<Task>& t);
+    void command_done(const std::shared_ptr<Task>& t);
+    void send_response(Task& t);
+    void forget(const std::shared_ptr<Task>& t);
+
+    // conn_tmf.cpp
+    void handle_tmf(Pdu& pdu);
+    void after_tasks_end(const std::vector<std::shared_ptr<Task>>& tasks, std::function<void()> done);
+
+    // conn_text.cpp
+    void handle_text(Pdu& pdu);
+    void handle_nop_out(Pdu& pdu);
+    void handle_logout(Pdu& pdu);
+    void send_text_part(std::uint32_t itt, std::uint64_t lun);
+
+    // Timers: NopInInterval pings and the RspTimeout check (iSCSI-SCST README).
+    void arm_timers();
+    void on_nop_timer();
+    void on_rsp_timer();
+
+    IscsiDriver& driver_;
+    std::shared_ptr<ByteStream> stream_;
+    Executor& executor_;
+    Clock& clock_;
+    std::uint64_t id_;
+    std::uint16_t cid_ = 0;
+    ConnState state_ = ConnState::InLogin;
+    PduReader reader_;
+    DigestSettings tx_digests_{};
+    std::uint32_t stat_sn_ = 0;
+
+    std::unique_ptr<Login> login_;
+    std::shared_ptr<Session> session_;
+    std::map<std::uint32_t, std::shared_ptr<Task>> tasks_;  // by ITT
+    std::map<std::uint32_t, Pdu> held_;                     // CmdSN in window, ahead of ExpCmdSN
+    std::uint32_t next_ttt_ = 1;
+
+    // Text Request continuation (RFC 3720 §10.10.4): the rest of a long response.
+    std::string text_pending_;
+    std::uint32_t text_ttt_ = kReservedTag;
+    Bytes text_in_;  // a request split with the C bit
+
+    // Liveness.
+    TimerId nop_timer_, rsp_timer_, login_timer_;
+    Nanos last_rx_{0};
+    std::optional<std::uint32_t> ping_ttt_;
+    Nanos ping_sent_{0};
+};
+
+}  // namespace iscsilab::iscsi

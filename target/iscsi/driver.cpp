@@ -1,0 +1,187 @@
+#include "target/iscsi/driver.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "target/iscsi/connection.hpp"
+#include "target/iscsi/session.hpp"
+
+namespace iscsilab::iscsi {
+
+IscsiDriver::~IscsiDriver() = default;
+
+std::string IscsiDriver::add_target(const std::string& name) {
+    // RFC 3720 §3.2.6: iqn., eui. or naa. names, at most 223 bytes.
+    if (name.empty() || name.size() > 223) return "target name must be 1..223 characters";
+    if (name.rfind("iqn.", 0) != 0 && name.rfind("eui.", 0) != 0 && name.rfind("naa.", 0) != 0)
+        return "target name '" + name + "' is not an iqn., eui. or naa. name";
+    for (char c : name)
+        if (c == ' ' || c == '/' || static_cast<unsigned char>(c) < 0x20)
+            return "target name '" + name + "' has a character iSCSI names cannot hold";
+    std::lock_guard lock(mu_);
+    if (targets_.count(name)) return "target " + name + " already exists";
+    // SCST initialises rel_tgt_id unique: the smallest id no other target holds.
+    std::uint16_t rel = 1;
+    for (bool clash = true; clash;) {
+        clash = false;
+        for (const auto& [n, t] : targets_)
+            if (t->rel_tgt_id() == rel) {
+                ++rel;
+                clash = true;
+            }
+    }
+    targets_[name] = std::make_shared<TargetNode>(name, next_tid_++, rel);
+    return {};
+}
+
+std::string IscsiDriver::del_target(const std::string& name) {
+    std::shared_ptr<TargetNode> t;
+    {
+        std::lock_guard lock(mu_);
+        auto it = targets_.find(name);
+        if (it == targets_.end()) return "no target " + name;
+        t = it->second;
+        targets_.erase(it);
+    }
+    t->set_enabled(false);
+    for_each_session_of(name, [](const std::shared_ptr<Session>& s) {
+        std::weak_ptr<Connection> wc = s->connection;
+        s->executor().post([wc] {
+            if (auto c = wc.lock()) c->close("target deleted");
+        });
+    });
+    return {};
+}
+
+std::shared_ptr<TargetNode> IscsiDriver::find_target(const std::string& name) const {
+    std::lock_guard lock(mu_);
+    auto it = targets_.find(name);
+    return it == targets_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<TargetNode>> IscsiDriver::targets() const {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<TargetNode>> v;
+    for (const auto& [n, t] : targets_) v.push_back(t);
+    return v;
+}
+
+std::string IscsiDriver::enable_target(const std::string& name, bool on) {
+    std::lock_guard lock(mu_);
+    auto it = targets_.find(name);
+    if (it == targets_.end()) return "no target " + name;
+    if (on) {
+        for (const auto& [n, t] : targets_)
+            if (t != it->second && t->enabled() && t->rel_tgt_id() == it->second->rel_tgt_id())
+                return "rel_tgt_id " + std::to_string(t->rel_tgt_id()) + " is also held by enabled target " + n;
+    }
+    it->second->set_enabled(on);
+    return {};
+}
+
+TargetParams IscsiDriver::discovery_params() const {
+    TargetParams p;
+    p.header_digest = {"None", "CRC32C"};
+    p.data_digest = {"None", "CRC32C"};
+    return p;
+}
+
+void IscsiDriver::accept(std::shared_ptr<ByteStream> stream, Executor& executor, Clock& clock) {
+    std::shared_ptr<Connection> c;
+    {
+        std::lock_guard lock(mu_);
+        c = std::make_shared<Connection>(*this, std::move(stream), executor, clock, next_conn_++);
+        connections_[c.get()] = c;
+    }
+    c->start();
+}
+
+std::size_t IscsiDriver::connection_count() const {
+    std::lock_guard lock(mu_);
+    return connections_.size();
+}
+
+std::shared_ptr<Session> IscsiDriver::create_session(const std::shared_ptr<Connection>& conn,
+                                                     const NegotiatedParams& params,
+                                                     const TargetParams& tparams,
+                                                     const std::array<std::byte, 6>& isid,
+                                                     Executor& executor) {
+    std::vector<std::shared_ptr<Session>> old;
+    std::shared_ptr<Session> s;
+    {
+        std::lock_guard lock(mu_);
+        // RFC 3720 §5.3.5: a new session with the InitiatorName and ISID of an existing
+        // one (to the same target) reinstates it: the old session is closed.
+        for (const auto& [p, e] : sessions_)
+            if (e->params().initiator_name == params.initiator_name && e->isid() == isid &&
+                e->params().target_name == params.target_name &&
+                e->params().session_type == params.session_type)
+                old.push_back(e);
+        std::uint16_t tsih = next_tsih_++;
+        if (tsih == 0) tsih = next_tsih_++;  // TSIH 0 is reserved for "new session"
+        auto nexus = std::make_shared<scsi::Nexus>();
+        nexus->id = next_nexus_++;
+        nexus->initiator_name = params.initiator_name;
+        char buf[32];
+        std::snprintf(buf, sizeof buf, ",i,0x%02x%02x%02x%02x%02x%02x",
+                      static_cast<unsigned>(isid[0]), static_cast<unsigned>(isid[1]),
+                      static_cast<unsigned>(isid[2]), static_cast<unsigned>(isid[3]),
+                      static_cast<unsigned>(isid[4]), static_cast<unsigned>(isid[5]));
+        nexus->initiator_port = params.initiator_name + buf;
+        nexus->target_name = params.target_name;
+        std::shared_ptr<TargetNode> target;
+        if (params.session_type == SessionType::Normal) {
+            auto it = targets_.find(params.target_name);
+            if (it != targets_.end()) target = it->second;
+            if (target) nexus->relative_target_port = target->rel_tgt_id();
+        }
+        s = std::make_shared<Session>(tsih, isid, params, tparams, target, nexus, executor);
+        s->connection = conn;
+        sessions_[s.get()] = s;
+    }
+    for (auto& o : old) {
+        o->reinstating = true;
+        std::weak_ptr<Connection> wc = o->connection;
+        o->executor().post([wc] {
+            if (auto c = wc.lock()) c->close("session reinstated");
+        });
+        remove_session(o.get());
+    }
+    return s;
+}
+
+void IscsiDriver::remove_session(const Session* s) {
+    std::lock_guard lock(mu_);
+    sessions_.erase(s);
+}
+
+void IscsiDriver::remove_connection(const Connection* c) {
+    std::shared_ptr<Connection> keep;  // destroyed outside the lock
+    std::lock_guard lock(mu_);
+    auto it = connections_.find(c);
+    if (it != connections_.end()) {
+        keep = std::move(it->second);
+        connections_.erase(it);
+    }
+}
+
+std::vector<std::shared_ptr<Session>> IscsiDriver::sessions() const {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<Session>> v;
+    for (const auto& [p, s] : sessions_) v.push_back(s);
+    return v;
+}
+
+std::vector<std::shared_ptr<Session>> IscsiDriver::sessions_of(const std::string& target) const {
+    std::vector<std::shared_ptr<Session>> v;
+    for (auto& s : sessions())
+        if (s->target() && s->target()->name() == target) v.push_back(s);
+    return v;
+}
+
+void IscsiDriver::for_each_session_of(const std::string& target,
+                                      const std::function<void(const std::shared_ptr<Session>&)>& fn) const {
+    for (const auto& s : sessions_of(target)) fn(s);
+}
+
+}  // namespace iscsilab::iscsi

@@ -1,0 +1,84 @@
+// The iSCSI target driver (targets/iscsi in SCST's tree): its targets, the sessions and
+// connections they have, session reinstatement, and the entry point for a new
+// transport connection.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "target/iscsi/params.hpp"
+#include "target/iscsi/target_node.hpp"
+#include "target/ports.hpp"
+
+namespace iscsilab::iscsi {
+
+class Connection;
+class Session;
+
+// Something to say about what happened, for the runtime's log (never secrets).
+using EventLog = std::function<void(std::string_view)>;
+
+class IscsiDriver {
+public:
+    explicit IscsiDriver(Random& random) : random_(random) {}
+    ~IscsiDriver();
+
+    // Targets. Each returns an error text, empty on success.
+    std::string add_target(const std::string& name);
+    std::string del_target(const std::string& name);
+    std::shared_ptr<TargetNode> find_target(const std::string& name) const;
+    std::vector<std::shared_ptr<TargetNode>> targets() const;
+    // SCST: a target may be enabled only while its rel_tgt_id is unique.
+    std::string enable_target(const std::string& name, bool on);
+
+    bool enabled() const { return enabled_.load(); }
+    void set_enabled(bool on) { enabled_.store(on); }
+    TargetParams discovery_params() const;
+    std::uint16_t portal_group_tag() const { return 1; }
+
+    // A transport connection arrived. The driver keeps the Connection alive until it
+    // closes. Its events run on executor; its timers on clock.
+    void accept(std::shared_ptr<ByteStream> stream, Executor& executor, Clock& clock);
+    std::size_t connection_count() const;
+
+    // Sessions (called by connections on their own executor).
+    std::shared_ptr<Session> create_session(const std::shared_ptr<Connection>& conn,
+                                            const struct NegotiatedParams& params,
+                                            const TargetParams& tparams,
+                                            const std::array<std::byte, 6>& isid,
+                                            Executor& executor);
+    void remove_session(const Session* s);
+    void remove_connection(const Connection* c);
+    std::vector<std::shared_ptr<Session>> sessions() const;
+    std::vector<std::shared_ptr<Session>> sessions_of(const std::string& target) const;
+    // Ask every session of a target to run fn on its own executor.
+    void for_each_session_of(const std::string& target,
+                             const std::function<void(const std::shared_ptr<Session>&)>& fn) const;
+
+    void set_log(EventLog log) { log_ = std::move(log); }
+    void log(std::string_view what) const {
+        if (log_) log_(what);
+    }
+    Random& random() { return random_; }
+
+private:
+    Random& random_;
+    std::atomic<bool> enabled_{false};  // SCST: targets/iscsi/enabled is 0 by default
+    mutable std::mutex mu_;
+    std::map<std::string, std::shared_ptr<TargetNode>> targets_;
+    std::map<const Connection*, std::shared_ptr<Connection>> connections_;
+    std::map<const Session*, std::shared_ptr<Session>> sessions_;
+    std::uint32_t next_tid_ = 1;
+    std::uint16_t next_tsih_ = 1;
+    std::uint64_t next_nexus_ = 1;
+    std::uint64_t next_conn_ = 1;
+    EventLog log_;
+};
+
+}  // namespace iscsilab::iscsi

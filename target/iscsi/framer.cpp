@@ -1,0 +1,168 @@
+#include "target/iscsi/framer.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "target/iscsi/crc32c.hpp"
+#include "target/iscsi/wire.hpp"
+
+namespace iscsilab::iscsi {
+
+const char* to_string(FrameError e) {
+    switch (e) {
+        case FrameError::none: return "none";
+        case FrameError::header_digest: return "header digest error";
+        case FrameError::data_digest: return "data digest error";
+        case FrameError::data_too_long: return "data segment longer than MaxRecvDataSegmentLength";
+    }
+    return "?";
+}
+
+namespace {
+std::uint32_t load_le32(const std::byte* p) {
+    return std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16) |
+           (std::uint32_t(p[3]) << 24);
+}
+void store_le32(std::byte* p, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+}
+}  // namespace
+
+void PduReader::begin_pdu() {
+    state_ = State::bhs;
+    need_ = kBhsLength;
+    buf_.clear();
+    cur_ = Pdu{};
+}
+
+bool PduReader::finish(FrameError e) {
+    Pdu done = std::move(cur_);
+    begin_pdu();
+    if (!sink_(std::move(done), e)) stopped_ = true;
+    return !stopped_;
+}
+
+bool PduReader::feed(std::span<const std::byte> bytes) {
+    while (!stopped_ && !bytes.empty()) {
+        if (state_ == State::skip) {
+            auto n = static_cast<std::size_t>(std::min<std::uint64_t>(skip_left_, bytes.size()));
+            skip_left_ -= n;
+            bytes = bytes.subspan(n);
+            if (skip_left_ == 0 && !finish(FrameError::data_too_long)) return false;
+            continue;
+        }
+        std::size_t take = std::min(need_ - buf_.size(), bytes.size());
+        buf_.insert(buf_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+        bytes = bytes.subspan(take);
+        if (buf_.size() < need_) break;
+
+        switch (state_) {
+            case State::bhs: {
+                std::copy_n(buf_.begin(), kBhsLength, cur_.bhs.begin());
+                BhsView v = cur_.view();
+                dsl_ = v.data_segment_length();
+                std::size_t ahs = std::size_t{v.total_ahs_length()} * 4;
+                std::size_t extra = ahs + (digests_.header ? kDigestLength : 0);
+                buf_.clear();
+                if (extra > 0) {
+                    state_ = State::ahs_and_header_digest;
+                    need_ = extra;
+                    continue;
+                }
+                [[fallthrough]];
+            }
+            case State::ahs_and_header_digest: {
+                if (state_ == State::ahs_and_header_digest) {
+                    std::size_t ahs = std::size_t{cur_.view().total_ahs_length()} * 4;
+                    cur_.ahs.assign(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(ahs));
+                    if (digests_.header) {
+                        std::uint32_t crc = crc32c(cur_.bhs);
+                        crc = crc32c(cur_.ahs, crc);
+                        if (crc != load_le32(buf_.data() + ahs)) {
+                            // The length fields cannot be trusted: stop framing here.
+                            Pdu bad = std::move(cur_);
+                            stopped_ = true;
+                            sink_(std::move(bad), FrameError::header_digest);
+                            return false;
+                        }
+                    }
+                    buf_.clear();
+                }
+                if (dsl_ > max_dsl_) {
+                    // RFC 3720 §10.2.2.6 / §12.12: too long for what we declared. Discard the
+                    // segment without buffering it, then report.
+                    skip_left_ = std::uint64_t{padded(dsl_)} + (digests_.data ? kDigestLength : 0);
+                    state_ = State::skip;
+                    continue;
+                }
+                if (dsl_ == 0) {
+                    if (!finish(FrameError::none)) return false;
+                    continue;
+                }
+                state_ = State::data;
+                need_ = padded(dsl_) + (digests_.data ? kDigestLength : 0);
+                buf_.reserve(need_);
+                continue;
+            }
+            case State::data: {
+                FrameError err = FrameError::none;
+                if (digests_.data) {
+                    std::uint32_t crc = crc32c(std::span<const std::byte>(buf_.data(), padded(dsl_)));
+                    if (crc != load_le32(buf_.data() + padded(dsl_))) err = FrameError::data_digest;
+                }
+                buf_.resize(dsl_);
+                cur_.data = std::move(buf_);
+                buf_ = {};
+                if (!finish(err)) return false;
+                continue;
+            }
+            case State::skip:
+                break;
+        }
+    }
+    return !stopped_;
+}
+
+std::vector<Slice> frame_pdu(const Bhs& bhs, std::span<const std::byte> ahs, Slice data,
+                             DigestSettings digests) {
+    std::vector<Slice> out;
+    out.reserve(3);
+    Bytes head(bhs.begin(), bhs.end());
+    head.insert(head.end(), ahs.begin(), ahs.end());
+    if (digests.header) {
+        head.resize(head.size() + kDigestLength);
+        store_le32(head.data() + kBhsLength + ahs.size(),
+                   crc32c(std::span<const std::byte>(head.data(), kBhsLength + ahs.size())));
+    }
+    const std::size_t n = data.bytes.size();
+    const std::size_t pad = padded(static_cast<std::uint32_t>(n)) - n;
+    if (n == 0) {
+        out.push_back(Slice::own(std::move(head)));
+        return out;
+    }
+    if (n <= 512) {
+        // Small segments ride in the header buffer: one slice instead of three.
+        head.insert(head.end(), data.bytes.begin(), data.bytes.end());
+        head.resize(head.size() + pad);
+        if (digests.data) {
+            std::uint32_t crc = crc32c(std::span<const std::byte>(head.data() + head.size() - n - pad, n + pad));
+            head.resize(head.size() + kDigestLength);
+            store_le32(head.data() + head.size() - kDigestLength, crc);
+        }
+        out.push_back(Slice::own(std::move(head)));
+        return out;
+    }
+    out.push_back(Slice::own(std::move(head)));
+    Bytes tail(pad);
+    if (digests.data) {
+        std::uint32_t crc = crc32c(data.bytes);
+        crc = crc32c(tail, crc);
+        tail.resize(pad + kDigestLength);
+        store_le32(tail.data() + pad, crc);
+    }
+    out.push_back(std::move(data));
+    if (!tail.empty()) out.push_back(Slice::own(std::move(tail)));
+    return out;
+}
+
+}  // namespace iscsilab::iscsi

@@ -1,0 +1,79 @@
+// The login phase as one explicit state machine (RFC 3720 §5.3, §10.12, §10.13): stages,
+// transit rules, key negotiation through the table, and the status class/detail of
+// every failure. Pure: it sees the world only through LoginEnv.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "target/iscsi/params.hpp"
+#include "target/iscsi/pdu.hpp"
+
+namespace iscsilab::iscsi {
+
+// What a login needs to know about the target it asks for.
+struct TargetLookup {
+    bool exists = false;
+    bool enabled = false;
+    TargetParams params;
+    std::string alias;
+};
+
+class LoginEnv {
+public:
+    virtual ~LoginEnv() = default;
+    virtual TargetLookup lookup_target(const std::string& name) = 0;
+    virtual TargetParams discovery_params() = 0;
+    virtual std::uint16_t portal_group_tag() = 0;
+};
+
+enum class LoginState : std::uint8_t {
+    Start,                  // no PDU yet
+    SecurityNegotiation,    // CSG 0
+    OperationalNegotiation, // CSG 1
+    FullFeature,            // login succeeded
+    Failed,                 // a failure response was sent; the connection closes
+};
+const char* to_string(LoginState s);
+
+struct LoginReply {
+    LoginResponsePdu pdu;           // StatSN/ExpCmdSN/MaxCmdSN and TSIH are the caller's
+    std::vector<KeyValue> keys;
+    bool complete = false;          // transit to full feature phase in this reply
+    bool failed = false;
+    std::string why;                // for logs, on failure
+};
+
+class Login {
+public:
+    explicit Login(LoginEnv& env) : env_(env) {}
+
+    // One Login Request (with its data segment) in, one Login Response out.
+    LoginReply step(const LoginRequestPdu& req, std::span<const std::byte> data);
+
+    LoginState state() const { return state_; }
+    const NegotiatedParams& result() const { return negotiator_->result(); }
+    const TargetParams& target_params() const { return params_; }
+    const LoginRequestPdu& first() const { return first_; }
+
+private:
+    LoginReply fail(const LoginRequestPdu& req, std::uint16_t status, std::string why);
+    LoginReply reply(const LoginRequestPdu& req);
+    void transition(LoginState next);
+    std::optional<LoginReply> first_pdu(const LoginRequestPdu& req, const ParsedText& text);
+
+    LoginEnv& env_;
+    LoginState state_ = LoginState::Start;
+    LoginRequestPdu first_;
+    TargetParams params_;
+    std::unique_ptr<Negotiator> negotiator_;
+    Bytes partial_;               // text of a request split with the C bit
+    bool auth_done_ = false;
+    bool tpgt_sent_ = false;
+    bool offers_made_ = false;
+};
+
+}  // namespace iscsilab::iscsi

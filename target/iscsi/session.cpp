@@ -1,0 +1,36 @@
+#include "target/iscsi/session.hpp"
+
+namespace iscsilab::iscsi {
+
+std::uint64_t Session::sid() const {
+    std::uint64_t v = 0;
+    for (auto b : isid_) v = (v << 8) | static_cast<std::uint8_t>(b);
+    return (v << 16) | tsih_;
+}
+
+void Session::start_window(std::uint32_t cmdsn) {
+    exp_cmdsn_ = cmdsn;
+    max_cmdsn_ = cmdsn + tparams_.queued_commands - 1;
+}
+
+bool Session::in_window(std::uint32_t cmdsn) const {
+    return sn_le(exp_cmdsn_, cmdsn) && sn_le(cmdsn, max_cmdsn_);
+}
+
+void Session::advance_exp_cmdsn() { ++exp_cmdsn_; }
+
+void Session::command_ended() {
+    if (in_flight_ > 0) --in_flight_;
+    refresh();
+}
+
+void Session::refresh() {
+    const std::uint32_t q = tparams_.queued_commands;
+    const std::uint32_t busy = in_flight_ < q ? in_flight_.load() : q;
+    const std::uint32_t candidate = exp_cmdsn_ + (q - busy) - 1;
+    if (sn_gt(candidate, max_cmdsn_)) max_cmdsn_ = candidate;
+    // RFC 3720 §3.2.2.1: MaxCmdSN never falls below ExpCmdSN - 1.
+    if (sn_lt(max_cmdsn_, exp_cmdsn_ - 1)) max_cmdsn_ = exp_cmdsn_ - 1;
+}
+
+}  // namespace iscsilab::iscsi

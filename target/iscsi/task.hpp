@@ -1,0 +1,55 @@
+// The iSCSI side of one SCSI task (RFC 3720 §10.3-10.8): its tags, the Data-Out it is
+// owed (immediate, unsolicited, R2T-solicited) and where it stands.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "target/ports.hpp"
+#include "target/scsi/command.hpp"
+
+namespace iscsilab::iscsi {
+
+struct R2tState {
+    std::uint32_t ttt = 0, r2tsn = 0, offset = 0, length = 0;
+    std::uint32_t received = 0;     // bytes of this sequence so far
+    std::uint32_t next_datasn = 0;  // RFC 3720 §10.7.5: DataSN restarts at 0 per R2T
+};
+
+enum class TaskPhase : std::uint8_t {
+    ReceivingData,  // waiting for Data-Out
+    Executing,      // with the SCSI mid-level and the device
+    Done,
+};
+
+struct Task {
+    std::uint32_t itt = 0, cmdsn = 0;
+    bool immediate = false;
+    std::uint64_t lun_field = 0;
+    std::uint32_t lun = 0;
+    std::shared_ptr<scsi::Command> cmd;
+    std::uint32_t edtl = 0;
+    bool read = false, write = false;
+    TaskPhase phase = TaskPhase::ReceivingData;
+    bool aborted = false;
+
+    // Data-Out bookkeeping.
+    std::uint32_t received = 0;              // bytes placed in cmd->data_out
+    std::uint32_t unsolicited_limit = 0;     // immediate + unsolicited Data-Out allowed
+    std::uint32_t unsolicited_received = 0;
+    std::uint32_t unsolicited_next_datasn = 0;
+    std::uint32_t next_r2t_offset = 0;
+    std::uint32_t next_r2tsn = 0;
+    std::vector<R2tState> r2ts;              // outstanding R2Ts
+    Nanos waiting_since{0};                  // when we last started waiting on the initiator
+
+    // Data-In bookkeeping (for ExpDataSN in the response).
+    std::uint32_t datain_pdus = 0;
+
+    // Task management functions waiting for this task to end.
+    std::vector<std::function<void()>> on_gone;
+};
+
+}  // namespace iscsilab::iscsi

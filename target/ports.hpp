@@ -1,0 +1,117 @@
+// The four seams through which the target core sees the world (DESIGN.md, "The seams").
+// The core never touches a socket, a thread, a file descriptor or the wall clock: the
+// simulation binds these ports to SystemC, the HIL runtime to epoll, sockets and files.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace iscsilab {
+
+using Nanos = std::chrono::nanoseconds;
+using Task = std::function<void()>;
+using Bytes = std::vector<std::byte>;
+
+// Runs work on the loop that owns a connection and its session. post() never runs fn
+// inline: a completion always arrives on a fresh stack, in simulation and in HIL alike.
+class Executor {
+public:
+    virtual ~Executor() = default;
+    virtual void post(Task fn) = 0;
+};
+
+struct TimerId {
+    std::uint64_t value = 0;
+    explicit operator bool() const { return value != 0; }
+};
+
+// Time as the port's owner defines it: simulated time, or a monotonic clock in HIL.
+// Timer callbacks run on the executor that owns the clock.
+class Clock {
+public:
+    virtual ~Clock() = default;
+    virtual Nanos now() const = 0;
+    virtual TimerId after(Nanos delay, Task fn) = 0;
+    virtual void cancel(TimerId id) = 0;
+};
+
+// A view of bytes with the owner that keeps them alive until the transport is done,
+// so Data-In can leave from the buffer that the block store filled.
+struct Slice {
+    std::shared_ptr<const void> owner;
+    std::span<const std::byte> bytes;
+
+    static Slice copy_of(std::span<const std::byte> b) {
+        auto keep = std::make_shared<Bytes>(b.begin(), b.end());
+        return Slice{keep, std::span<const std::byte>(keep->data(), keep->size())};
+    }
+    static Slice own(Bytes&& b) {
+        auto keep = std::make_shared<Bytes>(std::move(b));
+        return Slice{keep, std::span<const std::byte>(keep->data(), keep->size())};
+    }
+};
+
+// One direction-pair of an ordered byte stream (a TCP connection, real or simulated).
+class ByteStream {
+public:
+    struct Handler {
+        virtual ~Handler() = default;
+        virtual void on_bytes(std::span<const std::byte> bytes) = 0;
+        virtual void on_closed(std::string_view reason) = 0;
+    };
+    virtual ~ByteStream() = default;
+    // Handler events arrive on the stream owner's executor until on_closed, or until
+    // set_handler(nullptr). The handler is held weakly: it may go away first.
+    virtual void set_handler(std::weak_ptr<Handler> handler) = 0;
+    // Queue buffers in order; done (may be empty) runs once they were handed to the wire.
+    virtual void send(std::vector<Slice> buffers, Task done) = 0;
+    virtual void close(std::string_view reason) = 0;
+    // For the management tree and logs ("127.0.0.1:51234"), and SendTargets' TargetAddress
+    // (our own end of the connection).
+    virtual std::string peer() const = 0;
+    virtual std::string local() const = 0;
+};
+
+enum class BlockOp : std::uint8_t { read, write, flush, unmap, write_same };
+
+enum class BlockStatus : std::uint8_t {
+    ok,
+    medium_error,     // unrecovered read error / write error on the range
+    io_error,         // the device failed the request as a whole
+    offline,          // the device is gone
+};
+
+struct BlockRequest {
+    BlockOp op = BlockOp::read;
+    std::uint64_t offset = 0;   // bytes
+    std::uint64_t length = 0;   // bytes
+    std::span<std::byte> buffer; // read: filled; write/write_same: source. Owned by the caller
+                                 // and alive until done runs.
+    bool fua = false;            // force unit access: durable before done
+};
+
+// Backing storage of a logical unit. done may run on any thread: the core hops back
+// onto its own executor before it touches session state.
+class BlockStore {
+public:
+    virtual ~BlockStore() = default;
+    virtual std::uint64_t size_bytes() const = 0;
+    virtual void submit(const BlockRequest& req, std::function<void(BlockStatus)> done) = 0;
+};
+
+// Randomness for challenges and ISIDs/TSIHs: the seeded stream in simulation, the
+// kernel's random source in HIL.
+class Random {
+public:
+    virtual ~Random() = default;
+    virtual void fill(std::span<std::byte> out) = 0;
+};
+
+}  // namespace iscsilab

@@ -1,0 +1,65 @@
+// A SCSI device as SCST models it: a named device with a handler, attributes, unit
+// attentions per I_T nexus, and an execute() that a handler implements.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "target/scsi/command.hpp"
+
+namespace iscsilab::scsi {
+
+// What the LUN mapping adds to a command on its way to the device.
+struct AccessContext {
+    bool read_only = false;  // the LUN or the device is read-only
+};
+
+class Device {
+public:
+    Device(std::string name, std::string handler) : name_(std::move(name)), handler_(std::move(handler)) {}
+    virtual ~Device() = default;
+    Device(const Device&) = delete;
+    Device& operator=(const Device&) = delete;
+
+    const std::string& name() const { return name_; }
+    const std::string& handler() const { return handler_; }
+    virtual std::uint8_t peripheral_type() const = 0;  // SPC-4 §6.4.2: 0x00 disk, 0x05 MMC
+
+    // Executes a command; done runs exactly once, from any thread.
+    virtual void execute(std::shared_ptr<Command> cmd, const AccessContext& ctx, Completion done) = 0;
+
+    // SCST-style attributes: read by name, set by name (returns an error text, empty on
+    // success). names() lists them in a stable order.
+    virtual std::vector<std::string> attribute_names() const = 0;
+    virtual std::optional<std::string> get_attribute(const std::string& name) const = 0;
+    virtual std::string set_attribute(const std::string& name, const std::string& value) = 0;
+
+    // Unit attentions (SAM-5 §5.14). A nexus seen for the first time gets POWER ON,
+    // RESET, OR BUS DEVICE RESET OCCURRED.
+    std::optional<Asc> take_unit_attention(std::uint64_t nexus);
+    std::optional<Asc> peek_unit_attention(std::uint64_t nexus);
+    void raise_unit_attention(Asc code, std::optional<std::uint64_t> except_nexus = std::nullopt);
+    void forget_nexus(std::uint64_t nexus);
+
+    // LOGICAL UNIT RESET side effects (SAM-5 §6.6): UA to every other nexus.
+    virtual void reset(std::uint64_t by_nexus);
+
+    // Descriptor sense is chosen by the control mode page's D_SENSE bit.
+    virtual bool descriptor_sense() const { return false; }
+
+private:
+    void know(std::uint64_t nexus);  // mu_ held
+    std::string name_, handler_;
+    mutable std::mutex mu_;
+    std::set<std::uint64_t> known_;
+    std::map<std::uint64_t, std::deque<Asc>> pending_;
+};
+
+}  // namespace iscsilab::scsi
