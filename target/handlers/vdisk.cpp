@@ -645,20 +645,26 @@ void Vdisk::write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion d
     if (!check_range(*cmd, rw)) return done();
     const std::uint64_t bytes = std::uint64_t{rw.blocks} * cfg_.blocksize;
     cmd->spdtl = bytes;
-    if (cmd->data_out.size() != bytes) {
-        // FCP-4 §9.4.2 option b) (and iSCSI's EDTL rule): the expected data transfer
-        // length disagrees with the CDB, so nothing is written.
-        fail(*cmd, Sense{SenseKey::IllegalRequest, asc::InvalidFieldInInformationUnit});
-        cmd->spdtl = bytes;
-        return done();
+    // The expected data transfer length may disagree with the CDB (FCP-4 §9.4.2 a),
+    // RFC 3720 §10.4.5): only what both allow is written, in whole blocks; the
+    // transport reports the residual. A partial block cannot be written at all.
+    std::uint64_t to_write = bytes;
+    if (cmd->data_out.size() < bytes) {
+        if (cmd->data_out.size() % cfg_.blocksize != 0) {
+            fail(*cmd, Sense{SenseKey::IllegalRequest, asc::InvalidFieldInInformationUnit});
+            cmd->spdtl = bytes;
+            return done();
+        }
+        to_write = cmd->data_out.size();
     }
-    if (bytes == 0) {
+    if (to_write == 0) {
         cmd->status = Status::Good;
         return done();
     }
     const bool verify_after = is_write_verify(cmd->opcode()) && rw.bytchk != 0;
-    BlockRequest req{BlockOp::write, rw.lba * cfg_.blocksize, bytes, cmd->data_out, rw.fua};
-    store_->submit(req, [this, cmd, rw, bytes, verify_after, done = std::move(done)](BlockStatus st) mutable {
+    std::span<std::byte> src(cmd->data_out.data(), to_write);
+    BlockRequest req{BlockOp::write, rw.lba * cfg_.blocksize, to_write, src, rw.fua};
+    store_->submit(req, [this, cmd, rw, bytes = to_write, verify_after, done = std::move(done)](BlockStatus st) mutable {
         if (st != BlockStatus::ok) {
             io_failed(*cmd, st, true);
             return done();

@@ -128,17 +128,23 @@ void Connection::handle_data_out(Pdu& pdu) {
     const auto d = DataOutPdu::decode(pdu.bhs);
     auto it = tasks_.find(d.itt);
     if (it == tasks_.end()) {
-        // Data for a task that ended (aborted, or failed before its data came): at
-        // ERL 0 it is dropped. A TTT we never gave out is a protocol error.
-        if (d.ttt == kReservedTag) return;
-        return reject(pdu, RejectReason::InvalidPduField);
+        // Data for a task that ended (aborted, failed early, or killed by an earlier
+        // protocol error): at ERL 0 nothing can use it. Dropped.
+        return;
     }
     auto t = it->second;
     if (t->phase != TaskPhase::ReceivingData || !t->write) return;  // aborted, or done
     const auto len = static_cast<std::uint32_t>(pdu.data.size());
     auto protocol_error = [&](const std::string& why) {
+        // RFC 3720 §6.7 / §10.17: Reject the PDU. At ERL 0 the task cannot be recovered
+        // within the command: it ends here without a response, and the initiator's
+        // timeout (or a TMF) takes it from there. The connection stays usable.
+        driver_.log("connection " + std::to_string(id_) + ": Data-Out for ITT " + std::to_string(d.itt) +
+                    " rejected: " + why);
         reject(pdu, RejectReason::ProtocolError);
-        close("Data-Out protocol error: " + why);
+        t->aborted = true;
+        t->cmd->aborted = true;
+        forget(t);
     };
 
     if (d.ttt == kReservedTag) {
