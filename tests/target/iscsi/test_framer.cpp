@@ -1,0 +1,145 @@
+#define BOOST_TEST_MODULE framer
+#include <boost/test/unit_test.hpp>
+
+#include "support/harness.hpp"
+#include "target/iscsi/crc32c.hpp"
+#include "target/iscsi/framer.hpp"
+#include "target/iscsi/wire.hpp"
+
+using namespace iscsilab;
+using namespace iscsilab::iscsi;
+using iscsilab::testing::frame;
+
+namespace {
+struct Collected {
+    std::vector<Pdu> pdus;
+    std::vector<FrameError> errors;
+    PduReader reader{[this](Pdu&& p, FrameError e) {
+        errors.push_back(e);
+        pdus.push_back(std::move(p));
+        return true;
+    }};
+};
+Bytes payload(std::size_t n) {
+    Bytes b(n);
+    for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::byte>(i * 13 + 1);
+    return b;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(framer_suite)
+
+BOOST_AUTO_TEST_CASE(byte_at_a_time_with_padding) {
+    NopOutPdu n;
+    n.itt = 1;
+    Bytes data = payload(5);  // padded to 8 on the wire
+    Bytes wire = frame(n.encode(5), data);
+    BOOST_TEST(wire.size() == 48u + 8u);
+    Bytes two = wire;
+    two.insert(two.end(), wire.begin(), wire.end());
+    Collected c;
+    for (auto b : two) c.reader.feed(std::span<const std::byte>(&b, 1));
+    BOOST_REQUIRE(c.pdus.size() == 2u);
+    BOOST_TEST(c.pdus[0].data.size() == 5u);
+    BOOST_TEST((c.pdus[1].data == data));
+    BOOST_TEST(static_cast<int>(c.errors[1]) == static_cast<int>(FrameError::none));
+}
+
+BOOST_AUTO_TEST_CASE(ahs_is_collected) {
+    ScsiCommandPdu c;
+    Bhs h = c.encode(0, 2);
+    Bytes wire(h.begin(), h.end());
+    Bytes ahs = payload(8);
+    wire.insert(wire.end(), ahs.begin(), ahs.end());
+    Collected col;
+    col.reader.feed(wire);
+    BOOST_REQUIRE(col.pdus.size() == 1u);
+    BOOST_TEST((col.pdus[0].ahs == ahs));
+}
+
+BOOST_AUTO_TEST_CASE(digests_pass_and_fail) {
+    DigestSettings d{true, true};
+    NopOutPdu n;
+    Bytes data = payload(1000);
+    Bytes wire = frame(n.encode(1000), data, d);
+    BOOST_TEST(wire.size() == 48u + 4u + 1000u + 4u);
+    {
+        Collected c;
+        c.reader.set_digests(d);
+        c.reader.feed(wire);
+        BOOST_REQUIRE(c.pdus.size() == 1u);
+        BOOST_TEST(static_cast<int>(c.errors[0]) == static_cast<int>(FrameError::none));
+        BOOST_TEST((c.pdus[0].data == data));
+    }
+    {
+        Bytes bad = wire;
+        bad[60] ^= std::byte{1};  // inside the data segment
+        Collected c;
+        c.reader.set_digests(d);
+        c.reader.feed(bad);
+        BOOST_REQUIRE(c.pdus.size() == 1u);
+        BOOST_TEST(static_cast<int>(c.errors[0]) == static_cast<int>(FrameError::data_digest));
+    }
+    {
+        Bytes bad = wire;
+        bad[20] ^= std::byte{1};  // inside the BHS
+        Collected c;
+        c.reader.set_digests(d);
+        BOOST_TEST(!c.reader.feed(bad));  // framing stops: the header cannot be trusted
+        BOOST_REQUIRE(c.errors.size() == 1u);
+        BOOST_TEST(static_cast<int>(c.errors[0]) == static_cast<int>(FrameError::header_digest));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(header_digest_is_little_endian_crc_of_bhs) {
+    NopOutPdu n;
+    Bhs h = n.encode(0);
+    Bytes wire = frame(h, {}, DigestSettings{true, false});
+    std::uint32_t crc = crc32c(h);
+    BOOST_TEST(static_cast<std::uint8_t>(wire[48]) == (crc & 0xff));
+    BOOST_TEST(static_cast<std::uint8_t>(wire[51]) == (crc >> 24));
+}
+
+BOOST_AUTO_TEST_CASE(oversized_segment_is_skipped_not_buffered) {
+    NopOutPdu n;
+    Bytes big = payload(10000);
+    Bytes wire = frame(n.encode(10000), big);
+    NopOutPdu n2;
+    n2.itt = 2;
+    Bytes after = frame(n2.encode(0));
+    wire.insert(wire.end(), after.begin(), after.end());
+    Collected c;
+    c.reader.set_max_data_segment_length(8192);
+    c.reader.feed(wire);
+    BOOST_REQUIRE(c.pdus.size() == 2u);
+    BOOST_TEST(static_cast<int>(c.errors[0]) == static_cast<int>(FrameError::data_too_long));
+    BOOST_TEST(c.pdus[0].data.empty());
+    BOOST_TEST(static_cast<int>(c.errors[1]) == static_cast<int>(FrameError::none));
+    BOOST_TEST(BhsView{c.pdus[1].bhs}.itt() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(large_data_is_shared_not_copied) {
+    auto owner = std::make_shared<Bytes>(payload(4096));
+    Slice s{owner, std::span<const std::byte>(owner->data(), owner->size())};
+    NopOutPdu n;
+    auto slices = frame_pdu(n.encode(4096), {}, s, {});
+    BOOST_REQUIRE(slices.size() == 2u);
+    BOOST_TEST(slices[1].bytes.data() == owner->data());
+}
+
+BOOST_AUTO_TEST_CASE(stop_from_sink) {
+    int seen = 0;
+    PduReader r([&](Pdu&&, FrameError) {
+        ++seen;
+        return false;
+    });
+    NopOutPdu n;
+    Bytes one = frame(n.encode(0));
+    Bytes two = one;
+    two.insert(two.end(), one.begin(), one.end());
+    BOOST_TEST(!r.feed(two));
+    BOOST_TEST(seen == 1);
+    BOOST_TEST(r.stopped());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
