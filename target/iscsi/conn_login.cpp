@@ -3,7 +3,6 @@
 #include "target/iscsi/connection.hpp"
 #include "target/iscsi/driver.hpp"
 
-#include <cstring>
 
 namespace iscsilab::iscsi {
 
@@ -25,8 +24,8 @@ void Connection::handle_login(Pdu& pdu) {
     reply.pdu.sn.expcmdsn = session_ ? session_->exp_cmdsn() : req.cmdsn;
     reply.pdu.sn.maxcmdsn = session_ ? session_->max_cmdsn() : req.cmdsn;
     if (session_) reply.pdu.tsih = session_->tsih();
-    Bytes data(text.size());
-    std::memcpy(data.data(), text.data(), text.size());
+    const auto* first = reinterpret_cast<const std::byte*>(text.data());
+    Bytes data(first, first + text.size());
     const auto dsl = static_cast<std::uint32_t>(data.size());
     send(reply.pdu.encode(dsl), Slice::own(std::move(data)));
 

@@ -95,7 +95,7 @@ void Connection::handle_scsi_command(Pdu& pdu) {
 }
 
 void Connection::place_data(Task& t, std::uint32_t offset, std::span<const std::byte> data) {
-    std::memcpy(t.cmd->data_out.data() + offset, data.data(), data.size());
+    std::copy(data.begin(), data.end(), t.cmd->data_out.begin() + offset);
     t.received += static_cast<std::uint32_t>(data.size());
 }
 

@@ -1,7 +1,5 @@
 // Text Request with SendTargets and full-feature negotiation (RFC 3720 §10.10-10.11,
 // appendix D), NOP-Out (§10.18) and Logout (§10.14).
-#include <cstring>
-
 #include "target/iscsi/connection.hpp"
 #include "target/iscsi/driver.hpp"
 
@@ -9,9 +7,8 @@ namespace iscsilab::iscsi {
 
 namespace {
 Bytes to_bytes(std::string_view s) {
-    Bytes b(s.size());
-    std::memcpy(b.data(), s.data(), s.size());
-    return b;
+    const auto* first = reinterpret_cast<const std::byte*>(s.data());
+    return Bytes(first, first + s.size());
 }
 }  // namespace
 

@@ -141,9 +141,8 @@ private:
 
 inline Bytes text_bytes(const std::vector<iscsi::KeyValue>& kv) {
     std::string s = iscsi::encode_text(kv);
-    Bytes b(s.size());
-    std::memcpy(b.data(), s.data(), s.size());
-    return b;
+    const auto* first = reinterpret_cast<const std::byte*>(s.data());
+    return Bytes(first, first + s.size());
 }
 
 inline Bytes frame(const iscsi::Bhs& bhs, std::span<const std::byte> data = {}, iscsi::DigestSettings d = {}) {
