@@ -85,7 +85,17 @@ void TcpStream::send(std::vector<Slice> buffers, Task done) {
         if (out_.empty()) out_.push_back(Pending{});
         out_.back().done = std::move(done);
     }
-    if (!want_out_) flush();
+    // Cork: everything sent while this loop iteration runs leaves in one writev.
+    if (!want_out_ && !flush_posted_) {
+        flush_posted_ = true;
+        std::weak_ptr<TcpStream> weak = shared_from_this();
+        reactor_.post([weak] {
+            if (auto self = weak.lock()) {
+                self->flush_posted_ = false;
+                if (!self->want_out_) self->flush();
+            }
+        });
+    }
 }
 
 void TcpStream::flush() {

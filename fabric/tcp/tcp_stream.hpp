@@ -38,6 +38,7 @@ private:
     std::weak_ptr<Handler> handler_;
     std::deque<Pending> out_;
     bool want_out_ = false;
+    bool flush_posted_ = false;
     bool closed_ = false;
     std::string peer_, local_;
     std::vector<std::byte> rx_;
