@@ -294,8 +294,12 @@ TargetLookup Connection::lookup_target(const std::string& name) {
     out.exists = true;
     out.enabled = t->enabled() && driver_.enabled();
     out.params = t->params();
+    out.auth = t->credentials().config();
     return out;
 }
+
+AuthConfig Connection::discovery_auth() { return driver_.discovery_credentials().config(); }
+Random& Connection::random() { return driver_.random(); }
 
 TargetParams Connection::discovery_params() { return driver_.discovery_params(); }
 std::uint16_t Connection::portal_group_tag() { return driver_.portal_group_tag(); }

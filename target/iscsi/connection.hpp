@@ -52,6 +52,8 @@ public:
     // LoginEnv
     TargetLookup lookup_target(const std::string& name) override;
     TargetParams discovery_params() override;
+    AuthConfig discovery_auth() override;
+    Random& random() override;
     std::uint16_t portal_group_tag() override;
 
     ConnState state() const { return state_; }

@@ -86,6 +86,27 @@ TargetParams IscsiDriver::discovery_params() const {
     return p;
 }
 
+std::string IscsiDriver::add_discovery_credential(const std::string& attr, const std::string& value) {
+    std::lock_guard lock(mu_);
+    return discovery_creds_.add(attr, value);
+}
+std::string IscsiDriver::del_discovery_credential(const std::string& attr, const std::string& value) {
+    std::lock_guard lock(mu_);
+    return discovery_creds_.del(attr, value);
+}
+CredentialSet IscsiDriver::discovery_credentials() const {
+    std::lock_guard lock(mu_);
+    return discovery_creds_;
+}
+std::string IscsiDriver::isns_server() const {
+    std::lock_guard lock(mu_);
+    return isns_server_;
+}
+void IscsiDriver::set_isns_server(const std::string& v) {
+    std::lock_guard lock(mu_);
+    isns_server_ = v;
+}
+
 void IscsiDriver::accept(std::shared_ptr<ByteStream> stream, Executor& executor, Clock& clock) {
     std::shared_ptr<Connection> c;
     {

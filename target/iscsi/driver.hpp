@@ -40,6 +40,13 @@ public:
     bool enabled() const { return enabled_.load(); }
     void set_enabled(bool on) { enabled_.store(on); }
     TargetParams discovery_params() const;
+    // Discovery CHAP (targets/iscsi/IncomingUser, OutgoingUser) and the iSNS server
+    // setting. iSNSServer is kept and shown; this target never contacts it.
+    std::string add_discovery_credential(const std::string& attr, const std::string& value);
+    std::string del_discovery_credential(const std::string& attr, const std::string& value);
+    CredentialSet discovery_credentials() const;
+    std::string isns_server() const;
+    void set_isns_server(const std::string& v);
     std::uint16_t portal_group_tag() const { return 1; }
 
     // A transport connection arrived. The driver keeps the Connection alive until it
@@ -72,6 +79,8 @@ private:
     std::atomic<bool> enabled_{false};  // SCST: targets/iscsi/enabled is 0 by default
     mutable std::mutex mu_;
     std::map<std::string, std::shared_ptr<TargetNode>> targets_;
+    CredentialSet discovery_creds_;
+    std::string isns_server_;
     std::map<const Connection*, std::shared_ptr<Connection>> connections_;
     std::map<const Session*, std::shared_ptr<Session>> sessions_;
     std::uint32_t next_tid_ = 1;

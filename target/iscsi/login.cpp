@@ -75,6 +75,7 @@ std::optional<LoginReply> Login::first_pdu(const LoginRequestPdu& req, const Par
         return fail(req, login_status::SessionTypeNotSupported, "SessionType " + type->value);
     if (discovery) {
         params_ = env_.discovery_params();
+        auth_ = env_.discovery_auth();
     } else {
         // RFC 3720 §12.4: TargetName MUST be in the first request of a normal session.
         if (!target || target->value.empty())
@@ -83,7 +84,11 @@ std::optional<LoginReply> Login::first_pdu(const LoginRequestPdu& req, const Par
         if (!t.exists) return fail(req, login_status::NotFound, "no target " + target->value);
         if (!t.enabled) return fail(req, login_status::ServiceUnavailable, "target " + target->value + " is not enabled");
         params_ = t.params;
+        auth_ = t.auth;
     }
+    // RFC 3720 §8.2: where authentication is required, a login may not skip it.
+    if (auth_.required() && req.csg != 0)
+        return fail(req, login_status::AuthenticationFailure, "authentication required: the security stage was skipped");
     negotiator_ = std::make_unique<Negotiator>(params_);
     return std::nullopt;
 }
@@ -103,7 +108,10 @@ LoginReply Login::step(const LoginRequestPdu& req, std::span<const std::byte> da
         const LoginState expected = req.csg == 0 ? LoginState::SecurityNegotiation : LoginState::OperationalNegotiation;
         if (expected != state_) {
             // Going back to security negotiation is not allowed.
-            if (!(state_ == LoginState::SecurityNegotiation && req.csg == 1 && auth_done_))
+            if (state_ == LoginState::SecurityNegotiation && req.csg == 1 && !auth_done_)
+                return fail(req, auth_.required() ? login_status::AuthenticationFailure : login_status::InitiatorError,
+                            "left the security stage before authentication ended");
+            if (!(state_ == LoginState::SecurityNegotiation && req.csg == 1))
                 return fail(req, login_status::InitiatorError, "CSG does not match the login stage");
         }
     }
@@ -129,31 +137,49 @@ LoginReply Login::step(const LoginRequestPdu& req, std::span<const std::byte> da
     }
 
     LoginReply r = reply(req);
-    std::vector<KeyValue> operational;
-    bool auth_method_seen = false;
+    std::vector<KeyValue> operational, chap_keys;
+    const KeyValue* auth_method = nullptr;
     for (auto& kv : text.pairs) {
-        if (kv.key == "AuthMethod") {
-            if (req.csg != 0) return fail(req, login_status::InitiatorError, "AuthMethod outside security stage");
-            auth_method_seen = true;
-            // No authentication is configured on this path: None must be on the list.
-            bool none = false;
-            std::size_t start = 0;
-            while (start <= kv.value.size()) {
-                auto comma = kv.value.find(',', start);
-                if (comma == std::string::npos) comma = kv.value.size();
-                if (kv.value.substr(start, comma - start) == "None") none = true;
-                start = comma + 1;
-            }
-            if (!none) return fail(req, login_status::AuthenticationFailure, "no acceptable AuthMethod");
+        if (kv.key == "AuthMethod") auth_method = &kv;
+        else if (kv.key.rfind("CHAP_", 0) == 0) chap_keys.push_back(kv);
+        else operational.push_back(kv);
+    }
+    if ((auth_method || !chap_keys.empty()) && req.csg != 0)
+        return fail(req, login_status::InitiatorError, "security keys outside the security stage");
+    if (auth_method) {
+        if (method_chosen_) return fail(req, login_status::InitiatorError, "AuthMethod sent twice");
+        method_chosen_ = true;
+        bool none = false, chap = false;
+        std::size_t start = 0;
+        const std::string& v = auth_method->value;
+        while (start <= v.size()) {
+            auto comma = v.find(',', start);
+            if (comma == std::string::npos) comma = v.size();
+            const std::string m = v.substr(start, comma - start);
+            none = none || m == "None";
+            chap = chap || m == "CHAP";
+            start = comma + 1;
+        }
+        if (auth_.required()) {
+            // RFC 3720 §11.1: we pick from the initiator's list; CHAP is what we require.
+            if (!chap) return fail(req, login_status::AuthenticationFailure, "CHAP required, not offered");
+            r.keys.push_back({"AuthMethod", "CHAP"});
+            chap_ = std::make_unique<ChapAuthenticator>(auth_, env_.random());
+        } else if (none) {
             r.keys.push_back({"AuthMethod", "None"});
             auth_done_ = true;
-            continue;
+        } else {
+            return fail(req, login_status::AuthenticationFailure, "no acceptable AuthMethod (no CHAP secret configured)");
         }
-        if (kv.key.rfind("CHAP_", 0) == 0)
-            return fail(req, login_status::AuthenticationFailure, "CHAP is not configured for this target");
-        operational.push_back(kv);
     }
-    if (req.csg == 0 && !auth_method_seen) auth_done_ = true;  // nothing to authenticate
+    if (!chap_keys.empty()) {
+        if (!chap_) return fail(req, login_status::AuthenticationFailure, "CHAP keys without AuthMethod=CHAP");
+        auto step = chap_->on_keys(chap_keys);
+        if (step.failed) return fail(req, login_status::AuthenticationFailure, step.why);
+        r.keys.insert(r.keys.end(), step.answers.begin(), step.answers.end());
+        if (chap_->state() == ChapAuthenticator::State::Done) auth_done_ = true;
+    }
+    if (req.csg == 0 && !auth_method && !method_chosen_ && !auth_.required()) auth_done_ = true;
 
     auto out = negotiator_->negotiate(operational, false);
     if (out.failure) return fail(req, *out.failure, out.why);
@@ -166,6 +192,10 @@ LoginReply Login::step(const LoginRequestPdu& req, std::span<const std::byte> da
         tpgt_sent_ = true;
     }
 
+    if (req.transit && !auth_done_) {
+        // RFC 3720 §5.3.1: the target holds the security stage until authentication ends.
+        if (req.csg == 0) return r;
+    }
     if (req.transit) {
         bool can_transit = true;
         if (req.nsg == 3 && !offers_made_) {

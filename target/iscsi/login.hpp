@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "target/iscsi/chap.hpp"
 #include "target/iscsi/params.hpp"
 #include "target/iscsi/pdu.hpp"
 
@@ -20,6 +21,7 @@ struct TargetLookup {
     bool enabled = false;
     TargetParams params;
     std::string alias;
+    AuthConfig auth;
 };
 
 class LoginEnv {
@@ -27,6 +29,8 @@ public:
     virtual ~LoginEnv() = default;
     virtual TargetLookup lookup_target(const std::string& name) = 0;
     virtual TargetParams discovery_params() = 0;
+    virtual AuthConfig discovery_auth() = 0;
+    virtual Random& random() = 0;
     virtual std::uint16_t portal_group_tag() = 0;
 };
 
@@ -71,6 +75,9 @@ private:
     TargetParams params_;
     std::unique_ptr<Negotiator> negotiator_;
     Bytes partial_;               // text of a request split with the C bit
+    AuthConfig auth_;
+    std::unique_ptr<ChapAuthenticator> chap_;
+    bool method_chosen_ = false;
     bool auth_done_ = false;
     bool tpgt_sent_ = false;
     bool offers_made_ = false;

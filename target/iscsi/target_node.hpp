@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "target/iscsi/chap.hpp"
 #include "target/iscsi/params.hpp"
 #include "target/scsi/target.hpp"
 
@@ -37,6 +38,20 @@ public:
         return err;
     }
 
+    // CHAP attributes (IncomingUser[N], OutgoingUser).
+    std::string add_credential(const std::string& attr, const std::string& value) {
+        std::lock_guard lock(mu_);
+        return creds_.add(attr, value);
+    }
+    std::string del_credential(const std::string& attr, const std::string& value) {
+        std::lock_guard lock(mu_);
+        return creds_.del(attr, value);
+    }
+    CredentialSet credentials() const {
+        std::lock_guard lock(mu_);
+        return creds_;
+    }
+
     scsi::Target& luns() { return luns_; }
     const scsi::Target& luns() const { return luns_; }
 
@@ -47,6 +62,7 @@ private:
     std::atomic<bool> enabled_{false};
     mutable std::mutex mu_;
     TargetParams params_;
+    CredentialSet creds_;
     scsi::Target luns_;
 };
 

@@ -134,10 +134,11 @@ std::optional<ConfError> Scst::apply(const std::vector<ConfBlock>& blocks, const
             if (a.name == "enabled") {
                 if (a.value != "0" && a.value != "1") return err(a.line, "enabled: expected 0 or 1");
                 driver_enabled = a.value == "1";
-            } else if (a.name.rfind("IncomingUser", 0) == 0 || a.name == "OutgoingUser") {
-                return err(a.line, a.name + ": CHAP is not supported yet");
+            } else if (iscsi::CredentialSet::is_credential_attr(a.name)) {
+                std::string e = driver_.add_discovery_credential(a.name, a.value);
+                if (!e.empty()) return err(a.line, e);
             } else if (a.name == "iSNSServer") {
-                return err(a.line, "iSNSServer: iSNS is not supported");
+                driver_.set_isns_server(a.value);
             } else {
                 return err(a.line, "unknown iscsi driver attribute '" + a.name + "'; expected enabled, IncomingUser, OutgoingUser, iSNSServer");
             }
@@ -156,8 +157,9 @@ std::optional<ConfError> Scst::apply(const std::vector<ConfBlock>& blocks, const
                     auto v = iscsi::parse_number(a.value);
                     if (!v || *v == 0 || *v > 65535) return err(a.line, "rel_tgt_id: expected 1..65535");
                     t->set_rel_tgt_id(static_cast<std::uint16_t>(*v));
-                } else if (a.name.rfind("IncomingUser", 0) == 0 || a.name == "OutgoingUser") {
-                    return err(a.line, a.name + ": CHAP is not supported yet");
+                } else if (iscsi::CredentialSet::is_credential_attr(a.name)) {
+                    std::string ce = t->add_credential(a.name, a.value);
+                    if (!ce.empty()) return err(a.line, ce);
                 } else {
                     std::string pe = t->set_param(a.name, a.value);
                     if (!pe.empty()) return err(a.line, pe);

@@ -17,15 +17,20 @@ const char* kTarget = "iqn.2026-11.org.example:t1";
 struct Env final : LoginEnv {
     bool enabled = true;
     TargetParams params;
+    AuthConfig auth;
+    iscsilab::testing::FixedRandom rnd;
     TargetLookup lookup_target(const std::string& name) override {
         TargetLookup t;
         if (name != kTarget) return t;
         t.exists = true;
         t.enabled = enabled;
         t.params = params;
+        t.auth = auth;
         return t;
     }
     TargetParams discovery_params() override { return TargetParams{}; }
+    AuthConfig discovery_auth() override { return {}; }
+    Random& random() override { return rnd; }
     std::uint16_t portal_group_tag() override { return 1; }
 };
 
@@ -217,6 +222,163 @@ BOOST_AUTO_TEST_CASE(after_the_end) {
     ops.push_back({"TargetName", kTarget});
     BOOST_TEST(l.step(req(1, 3, true), text_bytes(ops)).complete);
     BOOST_TEST(status(l.step(req(1, 3, true), {})) == login_status::InvalidDuringLogin);
+}
+
+// ---- CHAP (RFC 3720 §11.1.4) ----------------------------------------------------------
+
+namespace {
+struct ChapLogin {
+    Env env;
+    std::unique_ptr<Login> l;
+    std::uint8_t id = 0;
+    Bytes challenge;
+    explicit ChapLogin(bool mutual) {
+        env.auth.incoming.push_back({"joe", "joesecret1234"});
+        if (mutual) env.auth.outgoing = ChapCredential{"tgt", "targetsecret99"};
+        l = std::make_unique<Login>(env);
+    }
+    LoginReply start() {
+        auto r = l->step(req(0, 1, false), text_bytes({{"InitiatorName", "iqn.i"}, {"TargetName", kTarget},
+                                                      {"AuthMethod", "CHAP,None"}}));
+        BOOST_TEST(keys(r)["AuthMethod"] == "CHAP");
+        auto r2 = l->step(req(0, 1, false), text_bytes({{"CHAP_A", "7,5"}}));
+        auto k = keys(r2);
+        BOOST_TEST(k["CHAP_A"] == "5");
+        id = static_cast<std::uint8_t>(std::stoi(k["CHAP_I"]));
+        challenge = *decode_chap_value(k["CHAP_C"]);
+        BOOST_TEST(challenge.size() == 16u);
+        return r2;
+    }
+    LoginReply answer(const std::string& secret, std::vector<KeyValue> extra = {}) {
+        std::vector<KeyValue> kv = {{"CHAP_N", "joe"}, {"CHAP_R", encode_hex(chap_md5(id, secret, challenge))}};
+        kv.insert(kv.end(), extra.begin(), extra.end());
+        return l->step(req(0, 1, true), text_bytes(kv));
+    }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(rfc1994_md5_response) {
+    // MD5(0x01 || "secret" || 0x00..0x0f), the value computed with Python's hashlib.
+    Bytes c(16);
+    for (int i = 0; i < 16; ++i) c[static_cast<std::size_t>(i)] = static_cast<std::byte>(i);
+    BOOST_TEST(encode_hex(chap_md5(1, "secret", c)) == "0x740e86463bda3a4d7017d6e0fba0699d");
+    BOOST_TEST(encode_hex(chap_md5(1, "secret", c)) != encode_hex(chap_md5(2, "secret", c)));
+    auto b64 = decode_chap_value("0bAAEC");
+    BOOST_REQUIRE(b64);
+    BOOST_TEST(b64->size() == 3u);
+    BOOST_TEST(static_cast<int>((*b64)[2]) == 2);
+    BOOST_TEST(!decode_chap_value("0xabc"));
+    BOOST_TEST(!decode_chap_value("nothex"));
+}
+
+BOOST_AUTO_TEST_CASE(one_way_chap) {
+    ChapLogin c(false);
+    c.start();
+    auto r = c.answer("joesecret1234");
+    BOOST_TEST(!r.failed);
+    BOOST_TEST(r.pdu.transit);
+    BOOST_TEST(r.pdu.nsg == 1);
+}
+
+BOOST_AUTO_TEST_CASE(wrong_secret_fails_0201) {
+    ChapLogin c(false);
+    c.start();
+    auto r = c.answer("not-the-secret");
+    BOOST_TEST(r.failed);
+    BOOST_TEST(status(r) == login_status::AuthenticationFailure);
+    BOOST_TEST(r.why.find("not-the-secret") == std::string::npos);  // no secret in logs
+}
+
+BOOST_AUTO_TEST_CASE(challenges_are_fresh) {
+    ChapLogin a(false), b(false);
+    a.start();
+    b.env.rnd.fill(std::span<std::byte>(b.challenge.data(), 0));
+    Bytes dummy(5);
+    b.env.rnd.fill(dummy);  // move the second stream along
+    b.start();
+    BOOST_TEST((a.challenge != b.challenge));
+    // A response computed for one login does not open another (no replay).
+    auto replay = b.l->step(req(0, 1, true), text_bytes({{"CHAP_N", "joe"},
+                                                         {"CHAP_R", encode_hex(chap_md5(a.id, "joesecret1234", a.challenge))}}));
+    BOOST_TEST(status(replay) == login_status::AuthenticationFailure);
+}
+
+BOOST_AUTO_TEST_CASE(mutual_chap) {
+    ChapLogin c(true);
+    c.start();
+    Bytes mine(16, std::byte{0x42});
+    auto r = c.answer("joesecret1234", {{"CHAP_I", "7"}, {"CHAP_C", encode_hex(mine)}});
+    BOOST_TEST(!r.failed);
+    auto k = keys(r);
+    BOOST_TEST(k["CHAP_N"] == "tgt");
+    BOOST_TEST(k["CHAP_R"] == encode_hex(chap_md5(7, "targetsecret99", mine)));
+}
+
+BOOST_AUTO_TEST_CASE(reflected_challenge_is_refused) {
+    ChapLogin c(true);
+    c.start();
+    auto r = c.answer("joesecret1234", {{"CHAP_I", "7"}, {"CHAP_C", encode_hex(c.challenge)}});
+    BOOST_TEST(status(r) == login_status::AuthenticationFailure);
+}
+
+BOOST_AUTO_TEST_CASE(mutual_without_outgoing_user_fails) {
+    ChapLogin c(false);
+    c.start();
+    Bytes mine(16, std::byte{0x42});
+    auto r = c.answer("joesecret1234", {{"CHAP_I", "7"}, {"CHAP_C", encode_hex(mine)}});
+    BOOST_TEST(status(r) == login_status::AuthenticationFailure);
+}
+
+BOOST_AUTO_TEST_CASE(chap_required_cannot_be_skipped) {
+    Env env;
+    env.auth.incoming.push_back({"joe", "joesecret1234"});
+    {
+        Login l(env);  // straight to the operational stage
+        auto r = l.step(req(1, 3, true), text_bytes({{"InitiatorName", "iqn.i"}, {"TargetName", kTarget}}));
+        BOOST_TEST(status(r) == login_status::AuthenticationFailure);
+    }
+    {
+        Login l(env);  // AuthMethod=None only
+        auto r = l.step(req(0, 1, true), text_bytes({{"InitiatorName", "iqn.i"}, {"TargetName", kTarget}, {"AuthMethod", "None"}}));
+        BOOST_TEST(status(r) == login_status::AuthenticationFailure);
+    }
+    {
+        Login l(env);  // CHAP chosen, then a jump to the operational stage
+        l.step(req(0, 1, false), text_bytes({{"InitiatorName", "iqn.i"}, {"TargetName", kTarget}, {"AuthMethod", "CHAP"}}));
+        auto r = l.step(req(1, 3, true), text_bytes({{"MaxBurstLength", "4096"}}));
+        BOOST_TEST(status(r) == login_status::AuthenticationFailure);
+    }
+    {
+        Login l(env);  // no MD5 in CHAP_A
+        l.step(req(0, 1, false), text_bytes({{"InitiatorName", "iqn.i"}, {"TargetName", kTarget}, {"AuthMethod", "CHAP"}}));
+        auto r = l.step(req(0, 1, false), text_bytes({{"CHAP_A", "6,7"}}));
+        BOOST_TEST(status(r) == login_status::AuthenticationFailure);
+    }
+    {
+        Login l(env);  // T=1 before authenticating: held in the security stage
+        auto r = l.step(req(0, 1, true), text_bytes({{"InitiatorName", "iqn.i"}, {"TargetName", kTarget}, {"AuthMethod", "CHAP"}}));
+        BOOST_TEST(!r.failed);
+        BOOST_TEST(!r.pdu.transit);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(credential_attributes) {
+    CredentialSet s;
+    BOOST_TEST(s.add("IncomingUser1", "joe2 12charsecret2").empty());
+    BOOST_TEST(s.add("IncomingUser", "joe 12charsecret").empty());
+    BOOST_TEST(s.add("IncomingUser", "ann 12charsecret").empty());  // moves to the next free name
+    BOOST_TEST(s.entries().count("IncomingUser2") == 1u);
+    BOOST_TEST(!s.add("IncomingUser", "joe othersecret").empty());  // same user twice
+    BOOST_TEST(s.add("OutgoingUser", "jim1 12charpasswd").empty());
+    BOOST_TEST(!s.add("OutgoingUser", "jim2 12charpasswd").empty());
+    BOOST_TEST(!s.add("Incoming", "x y").empty());
+    BOOST_TEST(!s.add("IncomingUser3", "nosecret").empty());
+    BOOST_TEST(s.config().incoming.size() == 3u);
+    BOOST_TEST(s.config().outgoing->user == "jim1");
+    BOOST_TEST(CredentialSet::shown(s.entries().at("IncomingUser")).find("12charsecret") == std::string::npos);
+    BOOST_TEST(s.del("IncomingUser", "joe2").empty());
+    BOOST_TEST(s.config().incoming.size() == 2u);
+    BOOST_TEST(!s.del("IncomingUser", "nobody").empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(semantic_errors_name_the_line) {
         {"TARGET_DRIVER iscsi {\n TARGET iqn.a:b {\n  QueuedCommands many\n }\n}\n", 3, "QueuedCommands"},
         {"TARGET_DRIVER iscsi {\n TARGET notaniqn {\n }\n}\n", 2, "not an iqn."},
         {"TARGET_DRIVER fcoe {\n}\n", 1, "only iscsi"},
-        {"TARGET_DRIVER iscsi {\n TARGET iqn.a:b {\n  IncomingUser \"joe secretsecret\"\n }\n}\n", 3, "CHAP"},
+        {"TARGET_DRIVER iscsi {\n TARGET iqn.a:b {\n  IncomingUser \"joe\"\n }\n}\n", 3, "user secret"},
     };
     for (const auto& c : cases) {
         World w;
@@ -161,6 +161,18 @@ BOOST_AUTO_TEST_CASE(semantic_errors_name_the_line) {
         BOOST_TEST(e->line == c.line, e->text());
         BOOST_TEST(e->text().find(c.says) != std::string::npos, e->text());
     }
+}
+
+BOOST_AUTO_TEST_CASE(chap_attributes) {
+    World w;
+    auto e = load(w, "TARGET_DRIVER iscsi {\n IncomingUser \"disc discsecret12\"\n TARGET iqn.a:b {\n"
+                     "  IncomingUser \"joe joesecret123\"\n  IncomingUser \"ann annsecret123\"\n"
+                     "  OutgoingUser \"tgt tgtsecret1234\"\n }\n}\n");
+    BOOST_REQUIRE_MESSAGE(!e, (e ? e->text() : ""));
+    auto a = w.driver.find_target("iqn.a:b")->credentials().config();
+    BOOST_TEST(a.incoming.size() == 2u);  // the repeated line holds several users
+    BOOST_TEST(a.outgoing->user == "tgt");
+    BOOST_TEST(w.driver.discovery_credentials().config().incoming.at(0).user == "disc");
 }
 
 BOOST_AUTO_TEST_CASE(add_device_parameter_list) {
