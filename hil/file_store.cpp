@@ -60,19 +60,24 @@ FileStore::FileStore(const std::string& path, bool read_only, std::uint64_t crea
         }
     }
     if (fd_ < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
-    struct stat st {};
-    fstat(fd_, &st);
-    if (S_ISBLK(st.st_mode)) {
-        std::uint64_t bytes = 0;
-        if (ioctl(fd_, BLKGETSIZE64, &bytes) != 0) throw std::runtime_error(path + ": cannot read the device size");
-        size_ = bytes;
-    } else {
-        size_ = static_cast<std::uint64_t>(st.st_size);
-    }
-    if (size_ == 0) {
+    if (refresh_size() == 0) {
         ::close(fd_);
         throw std::runtime_error(path + ": empty file");
     }
+}
+
+std::uint64_t FileStore::refresh_size() {
+    struct stat st {};
+    std::uint64_t bytes = 0;
+    if (fstat(fd_, &st) == 0) {
+        if (S_ISBLK(st.st_mode)) {
+            if (ioctl(fd_, BLKGETSIZE64, &bytes) != 0) bytes = 0;
+        } else {
+            bytes = static_cast<std::uint64_t>(st.st_size);
+        }
+    }
+    size_.store(bytes);
+    return bytes;
 }
 
 FileStore::~FileStore() {

@@ -2,6 +2,7 @@
 // on a small pool of I/O threads, so the reactors never block on the disk.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -34,12 +35,13 @@ public:
     // create_size > 0). Throws std::runtime_error with the reason on failure.
     FileStore(const std::string& path, bool read_only, std::uint64_t create_size, IoPool& pool);
     ~FileStore() override;
-    std::uint64_t size_bytes() const override { return size_; }
+    std::uint64_t size_bytes() const override { return size_.load(); }
+    std::uint64_t refresh_size() override;
     void submit(const BlockRequest& req, std::function<void(BlockStatus)> done) override;
 
 private:
     int fd_ = -1;
-    std::uint64_t size_ = 0;
+    std::atomic<std::uint64_t> size_{0};
     IoPool& pool_;
 };
 

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "hil/adm.hpp"
 #include "hil/serve.hpp"
 
 int main(int argc, char** argv) {
@@ -16,8 +17,17 @@ int main(int argc, char** argv) {
     s->add_option("--reactors", serve.reactors, "event loops (default: one per core)");
     s->add_option("--ready-file", serve.ready_file, "write HOST:PORT here once listening");
     s->add_flag("-q,--quiet", serve.quiet, "no event log on stderr");
+    s->add_option("--mgmt-socket", serve.mgmt_socket, "unix socket for `iscsilab adm` (default: $ISCSILAB_SOCKET or /tmp/iscsilab.sock)");
+
+    std::string socket;
+    auto* adm = app.add_subcommand("adm", "the management tree of a running serve: ls [-R] [PATH], cat PATH, "
+                                          "set PATH VALUE, mgmt PATH COMMAND..., save FILE, load FILE");
+    adm->add_option("--socket", socket, "the serve's unix socket");
+    adm->prefix_command();
 
     CLI11_PARSE(app, argc, argv);
     if (s->parsed()) return iscsilab::hil::serve(serve);
+    if (adm->parsed())
+        return iscsilab::hil::adm_main(socket.empty() ? iscsilab::hil::default_socket_path() : socket, adm->remaining());
     return 0;
 }

@@ -13,11 +13,13 @@
 #include <thread>
 
 #include "fabric/tcp/tcp_stream.hpp"
+#include "hil/adm.hpp"
 #include "hil/file_store.hpp"
 #include "hil/random.hpp"
 #include "hil/reactor.hpp"
 #include "target/iscsi/driver.hpp"
 #include "target/mgmt/scst.hpp"
+#include "target/mgmt/tree.hpp"
 
 namespace iscsilab::hil {
 
@@ -137,9 +139,16 @@ int serve(const ServeOptions& opt) {
     FileStores stores(pool);
     KernelRandom random;
     iscsi::IscsiDriver driver(random);
-    if (!opt.quiet)
-        driver.set_log([](std::string_view what) { std::cerr << stamp() << " " << what << "\n"; });
     mgmt::Scst scst(driver, stores);
+    mgmt::MgmtTree tree(scst, n);
+    if (!opt.quiet) {
+        auto print = [](std::string_view what) { std::cerr << stamp() << " " << what << "\n"; };
+        // Connection events follow targets/iscsi/trace_level's "conn" token.
+        driver.set_log([&tree, print](std::string_view what) {
+            if (tree.tracing("iscsi", "conn")) print(what);
+        });
+        tree.set_log(print);
+    }
 
     auto parsed = mgmt::parse_scst_conf(text, file);
     if (parsed.error) {
@@ -172,6 +181,14 @@ int serve(const ServeOptions& opt) {
         if (!temp_backing.empty()) unlink(temp_backing.c_str());
         return 1;
     }
+    std::unique_ptr<AdmServer> adm;
+    try {
+        adm = std::make_unique<AdmServer>(opt.mgmt_socket.empty() ? default_socket_path() : opt.mgmt_socket, tree, stores);
+    } catch (const std::exception& e) {
+        std::cerr << "iscsilab serve: " << e.what() << "\n";
+        if (!temp_backing.empty()) unlink(temp_backing.c_str());
+        return 1;
+    }
     for (auto& r : reactors) r->start_thread();
 
     const std::string where = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
@@ -186,6 +203,7 @@ int serve(const ServeOptions& opt) {
         std::cout << "  try: iscsi-ls -s iscsi://" << where << "/\n"
                   << "       iscsi-inq iscsi://" << where << "/" << t->name() << "/0\n";
     }
+    std::cout << "  manage: iscsilab adm --socket " << adm->path() << " ls -R\n";
     if (!driver.enabled()) std::cout << "  note: the iscsi driver is not enabled (TARGET_DRIVER iscsi { enabled 1 })\n";
     std::cout.flush();
     if (!opt.ready_file.empty()) {
@@ -196,6 +214,7 @@ int serve(const ServeOptions& opt) {
     const auto started = std::chrono::steady_clock::now();
     int sig = 0;
     sigwait(&sigs, &sig);
+    adm.reset();
     for (auto& r : reactors) r->stop();
     for (auto& r : reactors) r->join();
     listener.reset();

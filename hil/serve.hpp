@@ -15,6 +15,7 @@ struct ServeOptions {
     unsigned reactors = 0;     // 0: one per core
     bool quiet = false;
     std::string ready_file;    // written with "host:port" once listening (for tests)
+    std::string mgmt_socket;   // empty: default_socket_path()
 };
 
 // Runs until SIGINT/SIGTERM. Returns the process exit code.

@@ -103,6 +103,8 @@ class BlockStore {
 public:
     virtual ~BlockStore() = default;
     virtual std::uint64_t size_bytes() const = 0;
+    // Re-reads the size of the backing file or device (SCST's resync_size).
+    virtual std::uint64_t refresh_size() { return size_bytes(); }
     virtual void submit(const BlockRequest& req, std::function<void(BlockStatus)> done) = 0;
 };
 

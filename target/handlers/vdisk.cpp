@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <stdexcept>
 
 #include "target/iscsi/params.hpp"
 #include "target/iscsi/wire.hpp"
@@ -142,6 +143,7 @@ std::string VdiskConfig::set(const std::string& key, const std::string& value) {
 Vdisk::Vdisk(VdiskConfig cfg, std::shared_ptr<BlockStore> store)
     : Device(cfg.name, cfg.handler), cfg_(std::move(cfg)), store_(std::move(store)),
       wce_(!cfg_.write_through) {
+    if (!store_ && cfg_.handler != "vcdrom") throw std::logic_error("a vdisk needs a backing store");
     if (cfg_.t10_dev_id.empty()) cfg_.t10_dev_id = hex_id(cfg_.name);
     if (cfg_.usn.empty()) cfg_.usn = hex_id(cfg_.name + "/usn");
 }
@@ -165,8 +167,14 @@ void Vdisk::reset(std::uint64_t by_nexus) {
 }
 
 std::vector<std::string> Vdisk::attribute_names() const {
-    return {"blocksize", "filename", "nv_cache", "o_direct", "read_only", "removable",
-            "size_mb", "t10_dev_id", "type", "usn", "write_through"};
+    // The attributes each SCST vdisk handler shows (iscsi-scst README 2.0, the tree).
+    if (cfg_.handler == "vdisk_fileio")
+        return {"blocksize", "filename", "nv_cache", "o_direct", "read_only", "removable", "resync_size",
+                "size_mb", "t10_dev_id", "type", "usn", "write_through"};
+    if (cfg_.handler == "vdisk_blockio")
+        return {"blocksize", "filename", "read_only", "removable", "resync_size", "size_mb", "t10_dev_id", "type", "usn"};
+    if (cfg_.handler == "vcdrom") return {"filename", "size_mb", "t10_dev_id", "type", "usn"};
+    return {"blocksize", "read_only", "removable", "size_mb", "t10_dev_id", "type", "usn"};  // nullio
 }
 
 std::optional<std::string> Vdisk::get_attribute(const std::string& n) const {
@@ -177,15 +185,24 @@ std::optional<std::string> Vdisk::get_attribute(const std::string& n) const {
     if (n == "o_direct") return b(cfg_.o_direct);
     if (n == "read_only") return b(cfg_.read_only);
     if (n == "removable") return b(cfg_.removable);
-    if (n == "size_mb") return std::to_string(store_->size_bytes() >> 20);
+    if (n == "size_mb") return std::to_string(store_ ? store_->size_bytes() >> 20 : 0);
+    if (n == "resync_size") return std::string();  // write-only in SCST
     if (n == "t10_dev_id") return cfg_.t10_dev_id;
-    if (n == "type") return std::string("0 - Direct-access device (e.g., magnetic disk)");
+    if (n == "type") return std::string(cdrom() ? "5 - CD-ROM device" : "0 - Direct-access device (e.g., magnetic disk)");
     if (n == "usn") return cfg_.usn;
     if (n == "write_through") return b(cfg_.write_through);
     return std::nullopt;
 }
 
 std::string Vdisk::set_attribute(const std::string& n, const std::string& v) {
+    if (n == "resync_size" && cfg_.handler != "vdisk_nullio" && cfg_.handler != "vcdrom") {
+        if (v != "1") return "resync_size: write 1 to re-read the backing size";
+        const std::uint64_t before = num_blocks();
+        store_->refresh_size();
+        // SBC-3 §4.6: the initiators learn that the capacity changed.
+        if (num_blocks() != before) raise_unit_attention(scsi::Asc{0x2a, 0x09});
+        return {};
+    }
     // As in SCST, most vdisk attributes are fixed at add_device; these change live.
     if (n == "t10_dev_id" || n == "usn") {
         VdiskConfig c = cfg_;
@@ -221,6 +238,13 @@ void Vdisk::execute(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion
             done();
             return;
         }
+    }
+    if (!store_ && o != op::Inquiry && o != op::RequestSense && o != op::ModeSense6 && o != op::ModeSense10 &&
+        o != op::MaintenanceIn && o != op::PreventAllowMediumRemoval && o != op::StartStopUnit) {
+        // A CD-ROM drive with no medium (MMC-6 §4.1.5 / SPC-4 NOT READY, 3A/00).
+        fail(c, Sense{SenseKey::NotReady, asc::MediumNotPresent});
+        done();
+        return;
     }
     if (c.nexus && !passes_unit_attention(o)) {
         if (auto ua = take_unit_attention(c.nexus->id)) {
@@ -272,13 +296,13 @@ void Vdisk::inquiry(Command& c) const {
         if (page != 0) return fail(c, scsi::invalid_field_in_cdb(2));
         Bytes d(74);
         st8(d, 0, peripheral_type());
-        st8(d, 1, cfg_.removable ? 0x80 : 0x00);
+        st8(d, 1, cfg_.removable || cdrom() ? 0x80 : 0x00);
         st8(d, 2, 0x06);                 // SPC-4
         st8(d, 3, 0x12);                 // HISUP, response data format 2
         st8(d, 4, static_cast<std::uint8_t>(d.size() - 5));
         st8(d, 7, 0x02);                 // CMDQUE
         pad_ascii(d, 8, 8, "ISCSILAB");
-        pad_ascii(d, 16, 16, cfg_.handler == "vdisk_nullio" ? "NULLIO" : "VDISK");
+        pad_ascii(d, 16, 16, cfg_.handler == "vdisk_nullio" ? "NULLIO" : cdrom() ? "VCDROM" : "VDISK");
         pad_ascii(d, 32, 4, "0100");
         // Version descriptors (SPC-4 §6.4.2 table): SAM-5, iSCSI, SPC-4, SBC-3.
         st16(d, 58, 0x00a0);

@@ -35,9 +35,12 @@ struct VdiskConfig {
 
 class Vdisk final : public scsi::Device {
 public:
+    // store may be null only for vcdrom: a drive with no medium loaded.
     Vdisk(VdiskConfig cfg, std::shared_ptr<BlockStore> store);
 
-    std::uint8_t peripheral_type() const override { return 0x00; }
+    // vcdrom is an MMC device (type 5); the vdisk handlers are SBC disks (type 0).
+    std::uint8_t peripheral_type() const override { return cdrom() ? 0x05 : 0x00; }
+    bool cdrom() const { return cfg_.handler == "vcdrom"; }
     void execute(std::shared_ptr<scsi::Command> cmd, const scsi::AccessContext& ctx,
                  scsi::Completion done) override;
 
@@ -49,7 +52,7 @@ public:
     void reset(std::uint64_t by_nexus) override;
 
     const VdiskConfig& config() const { return cfg_; }
-    std::uint64_t num_blocks() const { return store_->size_bytes() / cfg_.blocksize; }
+    std::uint64_t num_blocks() const { return store_ ? store_->size_bytes() / cfg_.blocksize : 0; }
     static std::span<const scsi::OpcodeInfo> opcodes();
 
 private:

@@ -7,6 +7,7 @@
 //   conn_text.cpp   Text Request (SendTargets), NOP-Out, Logout Request
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -56,7 +57,7 @@ public:
     Random& random() override;
     std::uint16_t portal_group_tag() override;
 
-    ConnState state() const { return state_; }
+    ConnState state() const { return state_.load(); }  // also read by the management tree
     std::uint64_t id() const { return id_; }
     std::uint16_t cid() const { return cid_; }
     std::string peer() const { return stream_->peer(); }
@@ -118,7 +119,7 @@ private:
     Clock& clock_;
     std::uint64_t id_;
     std::uint16_t cid_ = 0;
-    ConnState state_ = ConnState::InLogin;
+    std::atomic<ConnState> state_{ConnState::InLogin};
     PduReader reader_;
     DigestSettings tx_digests_{};
     std::uint32_t stat_sn_ = 0;

@@ -7,7 +7,7 @@
 namespace iscsilab::mgmt {
 
 const std::vector<std::string>& Scst::handler_names() {
-    static const std::vector<std::string> names = {"vdisk_blockio", "vdisk_fileio", "vdisk_nullio"};
+    static const std::vector<std::string> names = {"vcdrom", "vdisk_blockio", "vdisk_fileio", "vdisk_nullio"};
     return names;
 }
 
@@ -51,7 +51,16 @@ std::string Scst::add_device(const std::string& handler, const std::string& name
         if (!err.empty()) return err;
     }
     std::shared_ptr<BlockStore> store;
-    if (handler == "vdisk_nullio") {
+    if (handler == "vcdrom") {
+        // A CD-ROM: read-only, 2048-byte blocks, and no medium until a filename is given.
+        cfg.read_only = true;
+        cfg.blocksize = 2048;
+        if (!cfg.filename.empty()) {
+            std::string err;
+            store = stores_.open(cfg, err);
+            if (!store) return err;
+        }
+    } else if (handler == "vdisk_nullio") {
         if (cfg.size_bytes == 0) cfg.size_bytes = std::uint64_t{1} << 40;  // SCST nullio: large and empty
         store = std::make_shared<handlers::NullStore>(cfg.size_bytes);
     } else {
@@ -60,7 +69,7 @@ std::string Scst::add_device(const std::string& handler, const std::string& name
         store = stores_.open(cfg, err);
         if (!store) return err;
     }
-    if (store->size_bytes() < cfg.blocksize) return name + ": backing store smaller than one block";
+    if (store && store->size_bytes() < cfg.blocksize) return name + ": backing store smaller than one block";
     auto dev = std::make_shared<handlers::Vdisk>(cfg, store);
     std::lock_guard lock(mu_);
     devices_[name] = dev;

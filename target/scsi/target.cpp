@@ -242,6 +242,14 @@ bool Target::uses_device(const Device& dev) const {
     return false;
 }
 
+std::optional<std::string> Target::group_of(const std::string& initiator) const {
+    std::lock_guard lock(mu_);
+    for (const auto& g : groups_)
+        for (const auto& pat : g.initiators)
+            if (wildcard_match(pat, initiator)) return g.name;
+    return std::nullopt;
+}
+
 LunMap Target::default_luns() const {
     std::lock_guard lock(mu_);
     return *default_;

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,8 @@ public:
     // Snapshots for the management tree.
     LunMap default_luns() const;
     std::vector<IniGroup> groups() const;
+    // The group whose initiator patterns match this name, if any.
+    std::optional<std::string> group_of(const std::string& initiator_name) const;
 
 private:
     LunMap* map_of(const std::string& group);  // mu_ held; "" is the default map
