@@ -341,6 +341,12 @@ Negotiator::Outcome Negotiator::negotiate(const std::vector<KeyValue>& offered, 
             out.answers.push_back({kv->key, "NotUnderstood"});
             continue;
         }
+        // Some initiators (libiscsi's discovery with CHAP) restate their names in each
+        // login PDU: the same declaration again is harmless, a different one is not.
+        if (def->use == KeyUse::Declaration) {
+            auto prev = seen_.find(kv->key);
+            if (prev != seen_.end() && prev->second == kv->value) continue;
+        }
         const bool repeatable = def->name == "SendTargets" || def->name == "MaxRecvDataSegmentLength";
         if (!repeatable || !full_feature) {
             if (seen_.count(kv->key) && !(full_feature && repeatable)) {

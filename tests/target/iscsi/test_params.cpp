@@ -144,6 +144,11 @@ BOOST_AUTO_TEST_CASE(errors_fail_the_login) {
     BOOST_REQUIRE(out.failure.has_value());
     BOOST_TEST(*out.failure == 0x0200);  // RFC 3720 §5.3: a key sent twice
 
+    Negotiator same(ours);
+    same.negotiate({{"SessionType", "Discovery"}}, false);
+    BOOST_TEST(!same.negotiate({{"SessionType", "Discovery"}}, false).failure.has_value());  // restated
+    BOOST_TEST(same.negotiate({{"SessionType", "Normal"}}, false).failure.has_value());      // changed
+
     Negotiator m(ours);
     auto o2 = m.negotiate({{"SessionType", "Sideways"}}, false);
     BOOST_REQUIRE(o2.failure.has_value());

@@ -1,0 +1,173 @@
+#define BOOST_TEST_MODULE mgmt_tree
+#include <boost/test/unit_test.hpp>
+
+#include "support/harness.hpp"
+#include "target/iscsi/driver.hpp"
+#include "target/mgmt/tree.hpp"
+
+using namespace iscsilab;
+using namespace iscsilab::mgmt;
+
+namespace {
+
+class MemStores final : public StoreFactory {
+public:
+    std::shared_ptr<BlockStore> open(const handlers::VdiskConfig& cfg, std::string& err) override {
+        if (cfg.filename.find("missing") != std::string::npos) {
+            err = cfg.filename + ": No such file or directory";
+            return nullptr;
+        }
+        return std::make_shared<testing::MemoryStore>(8u << 20);
+    }
+};
+
+struct World {
+    testing::FixedRandom rnd;
+    iscsi::IscsiDriver driver{rnd};
+    MemStores stores;
+    Scst scst{driver, stores};
+    MgmtTree tree{scst, 2};
+    std::string ls_r() { return tree.tree("").value; }
+    void ok(const std::string& path, const std::string& v) {
+        std::string e = tree.write(path, v);
+        BOOST_TEST(e.empty(), path << " <- " << v << ": " << e);
+    }
+    void refused(const std::string& path, const std::string& v, const std::string& says) {
+        const std::string before = ls_r();
+        std::string e = tree.write(path, v);
+        BOOST_TEST(!e.empty(), path << " <- " << v << " was accepted");
+        BOOST_TEST(e.find(says) != std::string::npos, e);
+        BOOST_TEST(ls_r() == before, "the tree changed after a refused write: " << path);
+    }
+};
+
+const char* kTgt = "targets/iscsi/iqn.2006-10.net.vlnb:tgt";
+
+void sample1(World& w) {
+    w.ok("handlers/vdisk_fileio/mgmt", "add_device disk1 filename=/disk1; nv_cache=1");
+    w.ok("targets/iscsi/mgmt", "add_target iqn.2006-10.net.vlnb:tgt");
+    w.ok(std::string(kTgt) + "/luns/mgmt", "add disk1 0");
+    w.ok(std::string(kTgt) + "/enabled", "1");
+    w.ok("targets/iscsi/enabled", "1");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(tree_suite)
+
+BOOST_AUTO_TEST_CASE(sample_script_one) {
+    World w;
+    sample1(w);
+    BOOST_TEST(w.tree.cat("devices/disk1/filename").value == "/disk1\n");
+    BOOST_TEST(w.tree.cat("/sys/kernel/scst_tgt/devices/disk1/nv_cache").value == "1\n");
+    auto ls = w.tree.ls(std::string(kTgt) + "/luns/0");
+    BOOST_REQUIRE(ls.ok());
+    BOOST_TEST(ls.value[0].link == "../../../../../devices/disk1");
+    BOOST_TEST(w.driver.find_target("iqn.2006-10.net.vlnb:tgt")->enabled());
+    BOOST_TEST(w.tree.cat(std::string(kTgt) + "/QueuedCommands").value == "32\n");
+}
+
+BOOST_AUTO_TEST_CASE(bad_commands_change_nothing) {
+    World w;
+    sample1(w);
+    w.refused("handlers/vdisk_fileio/mgmt", "add_device disk2 filename=/missing", "No such file");
+    w.refused("handlers/vdisk_fileio/mgmt", "add_device disk2 filename=/d2; blocksize=1000", "blocksize");
+    w.refused("handlers/vdisk_fileio/mgmt", "add_device disk2 filename", "key=value");
+    w.refused("handlers/vdisk_fileio/mgmt", "add_device disk1 filename=/again", "already exists");
+    w.refused("handlers/vdisk_fileio/mgmt", "frobnicate disk1", "expected");
+    w.refused("handlers/vdisk_fileio/mgmt", "del_device disk1", "still a LUN");
+    w.refused("targets/iscsi/mgmt", "add_target notaname", "not an iqn.");
+    w.refused("targets/iscsi/mgmt", "add_target iqn.2006-10.net.vlnb:tgt", "already exists");
+    w.refused("targets/iscsi/mgmt", "add_attribute Sideways x y", "unknown attribute");
+    w.refused(std::string(kTgt) + "/luns/mgmt", "add nosuch 1", "no device");
+    w.refused(std::string(kTgt) + "/luns/mgmt", "add disk1 1", "already LUN 0");
+    w.refused(std::string(kTgt) + "/luns/mgmt", "add disk1 x", "LUN number");
+    w.refused(std::string(kTgt) + "/luns/mgmt", "del 7", "no LUN 7");
+    w.refused(std::string(kTgt) + "/ini_groups/mgmt", "delete g", "expected");
+    w.refused(std::string(kTgt) + "/MaxBurstLength", "12", "512..");
+    w.refused(std::string(kTgt) + "/InitialR2T", "perhaps", "Yes or No");
+    w.refused(std::string(kTgt) + "/enabled", "2", "0 or 1");
+    w.refused(std::string(kTgt) + "/tid", "5", "not writable");
+    w.refused("devices/disk1/blocksize", "4096", "read-only");
+    w.refused("devices/nosuch/blocksize", "4096", "no device");
+    w.refused("targets/iscsi/iqn.2006-10.net.vlnb:tgt/sessions/x/force_close", "1", "no session");
+    w.refused("trace_level", "add nonsense", "trace_level");
+}
+
+BOOST_AUTO_TEST_CASE(rel_tgt_id_rules) {
+    World w;
+    sample1(w);
+    w.ok("targets/iscsi/mgmt", "add_target iqn.2006-10.net.vlnb:tgt1");
+    const std::string id = w.tree.cat(std::string(kTgt) + "/rel_tgt_id").value;
+    // A disabled target may hold a clashing id, but cannot then be enabled.
+    w.ok("targets/iscsi/iqn.2006-10.net.vlnb:tgt1/rel_tgt_id", id);
+    w.refused("targets/iscsi/iqn.2006-10.net.vlnb:tgt1/enabled", "1", "rel_tgt_id");
+    w.ok("targets/iscsi/iqn.2006-10.net.vlnb:tgt1/rel_tgt_id", "77");
+    w.ok("targets/iscsi/iqn.2006-10.net.vlnb:tgt1/enabled", "1");
+    w.refused("targets/iscsi/iqn.2006-10.net.vlnb:tgt1/rel_tgt_id", id, "held by enabled target");
+}
+
+BOOST_AUTO_TEST_CASE(groups_and_initiators) {
+    World w;
+    sample1(w);
+    const std::string g = std::string(kTgt) + "/ini_groups";
+    w.ok(g + "/mgmt", "create special_ini");
+    w.refused(g + "/mgmt", "create special_ini", "already exists");
+    w.ok(g + "/special_ini/luns/mgmt", "add disk1 0 read_only=1");
+    w.refused(g + "/special_ini/luns/mgmt", "add disk1 1 writable=1", "read_only");
+    w.ok(g + "/special_ini/initiators/mgmt", "add iqn.2005-03.org.open-iscsi:*");
+    BOOST_TEST(w.tree.cat(g + "/special_ini/luns/0/read_only").value == "1\n");
+    auto map = w.driver.find_target("iqn.2006-10.net.vlnb:tgt")->luns().luns_for("iqn.2005-03.org.open-iscsi:abc");
+    BOOST_TEST(map->at(0).read_only);
+    w.ok(g + "/special_ini/initiators/mgmt", "clear");
+    BOOST_TEST(!w.driver.find_target("iqn.2006-10.net.vlnb:tgt")->luns().luns_for("iqn.2005-03.org.open-iscsi:abc")->at(0).read_only);
+    w.ok(g + "/mgmt", "del special_ini");
+    BOOST_TEST(w.tree.ls(g).value.size() == 1u);  // mgmt only
+}
+
+BOOST_AUTO_TEST_CASE(credentials_hidden_and_saved) {
+    World w;
+    sample1(w);
+    w.ok("targets/iscsi/mgmt", "add_target_attribute iqn.2006-10.net.vlnb:tgt IncomingUser joe 12charsecret");
+    w.ok("targets/iscsi/mgmt", "add_attribute IncomingUser disc discsecret99");
+    BOOST_TEST(w.tree.cat(std::string(kTgt) + "/IncomingUser").value == "joe ********\n");
+    BOOST_TEST(w.ls_r().find("12charsecret") == std::string::npos);
+    const std::string saved = w.tree.save();
+    BOOST_TEST(saved.find("IncomingUser \"joe 12charsecret\"") != std::string::npos);
+    w.ok("targets/iscsi/mgmt", "del_target_attribute iqn.2006-10.net.vlnb:tgt IncomingUser joe");
+    BOOST_TEST(!w.tree.cat(std::string(kTgt) + "/IncomingUser").ok());
+}
+
+BOOST_AUTO_TEST_CASE(save_load_round_trip) {
+    World w;
+    sample1(w);
+    w.ok("handlers/vdisk_nullio/mgmt", "add_device null0 size_mb=4");
+    w.ok(std::string(kTgt) + "/ini_groups/mgmt", "create g");
+    w.ok(std::string(kTgt) + "/ini_groups/g/luns/mgmt", "add null0 5 read_only=1");
+    w.ok(std::string(kTgt) + "/ini_groups/g/initiators/mgmt", "add iqn.x:y");
+    w.ok(std::string(kTgt) + "/QueuedCommands", "8");
+    const std::string tree = w.ls_r();
+    const std::string saved = w.tree.save();
+    World w2;
+    BOOST_TEST(w2.tree.load(saved, "saved.conf", w2.stores).empty());
+    BOOST_TEST(w2.ls_r() == tree);
+    BOOST_TEST(w2.tree.save() == saved);
+    // A bad file changes nothing.
+    std::string bad = saved + "TARGET_DRIVER iscsi {\n  TARGET iqn.z:z {\n    LUN 0 nodevice\n  }\n}\n";
+    std::string e = w2.tree.load(bad, "bad.conf", w2.stores);
+    BOOST_TEST(e.rfind("bad.conf:", 0) == 0, e);
+    BOOST_TEST(e.find("no device 'nodevice'") != std::string::npos, e);
+    BOOST_TEST(w2.ls_r() == tree);
+}
+
+BOOST_AUTO_TEST_CASE(trace_levels) {
+    World w;
+    BOOST_TEST(w.tree.tracing("iscsi", "conn"));
+    w.ok("targets/iscsi/trace_level", "del conn");
+    BOOST_TEST(!w.tree.tracing("iscsi", "conn"));
+    w.ok("targets/iscsi/trace_level", "all");
+    BOOST_TEST(w.tree.tracing("iscsi", "debug"));
+    BOOST_TEST(w.tree.cat("handlers/vcdrom/type").value == "5 - CD-ROM device\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
