@@ -57,6 +57,10 @@ check "a bad mgmt command says why" 'adm mgmt targets/iscsi/mgmt "add_target_att
 check "a bad add_device changes nothing" '! adm mgmt handlers/vdisk_fileio/mgmt "add_device disk9 filename=$root/disk1; blocksize=999" 2>/dev/null && ! adm ls devices | grep -q disk9'
 check "rel_tgt_id cannot clash while enabled" '! adm set targets/iscsi/iqn.2006-10.net.vlnb:tgt1/rel_tgt_id "$(adm cat targets/iscsi/iqn.2006-10.net.vlnb:tgt/rel_tgt_id)" 2>/dev/null'
 
+check "discovery CHAP (targets/iscsi/IncomingUser): the right secret lists the targets" \
+    'iscsi-ls -s "iscsi://joeD%12charsecret@$PORTAL/" 2>&1 | grep -q "Target:iqn.2006-10.net.vlnb:tgt1 "'
+check "discovery CHAP: no secret fails" '! iscsi-ls -s "iscsi://$PORTAL/" >/dev/null 2>&1'
+
 # A connected initiator (the README's) on both targets: its sessions appear as the README shows.
 ini=iqn.2005-03.org.open-iscsi:cacdcd2520
 timeout 20 iscsi-perf -i $ini -m 1 -b 1 "iscsi://$PORTAL/iqn.2006-10.net.vlnb:tgt/0" >/dev/null 2>&1 &
