@@ -5,8 +5,16 @@
 
 #include "hil/adm.hpp"
 #include "hil/serve.hpp"
+#include "hil/sim_runner.hpp"
+
+#include <cstdlib>
+
+// libsystemc.so wants an sc_main; this program has its own main and drives SystemC
+// from `iscsilab run`.
+extern "C" int sc_main(int, char**) { return 0; }
 
 int main(int argc, char** argv) {
+    setenv("SC_COPYRIGHT_MESSAGE", "DISABLE", 1);
     CLI::App app{"iscsilab: a userspace iSCSI target (SCST-compatible configuration) and its testbed"};
     app.require_subcommand(1);
 
@@ -25,7 +33,34 @@ int main(int argc, char** argv) {
     adm->add_option("--socket", socket, "the serve's unix socket");
     adm->prefix_command();
 
+    iscsilab::hil::RunOptions run;
+    std::string shard;
+    auto* r = app.add_subcommand("run", "run scenario files and folders in simulated time");
+    r->add_option("paths", run.paths, "scenario files or folders")->required();
+    r->add_option("--seed", run.seed, "the run's seed")->capture_default_str();
+    r->add_option("--repeat", run.repeat, "run each scenario K times, seeds seed..seed+K-1");
+    r->add_option("--shard", shard, "I/N: run only the I-th of N shares (0-based)");
+    r->add_option("--junit", run.junit, "write JUnit XML here");
+    r->add_option("--pcap", run.pcap_dir, "write one pcap per scenario into this folder");
+    r->add_option("--jobs,-j", run.jobs, "worker processes");
+
     CLI11_PARSE(app, argc, argv);
+    if (r->parsed()) {
+        if (!shard.empty()) {
+            auto slash = shard.find('/');
+            try {
+                run.shard_index = static_cast<unsigned>(std::stoul(shard.substr(0, slash)));
+                run.shard_count = static_cast<unsigned>(std::stoul(shard.substr(slash + 1)));
+            } catch (...) {
+                run.shard_count = 0;
+            }
+            if (slash == std::string::npos || run.shard_count == 0 || run.shard_index >= run.shard_count) {
+                std::cerr << "iscsilab run: --shard wants I/N with 0 <= I < N\n";
+                return 2;
+            }
+        }
+        return iscsilab::hil::run_scenarios(run);
+    }
     if (s->parsed()) return iscsilab::hil::serve(serve);
     if (adm->parsed())
         return iscsilab::hil::adm_main(socket.empty() ? iscsilab::hil::default_socket_path() : socket, adm->remaining());

@@ -1,0 +1,139 @@
+#include "fabric/sim/link.hpp"
+
+#include <algorithm>
+
+namespace iscsilab::sim {
+
+std::string ip_string(std::uint32_t ip) {
+    return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 0xff) + "." + std::to_string((ip >> 8) & 0xff) +
+           "." + std::to_string(ip & 0xff);
+}
+
+std::shared_ptr<SimTcpConnection> SimTcpConnection::create(model::SimKernel& kernel, LinkConfig cfg,
+                                                           capture::Endpoint i, capture::Endpoint t,
+                                                           capture::PacketTap* tap) {
+    std::shared_ptr<SimTcpConnection> c(new SimTcpConnection(kernel, cfg, i, t, tap));
+    const std::string is = ip_string(i.ip) + ":" + std::to_string(i.port);
+    const std::string ts = ip_string(t.ip) + ":" + std::to_string(t.port);
+    c->ends_[0] = std::make_shared<SimStream>(c, 0, ts, is);
+    c->ends_[1] = std::make_shared<SimStream>(c, 1, is, ts);
+    // The three-way handshake, for the capture's sake (RFC 793 §3.4).
+    c->tap(0, capture::tcp_flags::SYN, {}, c->dirs_[0].seq - 1);
+    c->tap(1, capture::tcp_flags::SYN | capture::tcp_flags::ACK, {}, c->dirs_[1].seq - 1);
+    c->tap(0, capture::tcp_flags::ACK, {}, c->dirs_[0].seq);
+    return c;
+}
+
+SimTcpConnection::SimTcpConnection(model::SimKernel& kernel, LinkConfig cfg, capture::Endpoint i,
+                                   capture::Endpoint t, capture::PacketTap* tap)
+    : kernel_(kernel), cfg_(cfg), addr_{i, t}, tap_(tap) {
+    // Initial sequence numbers: fixed per endpoint, so captures are reproducible.
+    dirs_[0].seq = dirs_[0].delivered = 0x10000000u + i.port;
+    dirs_[1].seq = dirs_[1].delivered = 0x20000000u + i.port;
+}
+
+void SimTcpConnection::tap(int dir, std::uint8_t flags, std::span<const std::byte> payload, std::uint32_t seq) {
+    if (!tap_) return;
+    capture::Segment s;
+    s.time = kernel_.now();
+    s.src = addr_[dir];
+    s.dst = addr_[1 - dir];
+    s.seq = seq;
+    s.ack = dirs_[1 - dir].delivered;
+    s.flags = flags;
+    s.payload = payload;
+    tap_->segment(s);
+}
+
+void SimTcpConnection::send(int dir, std::vector<Slice> buffers, Task done) {
+    if (closed_) return;
+    auto& d = dirs_[dir];
+    for (auto& b : buffers)
+        if (!b.bytes.empty()) d.queue.push_back(Pending{std::move(b), 0, {}});
+    if (done) {
+        if (d.queue.empty()) {
+            kernel_.post(std::move(done));
+        } else {
+            d.queue.back().done = std::move(done);
+        }
+    }
+    pump(dir);
+}
+
+void SimTcpConnection::pump(int dir) {
+    auto& d = dirs_[dir];
+    auto self = shared_from_this();
+    while (!closed_ && !d.queue.empty() && d.in_flight < cfg_.window) {
+        // One segment: up to MSS bytes gathered from the queued slices.
+        const std::size_t room = std::min<std::uint64_t>(cfg_.mss, cfg_.window - d.in_flight);
+        auto seg = std::make_shared<Bytes>();
+        seg->reserve(room);
+        std::vector<Task> finished;
+        while (!d.queue.empty() && seg->size() < room) {
+            Pending& p = d.queue.front();
+            const std::size_t n = std::min(room - seg->size(), p.slice.bytes.size() - p.taken);
+            seg->insert(seg->end(), p.slice.bytes.begin() + static_cast<std::ptrdiff_t>(p.taken),
+                        p.slice.bytes.begin() + static_cast<std::ptrdiff_t>(p.taken + n));
+            p.taken += n;
+            if (p.taken == p.slice.bytes.size()) {
+                if (p.done) finished.push_back(std::move(p.done));
+                d.queue.pop_front();
+            }
+        }
+        const auto n = static_cast<std::uint32_t>(seg->size());
+        const std::uint32_t seq = d.seq;
+        d.seq += n;
+        d.in_flight += n;
+        d.bytes_sent += n;
+        ++d.segments;
+        // Serialization at the link rate (with 58 bytes of Ethernet/IP/TCP framing),
+        // then the propagation latency.
+        const Nanos start = std::max(kernel_.now(), d.wire_free);
+        const auto ser = Nanos(static_cast<std::int64_t>((n + 58) * 8.0 * 1e9 / cfg_.bandwidth_bps));
+        d.wire_free = start + ser;
+        const Nanos arrive = d.wire_free + cfg_.latency;
+        kernel_.after(arrive - kernel_.now(), [self, dir, seg, seq, n] {
+            auto& dd = self->dirs_[dir];
+            if (self->closed_) return;
+            dd.delivered = seq + n;
+            self->tap(dir, capture::tcp_flags::PSH | capture::tcp_flags::ACK, *seg, seq);
+            if (auto h = self->ends_[1 - dir]->handler_.lock()) h->on_bytes(*seg);
+            // The ACK travels back and opens the window.
+            self->kernel_.after(self->cfg_.latency, [self, dir, n] {
+                self->dirs_[dir].in_flight -= n;
+                self->pump(dir);
+            });
+        });
+        for (auto& f : finished) kernel_.post(std::move(f));
+    }
+}
+
+void SimTcpConnection::close(int dir, std::string reason) {
+    if (closed_) return;
+    auto self = shared_from_this();
+    ends_[dir]->closed_ = true;
+    // FIN after what is queued has left: the peer sees the close one latency later.
+    const Nanos when = std::max(kernel_.now(), dirs_[dir].wire_free) + cfg_.latency;
+    kernel_.after(when - kernel_.now() + Nanos(1), [self, dir, reason] {
+        if (self->closed_) return;
+        self->closed_ = true;
+        self->tap(dir, capture::tcp_flags::FIN | capture::tcp_flags::ACK, {}, self->dirs_[dir].seq);
+        self->ends_[1 - dir]->closed_ = true;
+        if (auto h = self->ends_[1 - dir]->handler_.lock()) h->on_closed("peer closed: " + reason);
+        self->tap(1 - dir, capture::tcp_flags::FIN | capture::tcp_flags::ACK, {}, self->dirs_[1 - dir].seq);
+    });
+}
+
+void SimStream::send(std::vector<Slice> buffers, Task done) {
+    if (closed_) return;
+    if (auto c = conn_.lock()) c->send(dir_, std::move(buffers), std::move(done));
+}
+
+void SimStream::close(std::string_view reason) {
+    if (closed_) return;
+    handler_.reset();
+    if (auto c = conn_.lock()) c->close(dir_, std::string(reason));
+    closed_ = true;
+}
+
+}  // namespace iscsilab::sim

@@ -1,0 +1,95 @@
+// A simulated TCP connection (fabric/sim): per-direction latency, bandwidth
+// (serialization delay), MSS segmentation and a bounded send window whose ACKs come
+// back after the reverse latency. Each end is a ByteStream; a capture tap sees every
+// segment with consistent sequence and acknowledgement numbers.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "fabric/capture/capture.hpp"
+#include "model/kernel.hpp"
+#include "target/ports.hpp"
+
+namespace iscsilab::sim {
+
+struct LinkConfig {
+    Nanos latency{std::chrono::microseconds(20)};  // one way
+    double bandwidth_bps = 10e9;
+    std::uint32_t mss = 1448;
+    std::uint32_t window = 256 * 1024;             // bytes in flight before the sender waits
+};
+
+class SimStream;
+
+class SimTcpConnection : public std::enable_shared_from_this<SimTcpConnection> {
+public:
+    // Use create(): the ends hold the connection alive.
+    static std::shared_ptr<SimTcpConnection> create(model::SimKernel& kernel, LinkConfig cfg,
+                                                    capture::Endpoint initiator, capture::Endpoint target,
+                                                    capture::PacketTap* tap);
+    std::shared_ptr<SimStream> initiator_end() const { return ends_[0]; }
+    std::shared_ptr<SimStream> target_end() const { return ends_[1]; }
+
+    // Statistics.
+    std::uint64_t bytes(int dir) const { return dirs_[dir].bytes_sent; }
+    std::uint64_t segments(int dir) const { return dirs_[dir].segments; }
+
+private:
+    friend class SimStream;
+    SimTcpConnection(model::SimKernel& kernel, LinkConfig cfg, capture::Endpoint i, capture::Endpoint t,
+                     capture::PacketTap* tap);
+    struct Pending {
+        Slice slice;
+        std::size_t taken = 0;
+        Task done;
+    };
+    struct Direction {
+        std::deque<Pending> queue;
+        std::uint32_t seq = 0;          // next sequence number to send
+        std::uint32_t delivered = 0;    // next sequence number the peer has received
+        std::uint64_t in_flight = 0;
+        Nanos wire_free{0};             // when the transmitter is free again
+        std::uint64_t bytes_sent = 0, segments = 0;
+        bool fin_sent = false;
+    };
+    void send(int dir, std::vector<Slice> buffers, Task done);
+    void pump(int dir);
+    void close(int dir, std::string reason);
+    void tap(int dir, std::uint8_t flags, std::span<const std::byte> payload, std::uint32_t seq);
+
+    model::SimKernel& kernel_;
+    LinkConfig cfg_;
+    capture::Endpoint addr_[2];
+    capture::PacketTap* tap_;
+    Direction dirs_[2];
+    std::shared_ptr<SimStream> ends_[2];
+    bool closed_ = false;
+};
+
+// One end of a SimTcpConnection (dir 0: initiator -> target, 1: target -> initiator).
+class SimStream final : public ByteStream {
+public:
+    SimStream(std::weak_ptr<SimTcpConnection> conn, int dir, std::string peer, std::string local)
+        : conn_(std::move(conn)), dir_(dir), peer_(std::move(peer)), local_(std::move(local)) {}
+    void set_handler(std::weak_ptr<Handler> h) override { handler_ = std::move(h); }
+    void send(std::vector<Slice> buffers, Task done) override;
+    void close(std::string_view reason) override;
+    std::string peer() const override { return peer_; }
+    std::string local() const override { return local_; }
+    bool closed() const { return closed_; }
+
+private:
+    friend class SimTcpConnection;
+    std::weak_ptr<SimTcpConnection> conn_;
+    int dir_;
+    std::string peer_, local_;
+    std::weak_ptr<Handler> handler_;
+    bool closed_ = false;
+};
+
+std::string ip_string(std::uint32_t ip);
+
+}  // namespace iscsilab::sim

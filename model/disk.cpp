@@ -1,0 +1,109 @@
+#include "model/disk.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace iscsilab::model {
+
+SimDisk::SimDisk(SimKernel& kernel, DiskConfig cfg, std::uint64_t seed, std::string name)
+    : kernel_(kernel), cfg_(cfg), rng_(seed, "disk/" + name), name_(std::move(name)) {}
+
+Nanos SimDisk::service_time(const BlockRequest& r) {
+    Nanos base = r.op == BlockOp::read ? cfg_.read_latency : r.op == BlockOp::flush ? cfg_.flush_latency : cfg_.write_latency;
+    if (r.op == BlockOp::write && (r.fua || !cfg_.write_cache)) base += cfg_.flush_latency;
+    double scale = 1.0;
+    switch (cfg_.jitter) {
+        case DiskConfig::Jitter::none: break;
+        case DiskConfig::Jitter::uniform: scale = 0.5 + rng_.unit(); break;
+        case DiskConfig::Jitter::exponential: scale = -std::log(1.0 - rng_.unit() * 0.999999); break;
+    }
+    return Nanos(static_cast<std::int64_t>(static_cast<double>(base.count()) * scale));
+}
+
+void SimDisk::submit(const BlockRequest& req, std::function<void(BlockStatus)> done) {
+    if (req.op != BlockOp::flush && req.offset + req.length > cfg_.size_bytes) {
+        kernel_.post([done] { done(BlockStatus::io_error); });
+        return;
+    }
+    waiting_.push_back(Waiting{req, std::move(done)});
+    start_next();
+}
+
+void SimDisk::start_next() {
+    while (busy_ < cfg_.queue_depth && !waiting_.empty()) {
+        Waiting w = std::move(waiting_.front());
+        waiting_.pop_front();
+        ++busy_;
+        ++ops_;
+        // Latency overlaps across the queue; data transfer shares the media bandwidth.
+        const Nanos lat = service_time(w.req);
+        const auto xfer = Nanos(static_cast<std::int64_t>(static_cast<double>(w.req.length) * 1e9 / cfg_.bandwidth_bps));
+        const Nanos ready = kernel_.now() + lat;
+        media_free_ = std::max(media_free_, ready) + xfer;
+        kernel_.after(media_free_ - kernel_.now(), [this, w = std::move(w)]() mutable {
+            --busy_;
+            finish(w.req, std::move(w.done));
+            start_next();
+        });
+    }
+}
+
+void SimDisk::write_bytes(std::uint64_t off, std::span<const std::byte> src, bool durable) {
+    std::size_t done = 0;
+    while (done < src.size()) {
+        const std::uint64_t page = (off + done) / kPage;
+        const std::size_t in = (off + done) % kPage;
+        const std::size_t n = std::min(kPage - in, src.size() - done);
+        auto& target = durable ? durable_ : cache_;
+        auto it = target.find(page);
+        if (it == target.end()) {
+            // A page written for the first time starts from what is below it.
+            Page p{};
+            if (!durable) {
+                if (auto d = durable_.find(page); d != durable_.end()) p = d->second;
+            }
+            it = target.emplace(page, p).first;
+        }
+        std::memcpy(it->second.data() + in, src.data() + done, n);
+        if (durable) cache_.erase(page);
+        done += n;
+    }
+}
+
+void SimDisk::read_bytes(std::uint64_t off, std::span<std::byte> out) const {
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const std::uint64_t page = (off + done) / kPage;
+        const std::size_t in = (off + done) % kPage;
+        const std::size_t n = std::min(kPage - in, out.size() - done);
+        const Page* p = nullptr;
+        if (auto c = cache_.find(page); c != cache_.end()) p = &c->second;
+        else if (auto d = durable_.find(page); d != durable_.end()) p = &d->second;
+        if (p) std::memcpy(out.data() + done, p->data() + in, n);
+        else std::memset(out.data() + done, 0, n);
+        done += n;
+    }
+}
+
+void SimDisk::finish(const BlockRequest& r, std::function<void(BlockStatus)> done) {
+    switch (r.op) {
+        case BlockOp::read: read_bytes(r.offset, r.buffer); break;
+        case BlockOp::write:
+        case BlockOp::write_same:
+            write_bytes(r.offset, r.buffer, r.fua || !cfg_.write_cache);
+            break;
+        case BlockOp::flush:
+            for (auto& [page, p] : cache_) durable_[page] = p;
+            cache_.clear();
+            break;
+        case BlockOp::unmap: break;
+    }
+    done(BlockStatus::ok);
+}
+
+void SimDisk::power_loss() { cache_.clear(); }
+
+void SimDisk::peek(std::uint64_t offset, std::span<std::byte> out) const { read_bytes(offset, out); }
+
+}  // namespace iscsilab::model

@@ -1,0 +1,534 @@
+#include "model/initiator.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "target/iscsi/wire.hpp"
+
+namespace iscsilab::model {
+
+using namespace iscsilab::iscsi;
+
+namespace {
+std::string hex(std::uint32_t v) {
+    std::ostringstream o;
+    o << "0x" << std::hex << v;
+    return o.str();
+}
+Bytes text_of(const std::vector<KeyValue>& kv) {
+    std::string s = encode_text(kv);
+    const auto* p = reinterpret_cast<const std::byte*>(s.data());
+    return Bytes(p, p + s.size());
+}
+}  // namespace
+
+Initiator::Initiator(SimKernel& kernel, Connect connect, InitiatorConfig cfg, Workload wl, std::uint64_t seed)
+    : kernel_(kernel), connect_(std::move(connect)), cfg_(std::move(cfg)), wl_(wl), rng_(seed, "workload/" + cfg_.name) {
+    for (const auto& kv : cfg_.keys) {
+        if (kv.key == "HeaderDigest") want_hd_ = kv.value.rfind("CRC32C", 0) == 0;
+        if (kv.key == "DataDigest") want_dd_ = kv.value.rfind("CRC32C", 0) == 0;
+    }
+}
+
+std::string Initiator::phase_name() const {
+    switch (phase_) {
+        case Phase::Discovery: return "discovery";
+        case Phase::Login: return "login";
+        case Phase::Ready: return "ready";
+        case Phase::Running: return "running";
+        case Phase::LoggingOut: return "logging out";
+        case Phase::Done: return "done";
+        case Phase::Failed: return "failed";
+    }
+    return "?";
+}
+
+void Initiator::start() { connect_session(cfg_.discovery); }
+
+void Initiator::connect_session(bool discovery) {
+    stream_ = connect_();
+    reader_ = std::make_unique<PduReader>([this](Pdu&& p, FrameError e) {
+        if (e != FrameError::none) {
+            fail(std::string("frame error from the target: ") + to_string(e));
+            return false;
+        }
+        on_pdu(p);
+        return !finished();
+    });
+    reader_->set_max_data_segment_length(1u << 24);
+    digests_ = {};
+    session_discovery_ = discovery;
+    phase_ = discovery ? Phase::Discovery : Phase::Login;
+    cmdsn_ = 1;
+    expcmdsn_ = maxcmdsn_ = 1;
+    have_statsn_ = false;
+    pending_answers_.clear();
+    stream_->set_handler(std::weak_ptr<ByteStream::Handler>(shared_from_this()));
+    send_login();
+}
+
+void Initiator::send_pdu(const Bhs& bhs, Bytes data) {
+    ++stats_.pdus_sent;
+    stream_->send(frame_pdu(bhs, {}, Slice::own(std::move(data)), digests_), {});
+}
+
+void Initiator::send_login() {
+    LoginRequestPdu r;
+    r.csg = 1;
+    r.nsg = 3;
+    r.transit = true;
+    r.isid = cfg_.isid;
+    if (session_discovery_) r.isid[5] = std::byte{0xd1};
+    r.itt = login_itt_ = itt_++;
+    r.cmdsn = cmdsn_;
+    r.expstatsn = expstatsn_;
+    std::vector<KeyValue> keys = pending_answers_;
+    if (!have_statsn_) {
+        keys.insert(keys.begin(), KeyValue{"InitiatorName", cfg_.name});
+        if (session_discovery_) {
+            keys.push_back({"SessionType", "Discovery"});
+        } else {
+            keys.push_back({"SessionType", "Normal"});
+            keys.push_back({"TargetName", cfg_.target});
+            keys.insert(keys.end(), cfg_.keys.begin(), cfg_.keys.end());
+        }
+    }
+    pending_answers_.clear();
+    Bytes data = text_of(keys);
+    {
+        const auto dsl = static_cast<std::uint32_t>(data.size());
+        send_pdu(r.encode(dsl), std::move(data));
+    }
+}
+
+void Initiator::on_bytes(std::span<const std::byte> bytes) {
+    if (reader_ && !finished()) reader_->feed(bytes);
+}
+
+void Initiator::on_closed(std::string_view reason) {
+    if (phase_ == Phase::Done || phase_ == Phase::Failed) return;
+    fail("connection closed by the target: " + std::string(reason));
+}
+
+void Initiator::fail(std::string why) {
+    if (phase_ == Phase::Failed) return;
+    stats_.errors.push_back(std::move(why));
+    phase_ = Phase::Failed;
+    if (stream_) stream_->close("initiator gives up");
+}
+
+void Initiator::error(std::string why) {
+    if (stats_.errors.size() < 20) stats_.errors.push_back(std::move(why));
+}
+
+void Initiator::check_sn(const TargetSn& sn, bool carries_status, const char* what) {
+    // RFC 3720 §3.2.2.2: StatSN counts up by one per status-carrying PDU.
+    if (carries_status) {
+        if (have_statsn_ && sn.statsn != expstatsn_)
+            error(std::string(what) + ": StatSN " + std::to_string(sn.statsn) + ", expected " + std::to_string(expstatsn_));
+        expstatsn_ = sn.statsn + 1;
+        have_statsn_ = true;
+    }
+    // RFC 3720 §3.2.2.1: ExpCmdSN never falls back; MaxCmdSN >= ExpCmdSN - 1.
+    if (sn_lt(sn.expcmdsn, expcmdsn_))
+        error(std::string(what) + ": ExpCmdSN fell from " + std::to_string(expcmdsn_) + " to " + std::to_string(sn.expcmdsn));
+    if (!sn_le(sn.expcmdsn - 1, sn.maxcmdsn))
+        error(std::string(what) + ": MaxCmdSN " + std::to_string(sn.maxcmdsn) + " below ExpCmdSN-1");
+    if (sn_gt(sn.expcmdsn, expcmdsn_)) expcmdsn_ = sn.expcmdsn;
+    if (sn_gt(sn.maxcmdsn, maxcmdsn_)) maxcmdsn_ = sn.maxcmdsn;
+}
+
+void Initiator::on_pdu(Pdu& pdu) {
+    ++stats_.pdus_received;
+    switch (pdu.opcode()) {
+        case Opcode::LoginResponse: return on_login_response(pdu);
+        case Opcode::TextResponse: return on_text_response(pdu);
+        case Opcode::DataIn: return on_data_in(pdu);
+        case Opcode::R2T: return on_r2t(pdu);
+        case Opcode::ScsiResponse: return on_scsi_response(pdu);
+        case Opcode::NopIn: {
+            auto n = NopInPdu::decode(pdu.bhs);
+            check_sn(n.sn, n.itt != kReservedTag, "NOP-In");
+            if (n.ttt != kReservedTag) {
+                // RFC 3720 §10.19: a ping from the target is answered with its TTT.
+                NopOutPdu o;
+                o.immediate = true;
+                o.itt = kReservedTag;
+                o.ttt = n.ttt;
+                o.lun = n.lun;
+                o.cmdsn = cmdsn_;
+                o.expstatsn = expstatsn_;
+                ++stats_.nop_in_answered;
+                send_pdu(o.encode(0));
+            }
+            return;
+        }
+        case Opcode::LogoutResponse: {
+            auto l = LogoutResponsePdu::decode(pdu.bhs);
+            check_sn(l.sn, true, "Logout Response");
+            if (l.response != LogoutResponseCode::Success) return fail("logout refused");
+            stream_->close("logged out");
+            if (session_discovery_) {
+                if (cfg_.target.empty()) {
+                    phase_ = Phase::Done;
+                    stats_.logged_out = true;
+                    return;
+                }
+                // The normal session follows on a new connection, from a fresh stack.
+                auto self = shared_from_this();
+                kernel_.post([self] { self->connect_session(false); });
+                return;
+            }
+            stats_.logged_out = true;
+            phase_ = Phase::Done;
+            return;
+        }
+        case Opcode::Reject: {
+            auto r = RejectPdu::decode(pdu.bhs);
+            check_sn(r.sn, true, "Reject");
+            return error("target rejected a PDU, reason " + hex(static_cast<std::uint8_t>(r.reason)));
+        }
+        case Opcode::AsyncMessage: {
+            auto a = AsyncMessagePdu::decode(pdu.bhs);
+            check_sn(a.sn, true, "Async Message");
+            return;
+        }
+        case Opcode::TaskMgmtResponse: {
+            auto t = TaskMgmtResponsePdu::decode(pdu.bhs);
+            check_sn(t.sn, true, "TMF Response");
+            return;
+        }
+        default:
+            return error(std::string("unexpected PDU from the target: ") + to_string(pdu.opcode()));
+    }
+}
+
+void Initiator::on_login_response(Pdu& pdu) {
+    auto r = LoginResponsePdu::decode(pdu.bhs);
+    if (r.itt != login_itt_) return fail("Login Response with a foreign ITT");
+    if (r.status_class != 0)
+        return fail("login failed, status " + hex(static_cast<std::uint32_t>((r.status_class << 8) | r.status_detail)));
+    check_sn(r.sn, true, "Login Response");
+    auto text = parse_text(pdu.data);
+    if (text.error != TextError::none) return fail("malformed login text from the target");
+    std::set<std::string> ours;
+    for (const auto& kv : cfg_.keys) ours.insert(kv.key);
+    for (const auto& kv : text.pairs) {
+        stats_.negotiated[kv.key] = kv.value;
+        const KeyDef* d = find_key(kv.key);
+        const bool declarative = !d || d->kind == KeyKind::Declarative;
+        // A key the target offers on its own needs our answer; we take its value.
+        if (!ours.count(kv.key) && !declarative) pending_answers_.push_back(kv);
+    }
+    tsih_ = r.tsih;
+    if (!(r.transit && r.nsg == 3)) return send_login();
+
+    auto get = [&](const char* k) -> std::optional<std::string> {
+        auto it = stats_.negotiated.find(k);
+        if (it == stats_.negotiated.end()) return std::nullopt;
+        return it->second;
+    };
+    if (auto v = get("MaxRecvDataSegmentLength")) target_mrdsl_ = parse_number(*v).value_or(8192);
+    if (!session_discovery_) {
+        if (auto v = get("InitialR2T")) initial_r2t_ = *v == "Yes";
+        if (auto v = get("ImmediateData")) immediate_data_ = *v == "Yes";
+        if (auto v = get("FirstBurstLength")) first_burst_ = parse_number(*v).value_or(65536);
+        if (auto v = get("MaxBurstLength")) max_burst_ = parse_number(*v).value_or(262144);
+        bool hd = get("HeaderDigest").value_or("None") == "CRC32C";
+        bool dd = get("DataDigest").value_or("None") == "CRC32C";
+        digests_ = DigestSettings{hd, dd};
+        reader_->set_digests(digests_);
+        if (hd != want_hd_ || dd != want_dd_) error("digests negotiated differently than offered");
+    }
+    if (session_discovery_) {
+        TextRequestPdu t;
+        t.itt = itt_++;
+        t.cmdsn = cmdsn_++;
+        t.expstatsn = expstatsn_;
+        Bytes q = text_of({{"SendTargets", "All"}});
+        {
+            const auto dsl = static_cast<std::uint32_t>(q.size());
+            return send_pdu(t.encode(dsl), std::move(q));
+        }
+    }
+    phase_ = Phase::Ready;
+    // READ CAPACITY(16) first: it learns the geometry, and clears the power-on UA.
+    auto op = std::make_shared<Op>();
+    op->kind = Op::Kind::read_capacity;
+    send_command(op);
+}
+
+void Initiator::on_text_response(Pdu& pdu) {
+    auto t = TextResponsePdu::decode(pdu.bhs);
+    check_sn(t.sn, true, "Text Response");
+    for (const auto& kv : parse_text(pdu.data).pairs)
+        if (kv.key == "TargetName") stats_.targets_discovered.push_back(kv.value);
+    if (!t.final_bit) {
+        TextRequestPdu more;
+        more.itt = t.itt;
+        more.ttt = t.ttt;
+        more.cmdsn = cmdsn_++;
+        more.expstatsn = expstatsn_;
+        return send_pdu(more.encode(0));
+    }
+    if (!cfg_.target.empty() &&
+        std::find(stats_.targets_discovered.begin(), stats_.targets_discovered.end(), cfg_.target) ==
+            stats_.targets_discovered.end())
+        return fail("SendTargets did not list " + cfg_.target);
+    logout();
+}
+
+void Initiator::logout() {
+    phase_ = Phase::LoggingOut;
+    LogoutRequestPdu l;
+    l.immediate = true;
+    l.reason = LogoutReason::CloseSession;
+    l.itt = itt_++;
+    l.cmdsn = cmdsn_;
+    l.expstatsn = expstatsn_;
+    send_pdu(l.encode());
+}
+
+// ---- the workload -------------------------------------------------------------------
+
+void Initiator::fill_block(std::uint64_t lba, std::uint64_t gen, std::span<std::byte> out) const {
+    if (gen == 0) {
+        std::fill(out.begin(), out.end(), std::byte{0});
+        return;
+    }
+    // The tag: LBA and generation in the first 16 bytes, a pattern derived from both after.
+    for (std::size_t i = 0; i + 8 <= out.size(); i += 8) {
+        std::uint64_t w = i == 0 ? lba : i == 8 ? gen : (lba << 24) ^ (gen << 44) ^ (i * 0x9e3779b97f4a7c15ULL);
+        st64(out, i, w);
+    }
+}
+
+bool Initiator::next_op(Op& op) {
+    const std::uint64_t bpo = std::max<std::uint64_t>(1, wl_.block_size / block_len_);
+    const std::uint64_t first = wl_.region_offset / block_len_;
+    std::uint64_t len = wl_.region_length ? wl_.region_length / block_len_ : lun_blocks_ - first;
+    len = std::min(len, lun_blocks_ - std::min(first, lun_blocks_));
+    const std::uint64_t slots = len / bpo;
+    if (slots == 0) {
+        fail("workload region holds no whole operation");
+        return false;
+    }
+    if (wl_.write_then_read) {
+        const std::uint64_t half = wl_.ops / 2;
+        op.kind = issued_ < half ? Op::Kind::write : Op::Kind::read;
+        op.lba = first + ((issued_ % half) % slots) * bpo;
+    } else {
+        const std::uint64_t r = rng_.below(100);
+        op.kind = r < wl_.read_pct ? Op::Kind::read : r < wl_.read_pct + wl_.verify_pct ? Op::Kind::verify : Op::Kind::write;
+        bool found = false;
+        for (int attempt = 0; attempt < 32 && !found; ++attempt) {
+            const std::uint64_t slot = wl_.pattern == Workload::Pattern::sequential ? (seq_next_++ % slots) : rng_.below(slots);
+            op.lba = first + slot * bpo;
+            found = !busy_.count(op.lba);
+        }
+        if (!found) return false;  // everything near is busy: wait for a completion
+    }
+    if (busy_.count(op.lba)) return false;
+    op.blocks = static_cast<std::uint32_t>(bpo);
+    return true;
+}
+
+void Initiator::issue() {
+    while (phase_ == Phase::Running && issued_ < wl_.ops && ops_.size() < wl_.queue_depth && sn_le(cmdsn_, maxcmdsn_)) {
+        auto op = std::make_shared<Op>();
+        if (!next_op(*op)) return;
+        ++issued_;
+        if (op->kind == Op::Kind::write || op->kind == Op::Kind::verify) {
+            op->out = std::make_shared<Bytes>(std::size_t{op->blocks} * block_len_);
+            const std::uint64_t gen = op->kind == Op::Kind::write ? ++gen_ : 0;
+            for (std::uint32_t b = 0; b < op->blocks; ++b) {
+                auto it = shadow_.find(op->lba + b);
+                const std::uint64_t g = op->kind == Op::Kind::write ? gen : (it == shadow_.end() ? 0 : it->second);
+                fill_block(op->lba + b, g, std::span<std::byte>(op->out->data() + b * block_len_, block_len_));
+            }
+        }
+        send_command(op);
+    }
+}
+
+void Initiator::send_command(std::shared_ptr<Op> op) {
+    ScsiCommandPdu c;
+    c.itt = op->itt = itt_++;
+    c.cmdsn = op->cmdsn = cmdsn_++;
+    c.expstatsn = expstatsn_;
+    c.lun = (std::uint64_t{cfg_.lun} << 48);
+    c.attr = TaskAttr::Simple;
+    const std::uint32_t len = static_cast<std::uint32_t>(op->blocks * block_len_);
+    auto cdb = std::span<std::byte>(c.cdb);
+    switch (op->kind) {
+        case Op::Kind::read_capacity:
+            st8(cdb, 0, 0x9e);
+            st8(cdb, 1, 0x10);
+            st32(cdb, 10, 32);
+            c.read = true;
+            c.expected_data_transfer_length = 32;
+            break;
+        case Op::Kind::tur: break;
+        case Op::Kind::read:
+        case Op::Kind::write:
+        case Op::Kind::verify:
+            st8(cdb, 0, op->kind == Op::Kind::read ? 0x88 : op->kind == Op::Kind::write ? 0x8a : 0x8f);
+            if (op->kind == Op::Kind::verify) st8(cdb, 1, 0x02);  // BYTCHK=1
+            st64(cdb, 2, op->lba);
+            st32(cdb, 10, op->blocks);
+            c.read = op->kind == Op::Kind::read;
+            c.write = op->kind != Op::Kind::read;
+            c.expected_data_transfer_length = len;
+            break;
+    }
+    ops_[op->itt] = op;
+    for (std::uint32_t b = 0; b < std::max<std::uint32_t>(op->blocks, 1); ++b)
+        if (op->kind != Op::Kind::read_capacity) busy_.insert(op->lba + b);
+    Bytes imm;
+    std::uint32_t unsolicited_end = 0;
+    if (c.write) {
+        // RFC 3720 §10.3: immediate data up to FirstBurstLength and the target's
+        // MaxRecvDataSegmentLength; unsolicited Data-Out after it up to FirstBurstLength.
+        const std::uint32_t first_burst = std::min(first_burst_, len);
+        std::uint32_t n = immediate_data_ ? std::min(first_burst, target_mrdsl_) : 0;
+        imm.assign(op->out->begin(), op->out->begin() + n);
+        op->unsolicited_sent = n;
+        unsolicited_end = initial_r2t_ ? n : first_burst;
+        c.final_bit = unsolicited_end == n;
+    }
+    {
+        const auto dsl = static_cast<std::uint32_t>(imm.size());
+        send_pdu(c.encode(dsl), std::move(imm));
+    }
+    if (c.write && op->unsolicited_sent < unsolicited_end)
+        send_data_out(*op, kReservedTag, op->unsolicited_sent, unsolicited_end - op->unsolicited_sent, false);
+}
+
+void Initiator::send_data_out(Op& op, std::uint32_t ttt, std::uint32_t offset, std::uint32_t length, bool) {
+    std::uint32_t datasn = 0;
+    std::uint32_t sent = 0;
+    while (sent < length) {
+        const std::uint32_t n = std::min(target_mrdsl_, length - sent);
+        DataOutPdu d;
+        d.itt = op.itt;
+        d.ttt = ttt;
+        d.lun = (std::uint64_t{cfg_.lun} << 48);
+        d.datasn = datasn++;
+        d.buffer_offset = offset + sent;
+        d.expstatsn = expstatsn_;
+        d.final_bit = sent + n == length;
+        Bytes data(op.out->begin() + offset + sent, op.out->begin() + offset + sent + n);
+        send_pdu(d.encode(n), std::move(data));
+        sent += n;
+    }
+}
+
+void Initiator::on_r2t(Pdu& pdu) {
+    auto r = R2TPdu::decode(pdu.bhs);
+    check_sn(r.sn, false, "R2T");
+    ++stats_.r2ts;
+    auto it = ops_.find(r.itt);
+    if (it == ops_.end() || !it->second->out) return error("R2T for unknown task " + hex(r.itt));
+    Op& op = *it->second;
+    // RFC 3720 §10.8: R2TSN counts from 0 per task; the burst stays in bounds.
+    if (r.r2tsn != op.next_r2tsn) error("R2TSN " + std::to_string(r.r2tsn) + ", expected " + std::to_string(op.next_r2tsn));
+    op.next_r2tsn = r.r2tsn + 1;
+    if (r.desired_data_transfer_length > max_burst_) error("R2T beyond MaxBurstLength");
+    if (std::uint64_t{r.buffer_offset} + r.desired_data_transfer_length > op.out->size()) return error("R2T beyond the data");
+    send_data_out(op, r.ttt, r.buffer_offset, r.desired_data_transfer_length, true);
+}
+
+void Initiator::on_data_in(Pdu& pdu) {
+    auto d = DataInPdu::decode(pdu.bhs);
+    check_sn(d.sn, d.status_present, "Data-In");
+    ++stats_.data_in;
+    auto it = ops_.find(d.itt);
+    if (it == ops_.end()) return error("Data-In for unknown task " + hex(d.itt));
+    auto op = it->second;
+    if (d.datasn != op->next_datasn) error("DataSN " + std::to_string(d.datasn) + ", expected " + std::to_string(op->next_datasn));
+    op->next_datasn = d.datasn + 1;
+    if (d.buffer_offset != op->in.size()) error("Data-In out of order at offset " + std::to_string(d.buffer_offset));
+    if (pdu.data.size() > 0 && d.status_present == false && !d.final_bit && pdu.data.size() > 16777215) error("oversize Data-In");
+    op->in.insert(op->in.end(), pdu.data.begin(), pdu.data.end());
+    if (d.status_present) {
+        if (d.underflow || d.overflow) {
+            if (op->kind != Op::Kind::read_capacity) error("unexpected residual on a Data-In");
+        }
+        complete(op, d.status, {});
+    }
+}
+
+void Initiator::on_scsi_response(Pdu& pdu) {
+    auto r = ScsiResponsePdu::decode(pdu.bhs);
+    check_sn(r.sn, true, "SCSI Response");
+    auto it = ops_.find(r.itt);
+    if (it == ops_.end()) return error("SCSI Response for unknown task " + hex(r.itt));
+    if (r.response != 0) error("iSCSI response " + hex(r.response));
+    std::span<const std::byte> sense;
+    if (pdu.data.size() >= 2) {
+        const std::size_t n = std::min<std::size_t>(ld16(pdu.data, 0), pdu.data.size() - 2);
+        sense = std::span<const std::byte>(pdu.data).subspan(2, n);
+    }
+    complete(it->second, r.status, sense);
+}
+
+void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<const std::byte> sense) {
+    ops_.erase(op->itt);
+    for (std::uint32_t b = 0; b < op->blocks; ++b) busy_.erase(op->lba + b);
+    if (status != 0) {
+        const int key = sense.size() >= 3 ? ((ld8(sense, 0) & 0x7f) >= 0x72 ? ld8(sense, 1) : ld8(sense, 2)) & 0x0f : -1;
+        if (key == 0x6) {
+            // UNIT ATTENTION: the command did not run; send it again.
+            ++stats_.unit_attentions;
+            op->in.clear();
+            op->next_datasn = op->next_r2tsn = 0;
+            return send_command(op);
+        }
+        error("command " + hex(op->itt) + " (op " + std::to_string(static_cast<int>(op->kind)) + ", LBA " +
+              std::to_string(op->lba) + ") ended with status " + hex(status) + ", sense key " + std::to_string(key));
+    } else {
+        switch (op->kind) {
+            case Op::Kind::read_capacity:
+                if (op->in.size() < 12) return fail("short READ CAPACITY(16) data");
+                lun_blocks_ = ld64(op->in, 0) + 1;
+                block_len_ = ld32(op->in, 8);
+                stats_.negotiated["block_size"] = std::to_string(block_len_);
+                phase_ = Phase::Running;
+                if (wl_.ops == 0) return logout();
+                return issue();
+            case Op::Kind::read: {
+                ++stats_.reads;
+                stats_.bytes_read += op->in.size();
+                if (wl_.verify_data) {
+                    Bytes want(block_len_);
+                    for (std::uint32_t b = 0; b < op->blocks; ++b) {
+                        auto s = shadow_.find(op->lba + b);
+                        fill_block(op->lba + b, s == shadow_.end() ? 0 : s->second, want);
+                        if (op->in.size() < (b + 1) * block_len_ ||
+                            !std::equal(want.begin(), want.end(), op->in.begin() + b * block_len_)) {
+                            error("data verification failed at LBA " + std::to_string(op->lba + b));
+                            break;
+                        }
+                    }
+                }
+                break;
+            }
+            case Op::Kind::write: {
+                ++stats_.writes;
+                stats_.bytes_written += op->out->size();
+                const std::uint64_t gen = ld64(*op->out, 8);
+                for (std::uint32_t b = 0; b < op->blocks; ++b) shadow_[op->lba + b] = gen;
+                break;
+            }
+            case Op::Kind::verify: ++stats_.verifies; break;
+            case Op::Kind::tur: break;
+        }
+    }
+    if (op->kind != Op::Kind::read_capacity) ++completed_;
+    if (phase_ != Phase::Running) return;
+    if (completed_ >= wl_.ops && ops_.empty()) return logout();
+    issue();
+}
+
+}  // namespace iscsilab::model

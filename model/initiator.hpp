@@ -1,0 +1,139 @@
+// An iSCSI initiator model on the same codec as the target (target/iscsi): discovery,
+// login with chosen keys, SCSI commands with immediate, unsolicited and R2T-solicited
+// data, NOP-In answers, logout; and a workload with data verification (every written
+// block carries a tag that later reads check). It checks the target's sequence numbers
+// against the RFC as it goes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "model/kernel.hpp"
+#include "model/rng.hpp"
+#include "target/iscsi/framer.hpp"
+#include "target/iscsi/params.hpp"
+#include "target/iscsi/pdu.hpp"
+#include "target/ports.hpp"
+
+namespace iscsilab::model {
+
+struct Workload {
+    enum class Pattern : std::uint8_t { sequential, random } pattern = Pattern::random;
+    std::uint32_t read_pct = 50;     // the rest are writes (or verifies, below)
+    std::uint32_t verify_pct = 0;    // VERIFY(16) with BYTCHK=1 of expected contents
+    std::uint32_t block_size = 4096; // bytes per operation
+    std::uint32_t queue_depth = 8;
+    std::uint64_t ops = 1000;
+    std::uint64_t region_offset = 0; // bytes
+    std::uint64_t region_length = 0; // bytes; 0: to the end of the LUN
+    bool verify_data = true;
+    bool write_then_read = false;    // write the region once sequentially, then read it back
+};
+
+struct InitiatorConfig {
+    std::string name = "iqn.2026-11.org.iscsilab:initiator";
+    std::string target;              // TargetName
+    std::uint32_t lun = 0;
+    std::vector<iscsi::KeyValue> keys;
+    bool discovery = true;           // SendTargets=All on a discovery session first
+    std::array<std::byte, 6> isid{std::byte{0x80}, std::byte{0x12}, std::byte{0x34}, std::byte{0}, std::byte{0}, std::byte{1}};
+};
+
+struct InitiatorStats {
+    std::uint64_t reads = 0, writes = 0, verifies = 0;
+    std::uint64_t bytes_read = 0, bytes_written = 0;
+    std::uint64_t pdus_sent = 0, pdus_received = 0;
+    std::uint64_t r2ts = 0, data_in = 0, unit_attentions = 0, nop_in_answered = 0;
+    std::vector<std::string> errors;   // protocol, status or data-verification failures
+    std::vector<std::string> targets_discovered;
+    std::map<std::string, std::string> negotiated;
+    bool logged_out = false;
+};
+
+class Initiator : public ByteStream::Handler, public std::enable_shared_from_this<Initiator> {
+public:
+    using Connect = std::function<std::shared_ptr<ByteStream>()>;
+    Initiator(SimKernel& kernel, Connect connect, InitiatorConfig cfg, Workload wl, std::uint64_t seed);
+    void start();
+    bool finished() const { return phase_ == Phase::Done || phase_ == Phase::Failed; }
+    bool failed() const { return phase_ == Phase::Failed || !stats_.errors.empty(); }
+    const InitiatorStats& stats() const { return stats_; }
+    std::string phase_name() const;
+
+    void on_bytes(std::span<const std::byte> bytes) override;
+    void on_closed(std::string_view reason) override;
+
+private:
+    enum class Phase : std::uint8_t { Discovery, Login, Ready, Running, LoggingOut, Done, Failed };
+    struct Op {
+        enum class Kind : std::uint8_t { read, write, verify, tur, read_capacity } kind;
+        std::uint64_t lba = 0;
+        std::uint32_t blocks = 0;
+        std::uint32_t itt = 0, cmdsn = 0;
+        std::shared_ptr<Bytes> out;   // write/verify data
+        Bytes in;                     // read data
+        std::uint32_t next_datasn = 0, next_r2tsn = 0;
+        std::uint32_t unsolicited_sent = 0;
+    };
+
+    void connect_session(bool discovery);
+    void send_pdu(const iscsi::Bhs& bhs, Bytes data = {});
+    void send_login();
+    void on_pdu(iscsi::Pdu& pdu);
+    void on_login_response(iscsi::Pdu& pdu);
+    void on_text_response(iscsi::Pdu& pdu);
+    void on_data_in(iscsi::Pdu& pdu);
+    void on_r2t(iscsi::Pdu& pdu);
+    void on_scsi_response(iscsi::Pdu& pdu);
+    void check_sn(const iscsi::TargetSn& sn, bool carries_status, const char* what);
+    void fail(std::string why);
+    void error(std::string why);
+
+    void issue();                      // fill the queue up to QueuedCommands / queue depth
+    bool next_op(Op& op);
+    void send_command(std::shared_ptr<Op> op);
+    void send_data_out(Op& op, std::uint32_t ttt, std::uint32_t offset, std::uint32_t length, bool solicited);
+    void complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<const std::byte> sense);
+    void fill_block(std::uint64_t lba, std::uint64_t gen, std::span<std::byte> out) const;
+    void logout();
+
+    SimKernel& kernel_;
+    Connect connect_;
+    InitiatorConfig cfg_;
+    Workload wl_;
+    Rng rng_;
+    Phase phase_ = Phase::Discovery;
+    InitiatorStats stats_;
+    std::shared_ptr<ByteStream> stream_;
+    std::unique_ptr<iscsi::PduReader> reader_;
+    iscsi::DigestSettings digests_{};
+    bool session_discovery_ = false;
+
+    // Negotiated.
+    std::uint32_t target_mrdsl_ = 8192, first_burst_ = 65536, max_burst_ = 262144;
+    bool initial_r2t_ = true, immediate_data_ = true;
+    bool want_hd_ = false, want_dd_ = false;
+
+    // Sequence numbers.
+    std::uint32_t itt_ = 1, cmdsn_ = 1, expstatsn_ = 0;
+    std::uint32_t expcmdsn_ = 1, maxcmdsn_ = 1;
+    bool have_statsn_ = false;
+    std::uint16_t tsih_ = 0;
+
+    // Workload.
+    std::uint64_t block_len_ = 512, lun_blocks_ = 0;
+    std::uint64_t issued_ = 0, completed_ = 0, seq_next_ = 0, gen_ = 0;
+    std::map<std::uint32_t, std::shared_ptr<Op>> ops_;
+    std::set<std::uint64_t> busy_;                       // blocks with an op in flight
+    std::unordered_map<std::uint64_t, std::uint64_t> shadow_;  // block -> generation acknowledged
+    std::uint32_t login_itt_ = 0;
+    std::vector<iscsi::KeyValue> pending_answers_;
+};
+
+}  // namespace iscsilab::model

@@ -1,0 +1,83 @@
+#include "model/kernel.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace iscsilab::model {
+
+namespace {
+std::int64_t ns_now() { return static_cast<std::int64_t>(sc_core::sc_time_stamp().value() / 1000); }  // ps -> ns
+}
+
+SimKernel::SimKernel(sc_core::sc_module_name name) : sc_core::sc_module(name) {
+    SC_METHOD(dispatch);
+    sensitive << wake_;
+    dont_initialize();
+}
+
+Nanos SimKernel::now() const { return Nanos(ns_now()); }
+
+void SimKernel::post(Task fn) {
+    queue_.emplace(Key{ns_now(), seq_++}, std::move(fn));
+    arm();
+}
+
+TimerId SimKernel::after(Nanos delay, Task fn) {
+    const std::uint64_t id = seq_++;
+    Key k{ns_now() + std::max<std::int64_t>(0, delay.count()), id};
+    queue_.emplace(k, std::move(fn));
+    timers_.emplace(id, k);
+    arm();
+    return TimerId{id + 1};
+}
+
+void SimKernel::cancel(TimerId id) {
+    if (!id) return;
+    auto it = timers_.find(id.value - 1);
+    if (it == timers_.end()) return;
+    queue_.erase(it->second);
+    timers_.erase(it);
+}
+
+void SimKernel::arm() {
+    if (queue_.empty()) return;
+    const std::int64_t first = queue_.begin()->first.when;
+    if (armed_for_ >= 0 && armed_for_ <= first) return;  // already due no later
+    const std::int64_t delta = first - ns_now();
+    wake_.cancel();
+    if (delta <= 0) wake_.notify(sc_core::SC_ZERO_TIME);
+    else wake_.notify(sc_core::sc_time(static_cast<double>(delta), sc_core::SC_NS));
+    armed_for_ = first;
+}
+
+void SimKernel::dispatch() {
+    armed_for_ = -1;
+    const std::int64_t t = ns_now();
+    // Everything due now, in order; what it schedules for now runs in this pass too.
+    while (!queue_.empty() && queue_.begin()->first.when <= t) {
+        auto it = queue_.begin();
+        Task fn = std::move(it->second);
+        timers_.erase(it->first.seq);
+        queue_.erase(it);
+        ++events_;
+        fn();
+    }
+    arm();
+}
+
+void SimKernel::run(Nanos limit) {
+    if (queue_.empty()) return;  // nothing can happen: no need to wake SystemC
+    sc_core::sc_start(sc_core::sc_time(static_cast<double>(limit.count()), sc_core::SC_NS),
+                      sc_core::SC_EXIT_ON_STARVATION);
+}
+
+void fresh_systemc_context() {
+    // The previous context (and its modules) stays allocated: SystemC 2.3 cannot tear
+    // a context down safely. A run allocates one; that is the price of no reset.
+    static std::vector<std::unique_ptr<sc_core::sc_simcontext>> contexts;
+    contexts.push_back(std::make_unique<sc_core::sc_simcontext>());
+    sc_core::sc_curr_simcontext = contexts.back().get();
+    sc_core::sc_default_global_context = contexts.back().get();
+}
+
+}  // namespace iscsilab::model

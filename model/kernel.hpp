@@ -1,0 +1,54 @@
+// The core's Clock and Executor bound to SystemC: one SC_METHOD runs every due task in
+// (time, sequence) order, woken by one sc_event timed for the earliest. Links, disks and
+// initiators schedule through it, so a run is one totally ordered event stream:
+// deterministic from its seed, and cheap (one SystemC event per distinct time stamp).
+#pragma once
+
+#define SC_INCLUDE_DYNAMIC_PROCESSES
+#include <systemc>
+
+#include <cstdint>
+#include <map>
+#include <utility>
+
+#include "target/ports.hpp"
+
+namespace iscsilab::model {
+
+class SimKernel final : public sc_core::sc_module, public Executor, public Clock {
+public:
+    SC_HAS_PROCESS(SimKernel);
+    explicit SimKernel(sc_core::sc_module_name name);
+
+    // Executor: runs fn at the current time, after what is already due.
+    void post(Task fn) override;
+    // Clock: simulated time since the run began.
+    Nanos now() const override;
+    TimerId after(Nanos delay, Task fn) override;
+    void cancel(TimerId id) override;
+
+    // Runs until nothing is scheduled or `limit` of simulated time has passed.
+    void run(Nanos limit);
+    std::uint64_t events() const { return events_; }
+    bool idle() const { return queue_.empty(); }
+
+private:
+    void dispatch();
+    void arm();
+    struct Key {
+        std::int64_t when;
+        std::uint64_t seq;
+        bool operator<(const Key& o) const { return when != o.when ? when < o.when : seq < o.seq; }
+    };
+    sc_core::sc_event wake_;
+    std::map<Key, Task> queue_;
+    std::map<std::uint64_t, Key> timers_;  // TimerId -> key, for cancel
+    std::uint64_t seq_ = 0;
+    std::uint64_t events_ = 0;
+    std::int64_t armed_for_ = -1;
+};
+
+// SystemC 2.3 has no reset: each run gets a fresh simulation context.
+void fresh_systemc_context();
+
+}  // namespace iscsilab::model

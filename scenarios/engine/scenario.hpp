@@ -1,0 +1,64 @@
+// A scenario: the target's configuration, links and disks, initiators with their login
+// keys and workloads, the expectations, and the RFC clauses it exercises
+// (scenarios/README.md documents the YAML). run_scenario() builds the simulated world on
+// the real target core and runs it from a seed.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fabric/sim/link.hpp"
+#include "model/disk.hpp"
+#include "model/initiator.hpp"
+
+namespace iscsilab::scenario {
+
+struct InitiatorSpec {
+    model::InitiatorConfig config;
+    model::Workload workload;
+    std::uint32_t count = 1;          // copies, each with its own name, ISID and region slice
+};
+
+struct Expect {
+    std::map<std::string, std::string> negotiated;  // as the first initiator saw them
+    std::optional<std::uint64_t> min_r2ts, max_r2ts, min_data_in, min_ops;
+    std::vector<std::string> discovered;
+};
+
+struct Scenario {
+    std::string file, name, description;
+    std::vector<std::string> rfc;
+    Nanos duration{std::chrono::seconds(60)};
+    std::string target_config;        // scst.conf text
+    std::vector<std::pair<std::string, std::string>> mgmt;  // management-tree writes after it
+    std::map<std::string, model::DiskConfig> disks;
+    sim::LinkConfig link;
+    std::vector<InitiatorSpec> initiators;
+    Expect expect;
+};
+
+// Parses a scenario file. Returns an error text (file: what) or empty.
+std::string load_scenario(const std::string& path, Scenario& out);
+
+struct RunResult {
+    bool passed = false;
+    std::vector<std::string> failures;
+    std::string digest;               // SHA-256 of the ordered event trace (hex)
+    double sim_seconds = 0;
+    std::uint64_t events = 0, pdus = 0, target_pdus = 0, initiator_pdus = 0, segments = 0;
+    std::uint64_t ops = 0, bytes = 0;
+};
+
+// Runs one scenario from a seed. pcap_path: empty for none.
+RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string& pcap_path);
+
+// "64MiB", "1GiB", "4096" -> bytes; "10Gbps", "2GB/s" -> bits per second; "20us", "1ms",
+// "10s" -> nanoseconds.
+std::optional<std::uint64_t> parse_size(const std::string& s);
+std::optional<double> parse_bandwidth_bps(const std::string& s);
+std::optional<Nanos> parse_duration(const std::string& s);
+
+}  // namespace iscsilab::scenario
