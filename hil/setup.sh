@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake g++ make pkg-config libboost-test-dev libcli11-dev libssl-dev libiscsi-dev libiscsi-bin tgt procps)
+packages=(cmake g++ make pkg-config libboost-test-dev libcli11-dev libssl-dev libiscsi-dev libiscsi-bin tgt procps
+          libsystemc-dev libyaml-cpp-dev libpcap-dev tshark)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -14,6 +15,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     sudo_cmd=""
     [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
     export DEBIAN_FRONTEND=noninteractive
+    # tshark asks whether non-root users may capture; the answer is no.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo_cmd debconf-set-selections
     $sudo_cmd apt-get update -q
     $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi

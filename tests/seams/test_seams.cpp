@@ -36,4 +36,36 @@ BOOST_AUTO_TEST_CASE(core_includes_no_os_headers) {
     BOOST_TEST(lines > 3000);
 }
 
+// DESIGN.md, determinism: outside the real runtime (hil/) and real sockets (fabric/tcp),
+// no source or test reaches for sockets, threads or the wall clock.
+BOOST_AUTO_TEST_CASE(only_hil_and_fabric_tcp_touch_sockets_threads_and_clocks) {
+    const std::regex forbidden(
+        R"(#\s*include\s*<(sys/socket\.h|netinet/[^>]*|arpa/inet\.h|netdb\.h|sys/un\.h|thread|pthread\.h|sys/epoll\.h|ctime|time\.h|sys/time\.h|future)>)");
+    const std::regex clocks(R"((steady_clock|system_clock|high_resolution_clock)::now|random_device|std::thread|[^_a-z]rand\()");
+    const fs::path root(ISCSILAB_SOURCE_DIR);
+    int files = 0;
+    for (const char* dir : {"target", "model", "fabric", "faults", "scenarios", "reports", "tests"}) {
+        if (!fs::exists(root / dir)) continue;
+        for (const auto& e : fs::recursive_directory_iterator(root / dir)) {
+            if (!e.is_regular_file()) continue;
+            const auto rel = fs::relative(e.path(), root).generic_string();
+            // fabric/tcp is allowed; this file names the patterns it looks for.
+            if (rel.rfind("fabric/tcp/", 0) == 0 || rel.rfind("tests/seams/", 0) == 0) continue;
+            auto ext = e.path().extension();
+            if (ext != ".cpp" && ext != ".hpp" && ext != ".h") continue;
+            ++files;
+            std::ifstream in(e.path());
+            std::string line;
+            int n = 0;
+            while (std::getline(in, line)) {
+                ++n;
+                std::smatch m;
+                if (std::regex_search(line, m, forbidden)) BOOST_ERROR(rel << ":" << n << " includes " << m.str());
+                if (std::regex_search(line, m, clocks)) BOOST_ERROR(rel << ":" << n << " uses " << m.str());
+            }
+        }
+    }
+    BOOST_TEST(files > 40);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
