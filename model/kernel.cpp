@@ -1,5 +1,6 @@
 #include "model/kernel.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -18,30 +19,28 @@ SimKernel::SimKernel(sc_core::sc_module_name name) : sc_core::sc_module(name) {
 Nanos SimKernel::now() const { return Nanos(ns_now()); }
 
 void SimKernel::post(Task fn) {
-    queue_.emplace(Key{ns_now(), seq_++}, std::move(fn));
+    now_queue_.push_back(Entry{ns_now(), seq_++, std::move(fn)});
     arm();
 }
 
 TimerId SimKernel::after(Nanos delay, Task fn) {
     const std::uint64_t id = seq_++;
-    Key k{ns_now() + std::max<std::int64_t>(0, delay.count()), id};
-    queue_.emplace(k, std::move(fn));
-    timers_.emplace(id, k);
+    heap_.push_back(Entry{ns_now() + std::max<std::int64_t>(0, delay.count()), id, std::move(fn)});
+    std::push_heap(heap_.begin(), heap_.end(), Later{});
     arm();
     return TimerId{id + 1};
 }
 
 void SimKernel::cancel(TimerId id) {
-    if (!id) return;
-    auto it = timers_.find(id.value - 1);
-    if (it == timers_.end()) return;
-    queue_.erase(it->second);
-    timers_.erase(it);
+    if (id) cancelled_.insert(id.value - 1);
 }
 
 void SimKernel::arm() {
-    if (queue_.empty()) return;
-    const std::int64_t first = queue_.begin()->first.when;
+    std::int64_t first;
+    if (!now_queue_.empty()) first = now_queue_.front().when;
+    else if (!heap_.empty()) first = heap_.front().when;
+    else return;
+    if (!heap_.empty()) first = std::min(first, heap_.front().when);
     if (armed_for_ >= 0 && armed_for_ <= first) return;  // already due no later
     const std::int64_t delta = first - ns_now();
     wake_.cancel();
@@ -53,12 +52,23 @@ void SimKernel::arm() {
 void SimKernel::dispatch() {
     armed_for_ = -1;
     const std::int64_t t = ns_now();
-    // Everything due now, in order; what it schedules for now runs in this pass too.
-    while (!queue_.empty() && queue_.begin()->first.when <= t) {
-        auto it = queue_.begin();
-        Task fn = std::move(it->second);
-        timers_.erase(it->first.seq);
-        queue_.erase(it);
+    // Everything due now, in (time, sequence) order; what it schedules for now runs in
+    // this pass too.
+    for (;;) {
+        const bool heap_due = !heap_.empty() && heap_.front().when <= t;
+        const bool fifo_due = !now_queue_.empty();
+        if (!heap_due && !fifo_due) break;
+        Task fn;
+        if (heap_due && (!fifo_due || heap_.front().seq < now_queue_.front().seq)) {
+            std::pop_heap(heap_.begin(), heap_.end(), Later{});
+            Entry e = std::move(heap_.back());
+            heap_.pop_back();
+            if (!cancelled_.empty() && cancelled_.erase(e.seq)) continue;
+            fn = std::move(e.fn);
+        } else {
+            fn = std::move(now_queue_.front().fn);
+            now_queue_.pop_front();
+        }
         ++events_;
         fn();
     }
@@ -66,7 +76,7 @@ void SimKernel::dispatch() {
 }
 
 void SimKernel::run(Nanos limit) {
-    if (queue_.empty()) return;  // nothing can happen: no need to wake SystemC
+    if (idle()) return;  // nothing can happen: no need to wake SystemC
     sc_core::sc_start(sc_core::sc_time(static_cast<double>(limit.count()), sc_core::SC_NS),
                       sc_core::SC_EXIT_ON_STARVATION);
 }

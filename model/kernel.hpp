@@ -8,8 +8,10 @@
 #include <systemc>
 
 #include <cstdint>
-#include <map>
+#include <deque>
+#include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "target/ports.hpp"
 
@@ -30,19 +32,28 @@ public:
     // Runs until nothing is scheduled or `limit` of simulated time has passed.
     void run(Nanos limit);
     std::uint64_t events() const { return events_; }
-    bool idle() const { return queue_.empty(); }
+    bool idle() const { return heap_.empty() && now_queue_.empty(); }
 
 private:
     void dispatch();
     void arm();
-    struct Key {
+    // Timed work in a binary heap ordered by (time, sequence); work posted for "now" in
+    // a FIFO beside it (its sequence numbers only grow, so order is kept by comparing
+    // the two heads). Cancelled timers are skipped when they come up.
+    struct Entry {
         std::int64_t when;
         std::uint64_t seq;
-        bool operator<(const Key& o) const { return when != o.when ? when < o.when : seq < o.seq; }
+        Task fn;
+    };
+    struct Later {
+        bool operator()(const Entry& a, const Entry& b) const {
+            return a.when != b.when ? a.when > b.when : a.seq > b.seq;
+        }
     };
     sc_core::sc_event wake_;
-    std::map<Key, Task> queue_;
-    std::map<std::uint64_t, Key> timers_;  // TimerId -> key, for cancel
+    std::vector<Entry> heap_;
+    std::deque<Entry> now_queue_;
+    std::unordered_set<std::uint64_t> cancelled_;
     std::uint64_t seq_ = 0;
     std::uint64_t events_ = 0;
     std::int64_t armed_for_ = -1;

@@ -1,10 +1,11 @@
 #include "scenarios/engine/scenario.hpp"
 
-#include <openssl/evp.h>
+#include <xxhash.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <memory>
 
 #include "fabric/capture/pcap_writer.hpp"
@@ -224,10 +225,13 @@ std::string load_scenario(const std::string& path, Scenario& s) {
 namespace {
 
 // The digest of a run: every segment on every simulated wire, in order, with its time.
+// XXH3-128: a trace digest has to be fast (it sees every payload byte), not secret.
 class DigestTap final : public capture::PacketTap {
 public:
-    DigestTap() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-    ~DigestTap() override { EVP_MD_CTX_free(ctx_); }
+    DigestTap() : state_(XXH3_createState()) { XXH3_128bits_reset(state_); }
+    ~DigestTap() override { XXH3_freeState(state_); }
+    DigestTap(const DigestTap&) = delete;
+    DigestTap& operator=(const DigestTap&) = delete;
     void chain(capture::PacketTap* next) { next_ = next; }
     void segment(const capture::Segment& s) override {
         std::byte h[24];
@@ -239,27 +243,22 @@ public:
         st32(b, 16, s.seq);
         st8(b, 20, s.flags);
         st24(b, 21, static_cast<std::uint32_t>(s.payload.size()));
-        EVP_DigestUpdate(ctx_, h, sizeof h);
-        EVP_DigestUpdate(ctx_, s.payload.data(), s.payload.size());
+        XXH3_128bits_update(state_, h, sizeof h);
+        XXH3_128bits_update(state_, s.payload.data(), s.payload.size());
         ++segments;
         if (next_) next_->segment(s);
     }
-    std::string hex() {
-        unsigned char out[32];
-        unsigned int n = 0;
-        EVP_DigestFinal_ex(ctx_, out, &n);
-        static const char* d = "0123456789abcdef";
-        std::string s;
-        for (unsigned i = 0; i < n; ++i) {
-            s += d[out[i] >> 4];
-            s += d[out[i] & 0xf];
-        }
-        return s;
+    std::string hex() const {
+        const XXH128_hash_t d = XXH3_128bits_digest(state_);
+        char buf[33];
+        std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(d.high64),
+                      static_cast<unsigned long long>(d.low64));
+        return buf;
     }
     std::uint64_t segments = 0;
 
 private:
-    EVP_MD_CTX* ctx_;
+    XXH3_state_t* state_;
     capture::PacketTap* next_ = nullptr;
 };
 

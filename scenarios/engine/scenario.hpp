@@ -46,7 +46,7 @@ std::string load_scenario(const std::string& path, Scenario& out);
 struct RunResult {
     bool passed = false;
     std::vector<std::string> failures;
-    std::string digest;               // SHA-256 of the ordered event trace (hex)
+    std::string digest;               // XXH3-128 of the ordered event trace (hex)
     double sim_seconds = 0;
     std::uint64_t events = 0, pdus = 0, target_pdus = 0, initiator_pdus = 0, segments = 0;
     std::uint64_t ops = 0, bytes = 0;
