@@ -88,6 +88,8 @@ void fresh_systemc_context() {
     contexts.push_back(std::make_unique<sc_core::sc_simcontext>());
     sc_core::sc_curr_simcontext = contexts.back().get();
     sc_core::sc_default_global_context = contexts.back().get();
+    // A slice of simulated time in which nothing is scheduled is normal here.
+    sc_core::sc_report_handler::set_actions(sc_core::SC_ID_NO_SC_START_ACTIVITY_, sc_core::SC_DO_NOTHING);
 }
 
 }  // namespace iscsilab::model
