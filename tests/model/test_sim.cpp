@@ -1,0 +1,163 @@
+#define BOOST_TEST_MODULE sim_models
+#include <boost/test/unit_test.hpp>
+
+#include "fabric/capture/pcap_writer.hpp"
+#include "fabric/sim/link.hpp"
+#include "model/disk.hpp"
+#include "model/kernel.hpp"
+#include "model/rng.hpp"
+
+// libsystemc.so wants an sc_main; Boost.Test's main runs the tests.
+extern "C" int sc_main(int, char**) { return 0; }
+
+using namespace iscsilab;
+using namespace std::chrono_literals;
+
+namespace {
+// The context must be fresh before the kernel module is made in it.
+struct FreshContext {
+    FreshContext() { model::fresh_systemc_context(); }
+};
+struct Sim : FreshContext {
+    std::unique_ptr<model::SimKernel> k = std::make_unique<model::SimKernel>("k");
+    void run(Nanos t = 1s) { k->run(t); }
+};
+
+class Recorder final : public ByteStream::Handler {
+public:
+    void on_bytes(std::span<const std::byte> b) override {
+        chunks.push_back(b.size());
+        bytes.insert(bytes.end(), b.begin(), b.end());
+    }
+    void on_closed(std::string_view) override { closed = true; }
+    std::vector<std::size_t> chunks;
+    Bytes bytes;
+    bool closed = false;
+};
+
+struct Counter final : capture::PacketTap {
+    void segment(const capture::Segment& s) override {
+        if (!s.payload.empty()) {
+            if (next_seq.count(s.src.port) && s.seq != next_seq[s.src.port]) {
+                gaps++;
+                BOOST_TEST_MESSAGE("gap: seq " << s.seq << " expected " << next_seq[s.src.port]);
+            }
+            next_seq[s.src.port] = s.seq + static_cast<std::uint32_t>(s.payload.size());
+            ++data_segments;
+        }
+    }
+    std::map<std::uint16_t, std::uint32_t> next_seq;
+    int data_segments = 0, gaps = 0;
+};
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(sim_suite)
+
+BOOST_AUTO_TEST_CASE(kernel_orders_by_time_then_sequence) {
+    Sim s;
+    std::vector<int> order;
+    s.k->after(10us, [&] { order.push_back(3); });
+    s.k->after(5us, [&] { order.push_back(1); });
+    s.k->after(5us, [&] {
+        order.push_back(2);
+        s.k->post([&] { order.push_back(25); });  // now, after what is already due
+    });
+    auto t = s.k->after(7us, [&] { order.push_back(99); });
+    s.k->cancel(t);
+    s.run();
+    BOOST_TEST((order == std::vector<int>{1, 2, 25, 3}));
+    BOOST_TEST(s.k->now().count() == 10000);
+}
+
+BOOST_AUTO_TEST_CASE(rng_streams_are_independent_and_repeatable) {
+    model::Rng a(42, "workload"), b(42, "workload"), c(42, "disk");
+    BOOST_TEST(a.next() == b.next());
+    BOOST_TEST(model::Rng(42, "workload").next() != c.next());
+    for (int i = 0; i < 1000; ++i) BOOST_TEST(a.below(7) < 7u);
+}
+
+BOOST_AUTO_TEST_CASE(disk_write_cache_flush_fua_and_power_loss) {
+    Sim s;
+    model::DiskConfig cfg;
+    cfg.size_bytes = 1ull << 40;  // 1 TiB costs only what is written
+    model::SimDisk d(*s.k, cfg, 1, "d");
+    Bytes a(4096, std::byte{0xaa}), b(4096, std::byte{0xbb}), out(4096);
+    int done = 0;
+    d.submit({BlockOp::write, 0, 4096, a, false}, [&](BlockStatus st) { done += st == BlockStatus::ok; });
+    d.submit({BlockOp::write, 1ull << 39, 4096, b, true}, [&](BlockStatus st) { done += st == BlockStatus::ok; });
+    s.run();
+    BOOST_TEST(done == 2);
+    BOOST_TEST(d.pages_stored() == 2u);
+    d.power_loss();  // the cached write is gone, the FUA one stays
+    d.peek(0, out);
+    BOOST_TEST(static_cast<int>(out[0]) == 0);
+    d.peek(1ull << 39, out);
+    BOOST_TEST(static_cast<int>(out[0]) == 0xbb);
+    d.submit({BlockOp::write, 0, 4096, a, false}, [&](BlockStatus) {});
+    d.submit({BlockOp::flush, 0, 0, {}, false}, [&](BlockStatus) {});
+    s.run();
+    d.power_loss();
+    d.peek(0, out);
+    BOOST_TEST(static_cast<int>(out[0]) == 0xaa);  // flushed before the loss
+    bool oob = false;
+    d.submit({BlockOp::read, (1ull << 40) - 512, 4096, out, false}, [&](BlockStatus st) { oob = st != BlockStatus::ok; });
+    s.run();
+    BOOST_TEST(oob);
+}
+
+BOOST_AUTO_TEST_CASE(disk_latency_and_queue_depth) {
+    Sim s;
+    model::DiskConfig cfg;
+    cfg.read_latency = 100us;
+    cfg.queue_depth = 2;
+    cfg.bandwidth_bps = 1e12;
+    model::SimDisk d(*s.k, cfg, 1, "d");
+    std::vector<Nanos> finished;
+    Bytes buf(512 * 4);
+    for (int i = 0; i < 4; ++i)
+        d.submit({BlockOp::read, 0, 512, std::span<std::byte>(buf.data() + 512 * i, 512), false},
+                 [&](BlockStatus) { finished.push_back(s.k->now()); });
+    s.run();
+    BOOST_REQUIRE(finished.size() == 4u);
+    // Two at a time: the second pair waits for the first.
+    BOOST_TEST(finished[1].count() < 110000);
+    BOOST_TEST(finished[3].count() >= 200000);
+}
+
+BOOST_AUTO_TEST_CASE(link_segments_orders_and_paces) {
+    Sim s;
+    sim::LinkConfig cfg;
+    cfg.latency = 50us;
+    cfg.bandwidth_bps = 1e9;
+    cfg.mss = 1000;
+    cfg.window = 4000;
+    Counter tap;
+    auto c = sim::SimTcpConnection::create(*s.k, cfg, {0xc0000210, 40000}, {0xc0000201, 3260}, &tap);
+    auto rec = std::make_shared<Recorder>();
+    c->target_end()->set_handler(rec);
+    Bytes payload(100000);
+    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::byte>(i * 7);
+    bool sent = false;
+    c->initiator_end()->send({Slice::copy_of(payload)}, [&] { sent = true; });
+    s.run();
+    BOOST_TEST(sent);
+    BOOST_TEST((rec->bytes == payload));
+    BOOST_TEST(tap.data_segments == 100);
+    BOOST_TEST(tap.gaps == 0);
+    for (auto n : rec->chunks) BOOST_TEST(n <= 1000u);
+    // A 4000-byte window over a 100 us round trip: at most 40 MB/s, so >= 2.5 ms.
+    BOOST_TEST(s.k->now().count() >= 2500000);
+    c->initiator_end()->close("done");
+    s.run();
+    BOOST_TEST(rec->closed);
+}
+
+BOOST_AUTO_TEST_CASE(internet_checksum_rfc1071) {
+    // RFC 1071 §3: the words 0001 f203 f4f5 f6f7 sum (with carries) to ddf2; the checksum
+    // is its complement.
+    Bytes b = {std::byte{0x00}, std::byte{0x01}, std::byte{0xf2}, std::byte{0x03},
+               std::byte{0xf4}, std::byte{0xf5}, std::byte{0xf6}, std::byte{0xf7}};
+    BOOST_TEST(capture::internet_checksum(b) == static_cast<std::uint16_t>(~0xddf2));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
