@@ -142,9 +142,7 @@ void Connection::handle_data_out(Pdu& pdu) {
         driver_.log("connection " + std::to_string(id_) + ": Data-Out for ITT " + std::to_string(d.itt) +
                     " rejected: " + why);
         reject(pdu, RejectReason::ProtocolError);
-        t->aborted = true;
-        t->cmd->aborted = true;
-        forget(t);
+        abort(t);
     };
 
     if (d.ttt == kReservedTag) {
@@ -203,6 +201,12 @@ void Connection::forget(const std::shared_ptr<Task>& t) {
     auto waiters = std::move(t->on_gone);
     t->on_gone.clear();
     for (auto& fn : waiters) fn();
+}
+
+void Connection::abort(const std::shared_ptr<Task>& t) {
+    t->aborted = true;
+    t->cmd->aborted = true;
+    if (t->phase == TaskPhase::ReceivingData) forget(t);
 }
 
 void Connection::command_done(const std::shared_ptr<Task>& t) {

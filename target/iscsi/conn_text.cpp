@@ -159,11 +159,7 @@ void Connection::handle_logout(Pdu& pdu) {
     transition(ConnState::LoggingOut);
     std::vector<std::shared_ptr<Task>> all;
     for (auto& [tag, t] : tasks_) all.push_back(t);
-    for (auto& t : all) {
-        t->aborted = true;
-        t->cmd->aborted = true;
-        if (t->phase == TaskPhase::ReceivingData) forget(t);
-    }
+    for (auto& t : all) abort(t);
     after_tasks_end(all, respond);
 }
 

@@ -24,11 +24,7 @@ void Connection::abort_tasks(std::optional<std::uint32_t> lun) {
     std::vector<std::shared_ptr<Task>> hit;
     for (auto& [itt, t] : tasks_)
         if (!lun || t->lun == *lun) hit.push_back(t);
-    for (auto& t : hit) {
-        t->aborted = true;
-        t->cmd->aborted = true;
-        if (t->phase == TaskPhase::ReceivingData) forget(t);  // never reached the device
-    }
+    for (auto& t : hit) abort(t);
 }
 
 void Connection::handle_tmf(Pdu& pdu) {
@@ -62,11 +58,7 @@ void Connection::handle_tmf(Pdu& pdu) {
         return v;
     };
     auto abort_all = [&](const std::vector<std::shared_ptr<Task>>& v) {
-        for (const auto& t : v) {
-            t->aborted = true;
-            t->cmd->aborted = true;
-            if (t->phase == TaskPhase::ReceivingData) forget(t);
-        }
+        for (const auto& t : v) abort(t);
     };
     // Other sessions' tasks end too (CLEAR TASK SET, resets): on their own executors.
     auto abort_elsewhere = [&](std::optional<std::uint32_t> on) {

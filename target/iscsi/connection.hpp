@@ -97,6 +97,9 @@ private:
     void command_done(const std::shared_ptr<Task>& t);
     void send_response(Task& t);
     void forget(const std::shared_ptr<Task>& t);
+    // Ends a task without a response (SAM-5 TAS=0): at once if it never reached the
+    // device, else when the device finishes with it.
+    void abort(const std::shared_ptr<Task>& t);
 
     // conn_tmf.cpp
     void handle_tmf(Pdu& pdu);
