@@ -194,11 +194,7 @@ void Initiator::on_pdu(Pdu& pdu) {
             check_sn(a.sn, true, "Async Message");
             return;
         }
-        case Opcode::TaskMgmtResponse: {
-            auto t = TaskMgmtResponsePdu::decode(pdu.bhs);
-            check_sn(t.sn, true, "TMF Response");
-            return;
-        }
+        case Opcode::TaskMgmtResponse: return on_tmf_response(pdu);
         default:
             return error(std::string("unexpected PDU from the target: ") + to_string(pdu.opcode()));
     }
@@ -344,12 +340,74 @@ void Initiator::issue() {
             const std::uint64_t gen = op->kind == Op::Kind::write ? ++gen_ : 0;
             for (std::uint32_t b = 0; b < op->blocks; ++b) {
                 auto it = shadow_.find(op->lba + b);
-                const std::uint64_t g = op->kind == Op::Kind::write ? gen : (it == shadow_.end() ? 0 : it->second);
+                std::uint64_t g = op->kind == Op::Kind::write ? gen : (it == shadow_.end() ? 0 : it->second);
+                if (g == kUnknown) {
+                    // A VERIFY of a block whose contents are unknown would prove nothing: read it.
+                    op->kind = Op::Kind::read;
+                    op->out.reset();
+                    break;
+                }
                 fill_block(op->lba + b, g, std::span<std::byte>(op->out->data() + b * block_len_, block_len_));
             }
         }
         send_command(op);
+        if (wl_.abort_every && issued_ % wl_.abort_every == 0) send_abort(*op);
     }
+}
+
+void Initiator::send_abort(const Op& op) {
+    // RFC 3720 §10.5: ABORT TASK, immediate, naming the task by ITT and CmdSN.
+    TaskMgmtRequestPdu t;
+    t.immediate = true;
+    t.function = TmfFunction::AbortTask;
+    t.lun = (std::uint64_t{cfg_.lun} << 48);
+    t.itt = itt_++;
+    t.referenced_task_tag = op.itt;
+    t.refcmdsn = op.cmdsn;
+    t.cmdsn = cmdsn_;
+    t.expstatsn = expstatsn_;
+    aborts_[t.itt] = op.itt;
+    ++stats_.aborts_sent;
+    send_pdu(t.encode());
+}
+
+void Initiator::on_tmf_response(Pdu& pdu) {
+    auto t = TaskMgmtResponsePdu::decode(pdu.bhs);
+    check_sn(t.sn, true, "TMF Response");
+    auto a = aborts_.find(t.itt);
+    if (a == aborts_.end()) return error("TMF Response for an unknown request " + hex(t.itt));
+    const std::uint32_t task = a->second;
+    aborts_.erase(a);
+    auto it = ops_.find(task);
+    if (t.response == TmfResponse::FunctionComplete) {
+        // The task ended without a response (RFC 3720 §10.6.2: the TMF response comes
+        // after every response of the tasks it ended).
+        if (it == ops_.end()) {
+            ++stats_.abort_too_late;  // it had completed first; the target found nothing left
+        } else {
+            auto op = it->second;
+            ops_.erase(it);
+            for (std::uint32_t b = 0; b < op->blocks; ++b) {
+                busy_.erase(op->lba + b);
+                // An aborted write may or may not have reached the medium.
+                if (op->kind == Op::Kind::write) shadow_[op->lba + b] = kUnknown;
+            }
+            ++stats_.aborted;
+            ++completed_;
+        }
+    } else if (t.response == TmfResponse::TaskDoesNotExist) {
+        if (it != ops_.end()) error("ABORT TASK found no task " + hex(task) + ", yet it never completed");
+        ++stats_.abort_too_late;
+    } else {
+        error("ABORT TASK answered " + std::to_string(static_cast<int>(t.response)));
+    }
+    maybe_finish();
+}
+
+void Initiator::maybe_finish() {
+    if (phase_ != Phase::Running) return;
+    if (completed_ >= wl_.ops && ops_.empty() && aborts_.empty()) return logout();
+    issue();
 }
 
 void Initiator::send_command(std::shared_ptr<Op> op) {
@@ -504,6 +562,7 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
                     Bytes want(block_len_);
                     for (std::uint32_t b = 0; b < op->blocks; ++b) {
                         auto s = shadow_.find(op->lba + b);
+                        if (s != shadow_.end() && s->second == kUnknown) continue;  // after an abort
                         fill_block(op->lba + b, s == shadow_.end() ? 0 : s->second, want);
                         if (op->in.size() < (b + 1) * block_len_ ||
                             !std::equal(want.begin(), want.end(), op->in.begin() + b * block_len_)) {
@@ -526,9 +585,7 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
         }
     }
     if (op->kind != Op::Kind::read_capacity) ++completed_;
-    if (phase_ != Phase::Running) return;
-    if (completed_ >= wl_.ops && ops_.empty()) return logout();
-    issue();
+    maybe_finish();
 }
 
 }  // namespace iscsilab::model

@@ -34,6 +34,7 @@ struct Workload {
     std::uint64_t region_length = 0; // bytes; 0: to the end of the LUN
     bool verify_data = true;
     bool write_then_read = false;    // write the region once sequentially, then read it back
+    std::uint64_t abort_every = 0;   // every N-th command is chased by an ABORT TASK for it
 };
 
 struct InitiatorConfig {
@@ -50,6 +51,7 @@ struct InitiatorStats {
     std::uint64_t bytes_read = 0, bytes_written = 0;
     std::uint64_t pdus_sent = 0, pdus_received = 0;
     std::uint64_t r2ts = 0, data_in = 0, unit_attentions = 0, nop_in_answered = 0;
+    std::uint64_t aborts_sent = 0, aborted = 0, abort_too_late = 0;
     std::vector<std::string> errors;   // protocol, status or data-verification failures
     std::vector<std::string> targets_discovered;
     std::map<std::string, std::string> negotiated;
@@ -102,6 +104,9 @@ private:
     void complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<const std::byte> sense);
     void fill_block(std::uint64_t lba, std::uint64_t gen, std::span<std::byte> out) const;
     void logout();
+    void send_abort(const Op& op);
+    void on_tmf_response(iscsi::Pdu& pdu);
+    void maybe_finish();
 
     SimKernel& kernel_;
     Connect connect_;
@@ -133,6 +138,8 @@ private:
     std::set<std::uint64_t> busy_;                       // blocks with an op in flight
     std::unordered_map<std::uint64_t, std::uint64_t> shadow_;  // block -> generation acknowledged
     std::uint32_t login_itt_ = 0;
+    std::map<std::uint32_t, std::uint32_t> aborts_;          // TMF ITT -> the task's ITT
+    static constexpr std::uint64_t kUnknown = ~0ull;          // block state after an aborted write
     std::vector<iscsi::KeyValue> pending_answers_;
 };
 

@@ -124,6 +124,21 @@ void SimTcpConnection::close(int dir, std::string reason) {
     });
 }
 
+void SimTcpConnection::reset(std::string reason) {
+    if (closed_) return;
+    closed_ = true;
+    tap(0, capture::tcp_flags::RST | capture::tcp_flags::ACK, {}, dirs_[0].seq);
+    auto self = shared_from_this();
+    for (int d = 0; d < 2; ++d) {
+        dirs_[d].queue.clear();
+        ends_[d]->closed_ = true;
+    }
+    kernel_.after(cfg_.latency, [self, reason] {
+        for (int d = 0; d < 2; ++d)
+            if (auto h = self->ends_[d]->handler_.lock()) h->on_closed("connection reset: " + reason);
+    });
+}
+
 void SimStream::send(std::vector<Slice> buffers, Task done) {
     if (closed_) return;
     if (auto c = conn_.lock()) c->send(dir_, std::move(buffers), std::move(done));

@@ -33,6 +33,10 @@ public:
     std::shared_ptr<SimStream> initiator_end() const { return ends_[0]; }
     std::shared_ptr<SimStream> target_end() const { return ends_[1]; }
 
+    // A connection reset (RST): both ends see on_closed after the link latency, and
+    // nothing queued or in flight arrives.
+    void reset(std::string reason);
+
     // Statistics.
     std::uint64_t bytes(int dir) const { return dirs_[dir].bytes_sent; }
     std::uint64_t segments(int dir) const { return dirs_[dir].segments; }

@@ -112,7 +112,7 @@ model::Workload workload_of(const YAML::Node& w, const std::string& where) {
     model::Workload wl;
     if (!w) return wl;
     only(w, {"pattern", "read_pct", "verify_pct", "block_size", "queue_depth", "ops", "region_offset", "region",
-             "verify", "write_then_read"},
+             "verify", "write_then_read", "abort_every"},
          where);
     if (w["pattern"]) {
         std::string p = str(w["pattern"], where + ".pattern");
@@ -130,6 +130,7 @@ model::Workload workload_of(const YAML::Node& w, const std::string& where) {
     if (w["region"]) wl.region_length = size_of(w["region"], where + ".region");
     if (w["verify"]) wl.verify_data = flag_of(w["verify"], where + ".verify");
     if (w["write_then_read"]) wl.write_then_read = flag_of(w["write_then_read"], where + ".write_then_read");
+    if (w["abort_every"]) wl.abort_every = number_of(w["abort_every"], where + ".abort_every");
     if (wl.block_size == 0 || wl.queue_depth == 0) throw LoadError{where + ": block_size and queue_depth must be positive"};
     return wl;
 }
@@ -203,7 +204,8 @@ std::string load_scenario(const std::string& path, Scenario& s) {
         }
         if (y["expect"]) {
             const YAML::Node& e = y["expect"];
-            only(e, {"negotiated", "min_r2ts", "max_r2ts", "min_data_in", "min_ops", "discovered"}, "expect");
+            only(e, {"negotiated", "min_r2ts", "max_r2ts", "min_data_in", "min_ops", "min_aborted", "discovered"}, "expect");
+            if (e["min_aborted"]) s.expect.min_aborted = number_of(e["min_aborted"], "expect.min_aborted");
             if (e["negotiated"])
                 for (const auto& kv : e["negotiated"]) s.expect.negotiated[kv.first.as<std::string>()] = kv.second.as<std::string>();
             if (e["min_r2ts"]) s.expect.min_r2ts = number_of(e["min_r2ts"], "expect.min_r2ts");
@@ -412,11 +414,14 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
             if (it == st0.negotiated.end()) failed("expected " + k + "=" + v + ", not negotiated");
             else if (it->second != v) failed("expected " + k + "=" + v + ", negotiated " + it->second);
         }
-        std::uint64_t r2ts = 0, data_in = 0;
+        std::uint64_t r2ts = 0, data_in = 0, aborted = 0;
         for (const auto& i : inits) {
             r2ts += i->stats().r2ts;
             data_in += i->stats().data_in;
+            aborted += i->stats().aborted;
         }
+        if (s.expect.min_aborted && aborted < *s.expect.min_aborted)
+            failed("expected at least " + std::to_string(*s.expect.min_aborted) + " aborted tasks, saw " + std::to_string(aborted));
         if (s.expect.min_r2ts && r2ts < *s.expect.min_r2ts)
             failed("expected at least " + std::to_string(*s.expect.min_r2ts) + " R2Ts, saw " + std::to_string(r2ts));
         if (s.expect.max_r2ts && r2ts > *s.expect.max_r2ts)

@@ -24,7 +24,7 @@ struct InitiatorSpec {
 
 struct Expect {
     std::map<std::string, std::string> negotiated;  // as the first initiator saw them
-    std::optional<std::uint64_t> min_r2ts, max_r2ts, min_data_in, min_ops;
+    std::optional<std::uint64_t> min_r2ts, max_r2ts, min_data_in, min_ops, min_aborted;
     std::vector<std::string> discovered;
 };
 

@@ -152,6 +152,21 @@ BOOST_AUTO_TEST_CASE(link_segments_orders_and_paces) {
     BOOST_TEST(rec->closed);
 }
 
+BOOST_AUTO_TEST_CASE(link_reset_reaches_both_ends) {
+    Sim s;
+    auto c = sim::SimTcpConnection::create(*s.k, sim::LinkConfig{}, {0xc0000210, 40001}, {0xc0000201, 3260}, nullptr);
+    auto a = std::make_shared<Recorder>(), b = std::make_shared<Recorder>();
+    c->initiator_end()->set_handler(a);
+    c->target_end()->set_handler(b);
+    c->initiator_end()->send({Slice::copy_of(Bytes(100000))}, {});
+    s.k->after(30us, [&] { c->reset("test"); });
+    s.run();
+    BOOST_TEST(a->closed);
+    BOOST_TEST(b->closed);
+    BOOST_TEST(b->bytes.size() < 100000u);  // what was still queued never arrived
+    BOOST_TEST(c->initiator_end()->closed());
+}
+
 BOOST_AUTO_TEST_CASE(internet_checksum_rfc1071) {
     // RFC 1071 §3: the words 0001 f203 f4f5 f6f7 sum (with carries) to ddf2; the checksum
     // is its complement.
