@@ -387,11 +387,10 @@ void Initiator::on_tmf_response(Pdu& pdu) {
         } else {
             auto op = it->second;
             ops_.erase(it);
-            for (std::uint32_t b = 0; b < op->blocks; ++b) {
-                busy_.erase(op->lba + b);
-                // An aborted write may or may not have reached the medium.
-                if (op->kind == Op::Kind::write) shadow_[op->lba + b] = kUnknown;
-            }
+            busy_.erase(op->lba);
+            // An aborted write may or may not have reached the medium.
+            if (op->kind == Op::Kind::write)
+                for (std::uint32_t b = 0; b < op->blocks; ++b) shadow_[op->lba + b] = kUnknown;
             ++stats_.aborted;
             ++completed_;
         }
@@ -441,8 +440,7 @@ void Initiator::send_command(std::shared_ptr<Op> op) {
             break;
     }
     ops_[op->itt] = op;
-    for (std::uint32_t b = 0; b < std::max<std::uint32_t>(op->blocks, 1); ++b)
-        if (op->kind != Op::Kind::read_capacity) busy_.insert(op->lba + b);
+    if (op->kind != Op::Kind::read_capacity) busy_.insert(op->lba);
     Bytes imm;
     std::uint32_t unsolicited_end = 0;
     if (c.write) {
@@ -533,7 +531,7 @@ void Initiator::on_scsi_response(Pdu& pdu) {
 
 void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<const std::byte> sense) {
     ops_.erase(op->itt);
-    for (std::uint32_t b = 0; b < op->blocks; ++b) busy_.erase(op->lba + b);
+    if (op->kind != Op::Kind::read_capacity) busy_.erase(op->lba);
     if (status != 0) {
         const int key = sense.size() >= 3 ? ((ld8(sense, 0) & 0x7f) >= 0x72 ? ld8(sense, 1) : ld8(sense, 2)) & 0x0f : -1;
         if (key == 0x6) {

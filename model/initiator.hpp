@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "model/kernel.hpp"
@@ -135,7 +136,9 @@ private:
     std::uint64_t block_len_ = 512, lun_blocks_ = 0;
     std::uint64_t issued_ = 0, completed_ = 0, seq_next_ = 0, gen_ = 0;
     std::map<std::uint32_t, std::shared_ptr<Op>> ops_;
-    std::set<std::uint64_t> busy_;                       // blocks with an op in flight
+    // First LBAs of the slots with an operation in flight (operations are slot-aligned,
+    // so one entry covers all its blocks).
+    std::unordered_set<std::uint64_t> busy_;
     std::unordered_map<std::uint64_t, std::uint64_t> shadow_;  // block -> generation acknowledged
     std::uint32_t login_itt_ = 0;
     std::map<std::uint32_t, std::uint32_t> aborts_;          // TMF ITT -> the task's ITT

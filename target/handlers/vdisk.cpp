@@ -119,7 +119,12 @@ std::string VdiskConfig::set(const std::string& key, const std::string& value) {
     if (key == "nv_cache") return flag(nv_cache);
     if (key == "read_only") return flag(read_only);
     if (key == "write_through") return flag(write_through);
-    if (key == "o_direct") return flag(o_direct);
+    if (key == "o_direct") {
+        std::string e = flag(o_direct);
+        // Said plainly rather than ignored: I/O goes through the page cache for now.
+        if (e.empty() && o_direct) return "o_direct=1 is not supported yet (I/O uses the page cache)";
+        return e;
+    }
     if (key == "removable") return flag(removable);
     if (key == "size_mb" || key == "size") {
         auto n = iscsi::parse_number(value);
