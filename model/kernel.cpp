@@ -19,13 +19,24 @@ SimKernel::SimKernel(sc_core::sc_module_name name) : sc_core::sc_module(name) {
 Nanos SimKernel::now() const { return Nanos(ns_now()); }
 
 void SimKernel::post(Task fn) {
-    now_queue_.push_back(Entry{ns_now(), seq_++, std::move(fn)});
+    now_queue_.push_back(Now{seq_++, std::move(fn)});
     arm();
+}
+
+std::uint32_t SimKernel::park(Task fn) {
+    if (free_slots_.empty()) {
+        slab_.push_back(std::move(fn));
+        return static_cast<std::uint32_t>(slab_.size() - 1);
+    }
+    const std::uint32_t slot = free_slots_.back();
+    free_slots_.pop_back();
+    slab_[slot] = std::move(fn);
+    return slot;
 }
 
 TimerId SimKernel::after(Nanos delay, Task fn) {
     const std::uint64_t id = seq_++;
-    heap_.push_back(Entry{ns_now() + std::max<std::int64_t>(0, delay.count()), id, std::move(fn)});
+    heap_.push_back(Entry{ns_now() + std::max<std::int64_t>(0, delay.count()), id, park(std::move(fn))});
     std::push_heap(heap_.begin(), heap_.end(), Later{});
     arm();
     return TimerId{id + 1};
@@ -37,10 +48,9 @@ void SimKernel::cancel(TimerId id) {
 
 void SimKernel::arm() {
     std::int64_t first;
-    if (!now_queue_.empty()) first = now_queue_.front().when;
+    if (!now_queue_.empty()) first = ns_now();
     else if (!heap_.empty()) first = heap_.front().when;
     else return;
-    if (!heap_.empty()) first = std::min(first, heap_.front().when);
     if (armed_for_ >= 0 && armed_for_ <= first) return;  // already due no later
     const std::int64_t delta = first - ns_now();
     wake_.cancel();
@@ -61,10 +71,12 @@ void SimKernel::dispatch() {
         Task fn;
         if (heap_due && (!fifo_due || heap_.front().seq < now_queue_.front().seq)) {
             std::pop_heap(heap_.begin(), heap_.end(), Later{});
-            Entry e = std::move(heap_.back());
+            const Entry e = heap_.back();
             heap_.pop_back();
+            fn = std::move(slab_[e.slot]);
+            slab_[e.slot] = nullptr;
+            free_slots_.push_back(e.slot);
             if (!cancelled_.empty() && cancelled_.erase(e.seq)) continue;
-            fn = std::move(e.fn);
         } else {
             fn = std::move(now_queue_.front().fn);
             now_queue_.pop_front();

@@ -40,19 +40,27 @@ private:
     // Timed work in a binary heap ordered by (time, sequence); work posted for "now" in
     // a FIFO beside it (its sequence numbers only grow, so order is kept by comparing
     // the two heads). Cancelled timers are skipped when they come up.
+    // The heap holds small keys; the tasks wait in a slab, so sifting moves 24 bytes.
     struct Entry {
         std::int64_t when;
         std::uint64_t seq;
-        Task fn;
+        std::uint32_t slot;
     };
     struct Later {
         bool operator()(const Entry& a, const Entry& b) const {
             return a.when != b.when ? a.when > b.when : a.seq > b.seq;
         }
     };
+    struct Now {
+        std::uint64_t seq;
+        Task fn;
+    };
+    std::uint32_t park(Task fn);
     sc_core::sc_event wake_;
     std::vector<Entry> heap_;
-    std::deque<Entry> now_queue_;
+    std::vector<Task> slab_;
+    std::vector<std::uint32_t> free_slots_;
+    std::deque<Now> now_queue_;
     std::unordered_set<std::uint64_t> cancelled_;
     std::uint64_t seq_ = 0;
     std::uint64_t events_ = 0;
