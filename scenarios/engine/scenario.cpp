@@ -186,7 +186,8 @@ std::string load_scenario(const std::string& path, Scenario& s) {
                 if (!m.IsSequence() || m.size() != 2) throw LoadError{"target.mgmt: each entry is [path, value]"};
                 s.mgmt.emplace_back(m[0].as<std::string>(), m[1].as<std::string>());
             }
-        if (!y["initiators"] || !y["initiators"].IsSequence()) throw LoadError{"initiators: expected a list"};
+        if (!y["initiators"] || !y["initiators"].IsSequence() || y["initiators"].size() == 0)
+            throw LoadError{"initiators: expected a list of at least one initiator"};
         int k = 0;
         for (const auto& i : y["initiators"]) {
             const std::string where = "initiators[" + std::to_string(k++) + "]";

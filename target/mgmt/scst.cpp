@@ -127,6 +127,9 @@ std::optional<ConfError> Scst::apply(const std::vector<ConfBlock>& blocks, const
 
     for (const auto& top : blocks) {
         if (top.keyword == "HANDLER") {
+            const auto& hs = handler_names();
+            if (std::find(hs.begin(), hs.end(), top.args[0]) == hs.end())
+                return err(top.line, "no handler '" + top.args[0] + "'; expected vcdrom, vdisk_blockio, vdisk_fileio or vdisk_nullio");
             for (const auto& d : top.children) {
                 std::vector<std::pair<std::string, std::string>> params;
                 for (const auto& a : d.attrs) params.emplace_back(a.name, a.value);

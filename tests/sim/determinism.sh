@@ -28,6 +28,29 @@ if [ "$changed" -ge $((n - 1)) ]; then
 else
     echo "FAILED: seed 12 changed only $changed of $n digests"; fail=1
 fi
+# Shards split the suite without loss or overlap; --repeat runs consecutive seeds.
+"$bin" run "$suite" --seed 11 --shard 0/2 >"$tmp/s0.txt"
+"$bin" run "$suite" --seed 11 --shard 1/2 >"$tmp/s1.txt"
+if diff <(digests "$tmp/a.txt" | sort) <(cat <(digests "$tmp/s0.txt") <(digests "$tmp/s1.txt") | sort) >/dev/null; then
+    echo "ok: shards 0/2 and 1/2 together ran the suite once, with the same digests"
+else
+    echo "FAILED: shards do not add up to the suite"; fail=1
+fi
+one=$(ls "$suite"/*.yaml | head -1)
+"$bin" run "$one" --seed 11 --repeat 2 >"$tmp/r.txt"
+if grep -q "seed=11 " "$tmp/r.txt" && grep -q "seed=12 " "$tmp/r.txt" && grep -q "^2 passed, 0 failed" "$tmp/r.txt"; then
+    echo "ok: --repeat 2 ran seeds 11 and 12"
+else
+    echo "FAILED: --repeat"; fail=1
+fi
+# A failure names the command that replays it.
+printf 'name: broken\ntarget: { config: "HANDLER nosuch {\\n}\\n" }\ninitiators: []\n' >"$tmp/broken.yaml"
+"$bin" run "$tmp/broken.yaml" --seed 5 >"$tmp/f.txt"
+if [ $? -ne 0 ] && grep -q "replay: iscsilab run $tmp/broken.yaml --seed 5" "$tmp/f.txt" && grep -q "^0 passed, 1 failed" "$tmp/f.txt"; then
+    echo "ok: a failing scenario prints its replay command"
+else
+    echo "FAILED: no replay command for a failure"; cat "$tmp/f.txt"; fail=1
+fi
 rm -rf "$tmp"
-[ $fail -eq 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
+echo "$( [ $fail -eq 0 ] && echo 1 || echo 0) passed, $( [ $fail -eq 0 ] && echo 0 || echo 1) failed"
 exit $fail

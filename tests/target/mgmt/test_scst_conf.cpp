@@ -147,7 +147,8 @@ BOOST_AUTO_TEST_CASE(semantic_errors_name_the_line) {
     std::vector<Case> cases = {
         {"HANDLER vdisk_fileio {\n DEVICE d {\n  filename /missing\n }\n}\n", 2, "No such file"},
         {"HANDLER vdisk_fileio {\n DEVICE d {\n  blocksize 1000\n  filename /x\n }\n}\n", 2, "blocksize"},
-        {"HANDLER vdisk_teleport {\n DEVICE d\n}\n", 2, "no handler"},
+        {"HANDLER vdisk_teleport {\n DEVICE d\n}\n", 1, "no handler"},
+        {"HANDLER vdisk_teleport\n", 1, "no handler"},
         {"TARGET_DRIVER iscsi {\n TARGET iqn.a:b {\n  LUN 0 nosuch\n }\n}\n", 3, "no device 'nosuch'"},
         {"TARGET_DRIVER iscsi {\n TARGET iqn.a:b {\n  QueuedCommands many\n }\n}\n", 3, "QueuedCommands"},
         {"TARGET_DRIVER iscsi {\n TARGET notaniqn {\n }\n}\n", 2, "not an iqn."},
