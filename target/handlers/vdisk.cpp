@@ -347,7 +347,7 @@ void Vdisk::inquiry(Command& c) const {
         }
         case 0xb0: {  // Block limits (SBC-3 §6.5.3), page length 0x3c
             Bytes p(0x3c);
-            const std::uint32_t max_blocks = (8u << 20) / cfg_.blocksize;  // 8 MiB per command
+            const std::uint32_t max_blocks = scsi::kMaxTransferBytes / cfg_.blocksize;
             st16(p, 2, 0);                                  // maximum compare and write length
             st16(p, 2, 1);                                  // optimal transfer length granularity
             st32(p, 4, max_blocks);                         // maximum transfer length
@@ -645,7 +645,11 @@ void Vdisk::read(CmdPtr cmd, scsi::Completion done) {
         cmd->status = Status::Good;
         return done();
     }
-    if (bytes > (64u << 20)) return fail(*cmd, scsi::invalid_field_in_cdb(7)), done();
+    if (bytes > scsi::kMaxTransferBytes) {
+        // SBC-3 §6.5.3: beyond MAXIMUM TRANSFER LENGTH.
+        fail(*cmd, scsi::invalid_field_in_cdb(scsi::cdb_length(cmd->opcode()) == 16 ? 10 : 7));
+        return done();
+    }
     auto buf = std::make_shared<Bytes>(bytes);
     BlockRequest req{BlockOp::read, rw.lba * cfg_.blocksize, bytes, *buf, false};
     store_->submit(req, [this, cmd, buf, done = std::move(done)](BlockStatus st) {
@@ -674,6 +678,10 @@ void Vdisk::write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion d
     if (!check_range(*cmd, rw)) return done();
     const std::uint64_t bytes = std::uint64_t{rw.blocks} * cfg_.blocksize;
     cmd->spdtl = bytes;
+    if (bytes > scsi::kMaxTransferBytes) {
+        fail(*cmd, scsi::invalid_field_in_cdb(scsi::cdb_length(cmd->opcode()) == 16 ? 10 : 7));
+        return done();
+    }
     // The expected data transfer length may disagree with the CDB (FCP-4 §9.4.2 a),
     // RFC 3720 §10.4.5): only what both allow is written, in whole blocks; the
     // transport reports the residual. A partial block cannot be written at all.
@@ -720,6 +728,11 @@ void Vdisk::verify(CmdPtr cmd, scsi::Completion done) {
     if (rw.bytchk == 2) return fail(*cmd, scsi::invalid_field_in_cdb(1, 2)), done();
     if (!check_range(*cmd, rw)) return done();
     const std::uint64_t bytes = std::uint64_t{rw.blocks} * cfg_.blocksize;
+    if (bytes > scsi::kMaxTransferBytes) {
+        // The medium is read into memory to verify it: bounded like any transfer.
+        fail(*cmd, scsi::invalid_field_in_cdb(scsi::cdb_length(cmd->opcode()) == 16 ? 10 : 7));
+        return done();
+    }
     const bool compare = rw.bytchk != 0;
     // BYTCHK=1: the initiator sends the blocks; 11b: one block to match every block.
     const std::uint64_t expect_out = rw.bytchk == 1 ? bytes : rw.bytchk == 3 ? cfg_.blocksize : 0;

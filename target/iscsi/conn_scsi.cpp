@@ -11,9 +11,6 @@
 namespace iscsilab::iscsi {
 
 namespace {
-// The most data we buffer for one command: far above any MaxBurstLength we advertise,
-// low enough that a hostile EDTL cannot exhaust memory.
-constexpr std::uint32_t kMaxTransfer = 64u << 20;
 
 scsi::TaskAttribute to_scsi(TaskAttr a) {
     switch (a) {
@@ -67,7 +64,9 @@ void Connection::handle_scsi_command(Pdu& pdu) {
     tasks_[t->itt] = t;
     if (!t->immediate) session_->command_started();
 
-    const bool too_big = t->write && t->edtl > kMaxTransfer;
+    // An EDTL over the maximum transfer length is refused before any data is solicited:
+    // a hostile initiator cannot make us buffer more than that per command.
+    const bool too_big = t->write && t->edtl > scsi::kMaxTransferBytes;
     if ((c.read && c.write) || too_big) {
         // Bidirectional commands are not supported, and an EDTL beyond what we buffer is
         // refused before any data is solicited.

@@ -50,6 +50,11 @@ inline constexpr std::uint8_t ReadCapacity16 = 0x10;
 inline constexpr std::uint8_t ReportSupportedOperationCodes = 0x0c;
 }  // namespace sa
 
+// The most data one command may move, reported as MAXIMUM TRANSFER LENGTH in the Block
+// Limits page and enforced by the handlers and the transport alike: it bounds what a
+// session can make the target buffer.
+inline constexpr std::uint32_t kMaxTransferBytes = 8u << 20;
+
 // CDB length from the group code (SPC-4 §4.2.5.1); 0 for vendor-specific groups.
 std::size_t cdb_length(std::uint8_t opcode);
 

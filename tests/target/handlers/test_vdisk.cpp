@@ -109,6 +109,27 @@ BOOST_AUTO_TEST_CASE(write_then_read_and_ranges) {
     BOOST_TEST(d.run({0x08, 0, 0, 0, 0, 0})->data_in->size() == 256u * 512u);
 }
 
+BOOST_AUTO_TEST_CASE(maximum_transfer_length) {
+    handlers::VdiskConfig c;
+    c.name = "big";
+    c.handler = "vdisk_nullio";
+    auto dev = std::make_shared<handlers::Vdisk>(c, std::make_shared<handlers::NullStore>(1ull << 40));
+    auto run = [&](std::initializer_list<int> cdb) {
+        auto cmd = std::make_shared<Command>();
+        int i = 0;
+        for (int b : cdb) cmd->cdb[static_cast<std::size_t>(i++)] = static_cast<std::byte>(b);
+        dev->execute(cmd, {}, [] {});
+        return cmd;
+    };
+    // 2^24 blocks (8 GiB) of VERIFY and READ on a 1 TiB disk: refused, not allocated.
+    for (int op : {0x8f, 0x88}) {
+        auto r = run({op, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0});
+        expect_sense(*r, SenseKey::IllegalRequest, asc::InvalidFieldInCdb);
+    }
+    auto ok = run({0x88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0});  // 16384 blocks = 8 MiB
+    BOOST_TEST(static_cast<int>(ok->status) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(edtl_shorter_than_cdb_writes_whole_blocks_only) {
     Disk d;
     Bytes one(512, std::byte{0xbb});
