@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "target/scsi/command.hpp"
+#include "target/scsi/task_set.hpp"
 
 namespace iscsilab::scsi {
 
@@ -51,6 +52,8 @@ public:
     // LOGICAL UNIT RESET side effects (SAM-5 §6.6): UA to every other nexus.
     virtual void reset(std::uint64_t by_nexus);
 
+    TaskSet& task_set() { return task_set_; }
+
     // Descriptor sense is chosen by the control mode page's D_SENSE bit.
     virtual bool descriptor_sense() const { return false; }
 
@@ -60,6 +63,7 @@ private:
     mutable std::mutex mu_;
     std::set<std::uint64_t> known_;
     std::map<std::uint64_t, std::deque<Asc>> pending_;
+    TaskSet task_set_;
 };
 
 }  // namespace iscsilab::scsi

@@ -92,7 +92,19 @@ void Target::execute(std::shared_ptr<Command> cmd, Completion done) const {
     }
     AccessContext ctx;
     ctx.read_only = it->second.read_only;
-    it->second.device->execute(std::move(cmd), ctx, std::move(done));
+    // Through the LU's task set: ORDERED and HEAD OF QUEUE keep their meaning (SAM-5 §8.6).
+    auto dev = it->second.device;
+    const TaskAttribute attr = cmd->attr;
+    dev->task_set().submit(attr, [dev, cmd, ctx, attr, done = std::move(done)]() mutable {
+        if (cmd->aborted) {  // aborted while it waited: nothing to run
+            dev->task_set().finished(attr);
+            return done();
+        }
+        dev->execute(cmd, ctx, [dev, attr, done = std::move(done)] {
+            dev->task_set().finished(attr);
+            done();
+        });
+    });
 }
 
 LunMap* Target::map_of(const std::string& group) {
