@@ -76,6 +76,16 @@ void Connection::handle_tmf(Pdu& pdu) {
         case TmfFunction::AbortTask: {
             if (!lun_exists) return respond(TmfResponse::LunDoesNotExist);
             auto it = tasks_.find(r.referenced_task_tag);
+            if (it == tasks_.end() && session_->in_window(r.refcmdsn) && r.refcmdsn != r.cmdsn) {
+                // RFC 3720 §10.5.1: a task not received yet whose RefCmdSN is in the window
+                // counts as received and aborted: Function Complete, and it will not run.
+                auto held = held_.find(r.refcmdsn);
+                if (held != held_.end() && held->second.opcode() == Opcode::ScsiCommand &&
+                    BhsView{held->second.bhs}.itt() != r.referenced_task_tag)
+                    return respond(TmfResponse::TaskDoesNotExist);  // that CmdSN is another task
+                aborted_ahead_.insert(r.refcmdsn);
+                return respond(TmfResponse::FunctionComplete);
+            }
             if (it == tasks_.end() || it->second->lun != lun || it->first == r.itt)
                 return respond(TmfResponse::TaskDoesNotExist);
             auto victim = std::vector<std::shared_ptr<Task>>{it->second};

@@ -185,6 +185,11 @@ void Connection::accept_numbered(Pdu&& pdu) {
 }
 
 void Connection::process_in_order(Pdu& pdu) {
+    if (!pdu.view().immediate() && !aborted_ahead_.empty() && pdu.opcode() == Opcode::ScsiCommand &&
+        aborted_ahead_.erase(ld32(pdu.bhs, 24))) {
+        // RFC 3720 §10.5.1: ABORT TASK named it before it arrived; it is not run.
+        return;
+    }
     switch (pdu.opcode()) {
         case Opcode::ScsiCommand: return handle_scsi_command(pdu);
         case Opcode::TaskMgmtRequest: return handle_tmf(pdu);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -131,6 +132,7 @@ private:
     std::shared_ptr<Session> session_;
     std::map<std::uint32_t, std::shared_ptr<Task>> tasks_;  // by ITT
     std::map<std::uint32_t, Pdu> held_;                     // CmdSN in window, ahead of ExpCmdSN
+    std::set<std::uint32_t> aborted_ahead_;                 // CmdSNs aborted before they arrived
     std::uint32_t next_ttt_ = 1;
 
     // Text Request continuation (RFC 3720 §10.10.4): the rest of a long response.

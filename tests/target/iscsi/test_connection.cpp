@@ -381,6 +381,34 @@ BOOST_AUTO_TEST_CASE(abort_task_waiting_for_data) {
     BOOST_TEST(static_cast<int>(TaskMgmtResponsePdu::decode(out[0].bhs).response) == 4);
 }
 
+BOOST_AUTO_TEST_CASE(abort_task_before_it_arrives) {
+    Rig rig;
+    auto s = rig.connect();
+    rig.full_login(*s);
+    rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));  // CmdSN 1, the UA
+    // CmdSN 2 is lost on the way; CmdSN 3 waits for it. ABORT TASK names CmdSN 2.
+    rig.cmdsn = 3;
+    BOOST_TEST(rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false)).empty());
+    TaskMgmtRequestPdu tm;
+    tm.function = TmfFunction::AbortTask;
+    tm.immediate = true;
+    tm.itt = 500;
+    tm.referenced_task_tag = 4242;
+    tm.refcmdsn = 2;
+    tm.cmdsn = 4;
+    auto out = rig.exchange(*s, frame(tm.encode()));
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_TEST(static_cast<int>(TaskMgmtResponsePdu::decode(out[0].bhs).response) == 0);  // Function Complete
+    // When CmdSN 2 does arrive it is not run, and CmdSN 3 proceeds.
+    rig.cmdsn = 2;
+    rig.itt = 4242;
+    out = rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));
+    BOOST_REQUIRE(out.size() == 1u);
+    auto r = ScsiResponsePdu::decode(out[0].bhs);
+    BOOST_TEST(r.itt != 4242u);
+    BOOST_TEST(r.sn.expcmdsn == 4u);
+}
+
 BOOST_AUTO_TEST_CASE(lun_reset_waits_for_the_device) {
     Rig rig;
     auto s = rig.connect();
