@@ -29,6 +29,8 @@ const std::vector<scsi::OpcodeInfo> kOpcodes = {
     {op::Write6, {}, {0x0a, 0x1f, 0xff, 0xff, 0xff, 0x07}, "WRITE(6)"},
     {op::Inquiry, {}, {0x12, 0x01, 0xff, 0xff, 0xff, 0x07}, "INQUIRY"},
     {op::ModeSelect6, {}, {0x15, 0x11, 0, 0, 0xff, 0x07}, "MODE SELECT(6)"},
+    {op::Reserve6, {}, {0x16, 0, 0, 0, 0, 0x07}, "RESERVE(6)"},
+    {op::Release6, {}, {0x17, 0, 0, 0, 0, 0x07}, "RELEASE(6)"},
     {op::ModeSense6, {}, {0x1a, 0x08, 0xff, 0xff, 0xff, 0x07}, "MODE SENSE(6)"},
     {op::StartStopUnit, {}, {0x1b, 0x01, 0, 0x0f, 0xf7, 0x07}, "START STOP UNIT"},
     {op::PreventAllowMediumRemoval, {}, {0x1e, 0, 0, 0, 0x03, 0x07}, "PREVENT ALLOW MEDIUM REMOVAL"},
@@ -68,6 +70,13 @@ bool is_write_verify(std::uint8_t o) {
     return o == op::WriteAndVerify10 || o == op::WriteAndVerify12 || o == op::WriteAndVerify16;
 }
 bool is_verify(std::uint8_t o) { return o == op::Verify10 || o == op::Verify12 || o == op::Verify16; }
+
+// Commands another nexus may still run while a RESERVE(6) reservation is held
+// (SPC-2 §5.5.1 table 7, SBC-2 table 6).
+bool passes_reservation(std::uint8_t o) {
+    return o == op::Inquiry || o == op::ReportLuns || o == op::RequestSense || o == op::Release6 ||
+           o == op::ReadCapacity10 || o == op::ServiceActionIn16 || o == op::MaintenanceIn;
+}
 
 // Commands that a pending unit attention does not block (SPC-4 §5.14 / SAM-5 §5.14).
 bool passes_unit_attention(std::uint8_t o) {
@@ -259,6 +268,12 @@ void Vdisk::execute(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion
         }
     }
 
+    if (c.nexus && !passes_reservation(o) && reserved_by_other(c.nexus->id)) {
+        c.status = Status::ReservationConflict;  // SAM-5 §5.3: no sense data
+        done();
+        return;
+    }
+
     if (is_read(o)) return read(std::move(cmd), std::move(done));
     if (is_write(o) || is_write_verify(o)) return write(std::move(cmd), ctx, std::move(done));
     if (is_verify(o)) return verify(std::move(cmd), std::move(done));
@@ -268,6 +283,13 @@ void Vdisk::execute(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion
     switch (o) {
         case op::TestUnitReady:
         case op::PreventAllowMediumRemoval:
+            c.status = Status::Good;
+            break;
+        case op::Reserve6:
+            c.status = c.nexus && !reserve(c.nexus->id) ? Status::ReservationConflict : Status::Good;
+            break;
+        case op::Release6:
+            if (c.nexus) release(c.nexus->id);
             c.status = Status::Good;
             break;
         case op::StartStopUnit: {

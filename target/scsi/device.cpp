@@ -53,10 +53,32 @@ void Device::forget_nexus(std::uint64_t nexus) {
     std::lock_guard lock(mu_);
     known_.erase(nexus);
     pending_.erase(nexus);
+    if (reserved_by_ == nexus) reserved_by_.reset();  // SPC-2 §5.5.1: I_T nexus loss
 }
 
 void Device::reset(std::uint64_t by_nexus) {
+    {
+        std::lock_guard lock(mu_);
+        reserved_by_.reset();
+    }
     raise_unit_attention(asc::BusDeviceResetFunctionOccurred, by_nexus);
+}
+
+bool Device::reserve(std::uint64_t nexus) {
+    std::lock_guard lock(mu_);
+    if (reserved_by_ && *reserved_by_ != nexus) return false;
+    reserved_by_ = nexus;
+    return true;
+}
+
+void Device::release(std::uint64_t nexus) {
+    std::lock_guard lock(mu_);
+    if (reserved_by_ == nexus) reserved_by_.reset();
+}
+
+bool Device::reserved_by_other(std::uint64_t nexus) const {
+    std::lock_guard lock(mu_);
+    return reserved_by_ && *reserved_by_ != nexus;
 }
 
 }  // namespace iscsilab::scsi

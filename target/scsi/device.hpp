@@ -49,8 +49,16 @@ public:
     void raise_unit_attention(Asc code, std::optional<std::uint64_t> except_nexus = std::nullopt);
     void forget_nexus(std::uint64_t nexus);
 
-    // LOGICAL UNIT RESET side effects (SAM-5 §6.6): UA to every other nexus.
+    // LOGICAL UNIT RESET side effects (SAM-5 §6.6): UA to every other nexus, and the
+    // reservation is gone.
     virtual void reset(std::uint64_t by_nexus);
+
+    // SPC-2 RESERVE(6)/RELEASE(6) reservations, held by one I_T nexus. reserve() fails
+    // while another nexus holds it; release() by anyone else changes nothing (SPC-2
+    // §7.17). A nexus that goes away (forget_nexus) releases what it held.
+    bool reserve(std::uint64_t nexus);
+    void release(std::uint64_t nexus);
+    bool reserved_by_other(std::uint64_t nexus) const;
 
     TaskSet& task_set() { return task_set_; }
 
@@ -64,6 +72,7 @@ private:
     std::set<std::uint64_t> known_;
     std::map<std::uint64_t, std::deque<Asc>> pending_;
     TaskSet task_set_;
+    std::optional<std::uint64_t> reserved_by_;
 };
 
 }  // namespace iscsilab::scsi

@@ -10,7 +10,7 @@ families=${ISCSILAB_CU_FAMILIES:-"SCSI.Inquiry SCSI.ReadCapacity10 SCSI.ReadCapa
  SCSI.Read12 SCSI.Read16 SCSI.Write10 SCSI.Write12 SCSI.Write16 SCSI.TestUnitReady SCSI.Mandatory
  SCSI.ModeSense6 SCSI.Verify10 SCSI.Verify12 SCSI.Verify16 SCSI.WriteVerify10 SCSI.WriteVerify12
  SCSI.WriteVerify16 SCSI.ReportSupportedOpcodes iSCSI.iSCSIcmdsn iSCSI.iSCSIdatasn iSCSI.iSCSIResiduals
- iSCSI.iSCSITMF"}
+ iSCSI.iSCSITMF SCSI.Reserve6"}
 # Skips that are about features the issue does not ask for (persistent reservations,
 # thin provisioning).
 allowed_skips='PERSISTENT RESERVE IN is not implemented|Logical unit is fully provisioned'
@@ -36,7 +36,10 @@ url="iscsi://$PORTAL/iqn.2026-11.org.iscsilab:cu/0"
 passed=0 failed=0 total_tests=0
 for f in $families; do
     out="$tmp/$f.log"
-    (cd "$tmp" && timeout 600 iscsi-test-cu --dataloss -t "$f" "$url" >"$out" 2>&1)
+    extra=()
+    # RESERVE(6) tests need a second initiator (-I).
+    [ "$f" = SCSI.Reserve6 ] && extra=(-i iqn.2026-11.org.example:first -I iqn.2026-11.org.example:second)
+    (cd "$tmp" && timeout 600 iscsi-test-cu "${extra[@]}" --dataloss -t "$f" "$url" >"$out" 2>&1)
     rc=$?
     row=$(grep -E '^ +tests ' "$out" | tail -1)
     read -r _ t_total t_ran t_passed t_failed t_inactive <<<"$row"

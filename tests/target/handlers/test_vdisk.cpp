@@ -284,6 +284,37 @@ BOOST_AUTO_TEST_CASE(lun_masking_and_report_luns) {
     BOOST_TEST(!wildcard_match("iqn.*:a?c", "iqn.x:abbc"));
 }
 
+BOOST_AUTO_TEST_CASE(reserve_release_across_two_nexuses) {
+    Disk a;
+    auto other = std::make_shared<Nexus>();
+    other->id = 2;
+    auto as = [&](std::shared_ptr<Nexus> n, std::initializer_list<int> cdb, Bytes out = {}) {
+        auto c = std::make_shared<Command>();
+        int i = 0;
+        for (int b : cdb) c->cdb[static_cast<std::size_t>(i++)] = static_cast<std::byte>(b);
+        c->data_out = std::move(out);
+        c->nexus = n;
+        a.dev->execute(c, {}, [] {});
+        return c;
+    };
+    as(other, {0x00, 0, 0, 0, 0, 0});  // its power-on unit attention
+    auto st = [](const std::shared_ptr<Command>& c) { return static_cast<int>(c->status); };
+    BOOST_TEST(st(a.run({0x16, 0, 0, 0, 0, 0})) == 0x00);                 // RESERVE(6)
+    BOOST_TEST(st(a.run({0x16, 0, 0, 0, 0, 0})) == 0x00);                 // again, same holder
+    BOOST_TEST(st(as(other, {0x16, 0, 0, 0, 0, 0})) == 0x18);             // RESERVATION CONFLICT
+    BOOST_TEST(st(as(other, {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0})) == 0x18);  // READ(10) too
+    BOOST_TEST(st(as(other, {0x12, 0, 0, 0, 36, 0})) == 0x00);            // INQUIRY is allowed
+    BOOST_TEST(st(as(other, {0x17, 0, 0, 0, 0, 0})) == 0x00);             // its RELEASE: no effect
+    BOOST_TEST(st(as(other, {0x16, 0, 0, 0, 0, 0})) == 0x18);
+    BOOST_TEST(st(a.run({0x17, 0, 0, 0, 0, 0})) == 0x00);                 // the holder releases
+    BOOST_TEST(st(as(other, {0x16, 0, 0, 0, 0, 0})) == 0x00);
+    // I_T nexus loss and LOGICAL UNIT RESET release it too.
+    a.dev->forget_nexus(2);
+    BOOST_TEST(st(a.run({0x16, 0, 0, 0, 0, 0})) == 0x00);
+    a.dev->reset(1);
+    BOOST_TEST(!a.dev->reserved_by_other(2));
+}
+
 BOOST_AUTO_TEST_CASE(lun_encoding) {
     BOOST_TEST(encode_lun(5) == 0x0005000000000000ULL);
     BOOST_TEST(encode_lun(300) == 0x412c000000000000ULL);
