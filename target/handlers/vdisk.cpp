@@ -747,7 +747,10 @@ void Vdisk::write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion d
 
 void Vdisk::verify(CmdPtr cmd, scsi::Completion done) {
     Rw rw = decode_rw(*cmd);
-    if (rw.bytchk == 2) return fail(*cmd, scsi::invalid_field_in_cdb(1, 2)), done();
+    if (rw.bytchk == 2) {  // SBC-4: BYTCHK 10b is reserved
+        fail(*cmd, scsi::invalid_field_in_cdb(1, 2));
+        return done();
+    }
     if (!check_range(*cmd, rw)) return done();
     const std::uint64_t bytes = std::uint64_t{rw.blocks} * cfg_.blocksize;
     if (bytes > scsi::kMaxTransferBytes) {
