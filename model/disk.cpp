@@ -55,18 +55,22 @@ void SimDisk::write_bytes(std::uint64_t off, std::span<const std::byte> src, boo
         const std::uint64_t page = (off + done) / kPage;
         const std::size_t in = (off + done) % kPage;
         const std::size_t n = std::min(kPage - in, src.size() - done);
-        auto& target = durable ? durable_ : cache_;
-        auto it = target.find(page);
-        if (it == target.end()) {
-            // A page written for the first time starts from what is below it.
-            Page p{};
-            if (!durable) {
+        // The durable copy always takes a FUA write. A cached page takes every write
+        // too: it may hold newer bytes elsewhere in the page that a partial FUA write
+        // must neither lose nor make durable.
+        if (durable) {
+            std::memcpy(durable_[page].data() + in, src.data() + done, n);  // new pages are zero
+            if (auto c = cache_.find(page); c != cache_.end()) std::memcpy(c->second.data() + in, src.data() + done, n);
+        } else {
+            auto it = cache_.find(page);
+            if (it == cache_.end()) {
+                // A page cached for the first time starts from what is durable below it.
+                Page p{};
                 if (auto d = durable_.find(page); d != durable_.end()) p = d->second;
+                it = cache_.emplace(page, p).first;
             }
-            it = target.emplace(page, p).first;
+            std::memcpy(it->second.data() + in, src.data() + done, n);
         }
-        std::memcpy(it->second.data() + in, src.data() + done, n);
-        if (durable) cache_.erase(page);
         done += n;
     }
 }

@@ -105,6 +105,25 @@ BOOST_AUTO_TEST_CASE(disk_write_cache_flush_fua_and_power_loss) {
     BOOST_TEST(oob);
 }
 
+BOOST_AUTO_TEST_CASE(disk_partial_fua_write_keeps_the_rest_of_a_cached_page) {
+    Sim s;
+    model::SimDisk d(*s.k, model::DiskConfig{}, 1, "d");
+    Bytes cached(4096, std::byte{0x11}), fua(512, std::byte{0x22}), out(4096);
+    d.submit({BlockOp::write, 0, 4096, cached, false}, [](BlockStatus) {});
+    s.run();
+    d.submit({BlockOp::write, 512, 512, fua, true}, [](BlockStatus) {});
+    s.run();
+    d.peek(0, out);
+    BOOST_TEST(static_cast<int>(out[0]) == 0x11);     // still cached, not lost
+    BOOST_TEST(static_cast<int>(out[512]) == 0x22);
+    BOOST_TEST(static_cast<int>(out[1024]) == 0x11);
+    d.power_loss();
+    d.peek(0, out);
+    BOOST_TEST(static_cast<int>(out[0]) == 0);        // the unflushed bytes were volatile
+    BOOST_TEST(static_cast<int>(out[512]) == 0x22);   // the FUA bytes were not
+    BOOST_TEST(static_cast<int>(out[1024]) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(disk_latency_and_queue_depth) {
     Sim s;
     model::DiskConfig cfg;
