@@ -118,7 +118,7 @@ void print_line(const Outcome& o, std::size_t total, const std::string& file) {
               << " sim=" << std::fixed << std::setprecision(3) << o.sim_s << "s wall=" << o.wall_s << "s pdus=" << o.pdus
               << " ops=" << o.ops << "\n";
     if (!o.passed) {
-        for (std::size_t k = 0; k < o.failures.size() && k < 8; ++k) std::cout << "      " << o.failures[k] << "\n";
+        for (std::size_t k = 0; k < o.failures.size() && k < 16; ++k) std::cout << "      " << o.failures[k] << "\n";
         std::cout << "      replay: iscsilab run " << file << " --seed " << o.seed << "\n";
     }
     std::cout.flush();

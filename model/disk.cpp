@@ -18,6 +18,7 @@ Nanos SimDisk::service_time(const BlockRequest& r) {
         case DiskConfig::Jitter::uniform: scale = 0.5 + rng_.unit(); break;
         case DiskConfig::Jitter::exponential: scale = -std::log(1.0 - rng_.unit() * 0.999999); break;
     }
+    if (kernel_.now() < slow_until_) scale *= slow_factor_;
     return Nanos(static_cast<std::int64_t>(static_cast<double>(base.count()) * scale));
 }
 
@@ -37,11 +38,13 @@ void SimDisk::start_next() {
         ++busy_;
         ++ops_;
         // Latency overlaps across the queue; data transfer shares the media bandwidth.
+        // Requests in service finish in their own time, so with jitter they reorder
+        // (as a disk with a command queue does).
         const Nanos lat = service_time(w.req);
         const auto xfer = Nanos(static_cast<std::int64_t>(static_cast<double>(w.req.length) * 1e9 / cfg_.bandwidth_bps));
-        const Nanos ready = kernel_.now() + lat;
-        media_free_ = std::max(media_free_, ready) + xfer;
-        kernel_.after(media_free_ - kernel_.now(), [this, w = std::move(w)]() mutable {
+        media_free_ = std::max(media_free_, kernel_.now()) + xfer;
+        const Nanos end = std::max(media_free_, kernel_.now() + lat);
+        kernel_.after(end - kernel_.now(), [this, w = std::move(w)]() mutable {
             --busy_;
             finish(w.req, std::move(w.done));
             start_next();
@@ -91,6 +94,19 @@ void SimDisk::read_bytes(std::uint64_t off, std::span<std::byte> out) const {
 }
 
 void SimDisk::finish(const BlockRequest& r, std::function<void(BlockStatus)> done) {
+    if (kernel_.now() < offline_until_) {
+        ++failed_ops_;
+        return done(BlockStatus::offline);
+    }
+    for (const auto& e : medium_errors_) {
+        const bool applies = (r.op == BlockOp::read && e.reads) ||
+                             ((r.op == BlockOp::write || r.op == BlockOp::write_same) && e.writes);
+        if (applies && r.offset < e.offset + e.length && e.offset < r.offset + r.length) {
+            // The range is unreadable or unwritable: nothing of this request happens.
+            ++failed_ops_;
+            return done(BlockStatus::medium_error);
+        }
+    }
     switch (r.op) {
         case BlockOp::read: read_bytes(r.offset, r.buffer); break;
         case BlockOp::write:

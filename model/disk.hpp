@@ -9,6 +9,7 @@
 #include <deque>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "model/kernel.hpp"
 #include "model/rng.hpp"
@@ -35,6 +36,19 @@ public:
 
     // Power loss: the volatile cache is gone; only durable contents remain.
     void power_loss();
+
+    // Faults (the fault plan in faults/ sets them).
+    struct MediumError {
+        std::uint64_t offset = 0, length = 0;  // bytes
+        bool reads = true, writes = false;     // which operations fail on the range
+    };
+    void add_medium_error(MediumError e) { medium_errors_.push_back(e); }
+    void clear_medium_errors() { medium_errors_.clear(); }
+    // Every operation started before `until` takes `factor` times as long.
+    void slow_down(double factor, Nanos until) { slow_factor_ = factor, slow_until_ = until; }
+    // Every operation that ends before `until` fails: the device is gone.
+    void go_offline(Nanos until) { offline_until_ = until; }
+    std::uint64_t failed_ops() const { return failed_ops_; }
     // Read the durable+cached view directly (for invariant checks).
     void peek(std::uint64_t offset, std::span<std::byte> out) const;
 
@@ -63,6 +77,10 @@ private:
     std::uint32_t busy_ = 0;
     Nanos media_free_{0};
     std::uint64_t ops_ = 0;
+    std::vector<MediumError> medium_errors_;
+    double slow_factor_ = 1.0;
+    Nanos slow_until_{0}, offline_until_{0};
+    std::uint64_t failed_ops_ = 0;
 };
 
 }  // namespace iscsilab::model

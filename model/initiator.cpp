@@ -50,11 +50,13 @@ void Initiator::connect_session(bool discovery) {
     stream_ = connect_();
     reader_ = std::make_unique<PduReader>([this](Pdu&& p, FrameError e) {
         if (e != FrameError::none) {
-            fail(std::string("frame error from the target: ") + to_string(e));
+            // RFC 3720 §6.7: the framing or the data cannot be trusted; at ERL 0 the
+            // session recovers.
+            recover(std::string("frame error from the target: ") + to_string(e));
             return false;
         }
         on_pdu(p);
-        return !finished();
+        return !finished() && !recovering_;
     });
     reader_->set_max_data_segment_length(1u << 24);
     digests_ = {};
@@ -103,12 +105,59 @@ void Initiator::send_login() {
 }
 
 void Initiator::on_bytes(std::span<const std::byte> bytes) {
-    if (reader_ && !finished()) reader_->feed(bytes);
+    if (!reader_ || finished() || recovering_) return;
+    last_rx_ = kernel_.now();
+    reader_->feed(bytes);
 }
 
 void Initiator::on_closed(std::string_view reason) {
-    if (phase_ == Phase::Done || phase_ == Phase::Failed) return;
-    fail("connection closed by the target: " + std::string(reason));
+    if (finished()) return;
+    recover("connection closed: " + std::string(reason));
+}
+
+void Initiator::lose(Op& op) {
+    // The session ended the command without telling how far it got: an interrupted
+    // write leaves its blocks unknown until they are written again.
+    if (op.kind == Op::Kind::write)
+        for (std::uint32_t b = 0; b < op.blocks; ++b) shadow_[op.lba + b] = kUnknown;
+    if (op.kind != Op::Kind::read_capacity) {
+        busy_.erase(op.lba);
+        ++completed_;
+        ++stats_.lost;
+    }
+}
+
+void Initiator::recover(std::string why) {
+    if (finished() || recovering_) return;
+    if (session_discovery_) return fail(why);  // discovery is not worth a second try
+    if (stats_.recovery_reasons.size() < 8) stats_.recovery_reasons.push_back(why);
+    if (++stats_.recoveries > cfg_.max_recoveries)
+        return fail("gave up after " + std::to_string(cfg_.max_recoveries) + " session recoveries: " + why);
+    recovering_ = true;
+    phase_ = Phase::Login;
+    if (stream_) stream_->close("session recovery");
+    for (auto& [itt, op] : ops_) lose(*op);
+    ops_.clear();
+    aborts_.clear();
+    // RFC 3720 §6.3.5: a new login with the same ISID and TSIH 0 reinstates the
+    // session; the target ends the old one's tasks first. From a fresh stack: the
+    // reader that called us is still on it.
+    auto self = shared_from_this();
+    kernel_.after(cfg_.recovery_delay, [self] {
+        self->recovering_ = false;
+        self->connect_session(false);
+    });
+}
+
+void Initiator::watchdog() {
+    if (finished()) {
+        watchdog_armed_ = false;
+        return;
+    }
+    if (phase_ == Phase::Running && !ops_.empty() && !recovering_ && kernel_.now() - last_rx_ > cfg_.command_timeout)
+        recover("no answer from the target for " + std::to_string(cfg_.command_timeout.count() / 1000000) + " ms");
+    auto self = shared_from_this();
+    kernel_.after(cfg_.command_timeout / 4, [self] { self->watchdog(); });
 }
 
 void Initiator::fail(std::string why) {
@@ -187,6 +236,9 @@ void Initiator::on_pdu(Pdu& pdu) {
         case Opcode::Reject: {
             auto r = RejectPdu::decode(pdu.bhs);
             check_sn(r.sn, true, "Reject");
+            // A data digest error is the link's doing (a fault), not a protocol error:
+            // the target drops the connection after it and the session recovers.
+            if (r.reason == RejectReason::DataDigestError) return;
             return error("target rejected a PDU, reason " + hex(static_cast<std::uint8_t>(r.reason)));
         }
         case Opcode::AsyncMessage: {
@@ -356,19 +408,42 @@ void Initiator::issue() {
 }
 
 void Initiator::send_abort(const Op& op) {
-    // RFC 3720 §10.5: ABORT TASK, immediate, naming the task by ITT and CmdSN.
+    ++stats_.aborts_sent;
+    send_tmf(TmfFunction::AbortTask, {op.itt}, op.itt, op.cmdsn);
+}
+
+void Initiator::send_tmf(TmfFunction fn, std::vector<std::uint32_t> tasks, std::uint32_t ref_itt, std::uint32_t ref_cmdsn) {
+    // RFC 3720 §10.5: immediate; ABORT TASK names its task by ITT and CmdSN.
     TaskMgmtRequestPdu t;
     t.immediate = true;
-    t.function = TmfFunction::AbortTask;
+    t.function = fn;
     t.lun = (std::uint64_t{cfg_.lun} << 48);
     t.itt = itt_++;
-    t.referenced_task_tag = op.itt;
-    t.refcmdsn = op.cmdsn;
+    if (fn == TmfFunction::AbortTask) {
+        t.referenced_task_tag = ref_itt;
+        t.refcmdsn = ref_cmdsn;
+    }
     t.cmdsn = cmdsn_;
     t.expstatsn = expstatsn_;
-    aborts_[t.itt] = op.itt;
-    ++stats_.aborts_sent;
+    aborts_[t.itt] = PendingTmf{fn, std::move(tasks)};
     send_pdu(t.encode());
+}
+
+bool Initiator::task_management(TmfFunction fn) {
+    if (phase_ != Phase::Running || recovering_) return false;
+    std::vector<std::uint32_t> tasks;
+    for (const auto& [itt, op] : ops_)
+        if (op->kind != Op::Kind::read_capacity) tasks.push_back(itt);
+    if (fn == TmfFunction::AbortTask) {
+        if (tasks.empty()) return false;
+        const Op& oldest = *ops_.at(tasks.front());
+        ++stats_.aborts_sent;
+        send_tmf(fn, {oldest.itt}, oldest.itt, oldest.cmdsn);
+    } else {
+        send_tmf(fn, std::move(tasks), 0, 0);
+    }
+    ++stats_.tmfs_sent;
+    return true;
 }
 
 void Initiator::on_tmf_response(Pdu& pdu) {
@@ -376,15 +451,17 @@ void Initiator::on_tmf_response(Pdu& pdu) {
     check_sn(t.sn, true, "TMF Response");
     auto a = aborts_.find(t.itt);
     if (a == aborts_.end()) return error("TMF Response for an unknown request " + hex(t.itt));
-    const std::uint32_t task = a->second;
+    const PendingTmf tmf = std::move(a->second);
     aborts_.erase(a);
-    auto it = ops_.find(task);
     if (t.response == TmfResponse::FunctionComplete) {
-        // The task ended without a response (RFC 3720 §10.6.2: the TMF response comes
-        // after every response of the tasks it ended).
-        if (it == ops_.end()) {
-            ++stats_.abort_too_late;  // it had completed first; the target found nothing left
-        } else {
+        // The tasks it covers ended without a response (RFC 3720 §10.6.2: the TMF
+        // response comes after every response of the tasks it ended).
+        for (const std::uint32_t task : tmf.tasks) {
+            auto it = ops_.find(task);
+            if (it == ops_.end()) {
+                ++stats_.abort_too_late;  // it had completed first; the target found nothing left
+                continue;
+            }
             auto op = it->second;
             ops_.erase(it);
             busy_.erase(op->lba);
@@ -394,11 +471,12 @@ void Initiator::on_tmf_response(Pdu& pdu) {
             ++stats_.aborted;
             ++completed_;
         }
-    } else if (t.response == TmfResponse::TaskDoesNotExist) {
-        if (it != ops_.end()) error("ABORT TASK found no task " + hex(task) + ", yet it never completed");
+    } else if (t.response == TmfResponse::TaskDoesNotExist && tmf.fn == TmfFunction::AbortTask) {
+        if (ops_.count(tmf.tasks.front())) error("ABORT TASK found no task " + hex(tmf.tasks.front()) + ", yet it never completed");
         ++stats_.abort_too_late;
     } else {
-        error("ABORT TASK answered " + std::to_string(static_cast<int>(t.response)));
+        error("task management function " + std::to_string(static_cast<int>(tmf.fn)) + " answered " +
+              std::to_string(static_cast<int>(t.response)));
     }
     maybe_finish();
 }
@@ -541,6 +619,16 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
             op->next_datasn = op->next_r2tsn = 0;
             return send_command(op);
         }
+        if (status == 0x02 && (key == 0x3 || key == 0x2 || key == 0x4) && op->kind != Op::Kind::read_capacity) {
+            // MEDIUM ERROR, NOT READY, HARDWARE ERROR: the device failed the command.
+            // Counted (the run checks them against its faults); a failed write leaves its
+            // blocks unknown.
+            ++(key == 0x3 ? stats_.medium_errors : stats_.device_errors);
+            if (op->kind == Op::Kind::write)
+                for (std::uint32_t b = 0; b < op->blocks; ++b) shadow_[op->lba + b] = kUnknown;
+            ++completed_;
+            return maybe_finish();
+        }
         error("command " + hex(op->itt) + " (op " + std::to_string(static_cast<int>(op->kind)) + ", LBA " +
               std::to_string(op->lba) + ") ended with status " + hex(status) + ", sense key " + std::to_string(key));
     } else {
@@ -551,8 +639,13 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
                 block_len_ = ld32(op->in, 8);
                 stats_.negotiated["block_size"] = std::to_string(block_len_);
                 phase_ = Phase::Running;
+                last_rx_ = kernel_.now();
+                if (cfg_.command_timeout.count() > 0 && !watchdog_armed_) {
+                    watchdog_armed_ = true;
+                    watchdog();
+                }
                 if (wl_.ops == 0) return logout();
-                return issue();
+                return maybe_finish();
             case Op::Kind::read: {
                 ++stats_.reads;
                 stats_.bytes_read += op->in.size();

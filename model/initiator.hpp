@@ -45,6 +45,13 @@ struct InitiatorConfig {
     std::vector<iscsi::KeyValue> keys;
     bool discovery = true;           // SendTargets=All on a discovery session first
     std::array<std::byte, 6> isid{std::byte{0x80}, std::byte{0x12}, std::byte{0x34}, std::byte{0}, std::byte{0}, std::byte{1}};
+    // ERL 0 session recovery (RFC 3720 §6.1.5, §5.3.5): when the connection fails, log
+    // in again with the same ISID (reinstatement), at most this many times.
+    std::uint32_t max_recoveries = 8;
+    Nanos recovery_delay{std::chrono::milliseconds(1)};
+    // No PDU from the target for this long while commands wait: give up on the
+    // connection and recover (0: never).
+    Nanos command_timeout{0};
 };
 
 struct InitiatorStats {
@@ -53,6 +60,10 @@ struct InitiatorStats {
     std::uint64_t pdus_sent = 0, pdus_received = 0;
     std::uint64_t r2ts = 0, data_in = 0, unit_attentions = 0, nop_in_answered = 0;
     std::uint64_t aborts_sent = 0, aborted = 0, abort_too_late = 0;
+    std::uint64_t tmfs_sent = 0;                       // task management from the fault plan
+    std::uint64_t recoveries = 0, lost = 0;            // session recoveries; commands they ended
+    std::uint64_t medium_errors = 0, device_errors = 0; // MEDIUM ERROR; NOT READY / HARDWARE ERROR
+    std::vector<std::string> recovery_reasons;
     std::vector<std::string> errors;   // protocol, status or data-verification failures
     std::vector<std::string> targets_discovered;
     std::map<std::string, std::string> negotiated;
@@ -71,6 +82,12 @@ public:
 
     void on_bytes(std::span<const std::byte> bytes) override;
     void on_closed(std::string_view reason) override;
+
+    // Fault plan actions. A task management function for every task in flight (or, for
+    // ABORT TASK, the oldest); false if there was nothing to do.
+    bool task_management(iscsi::TmfFunction fn);
+    // Drop the connection as a crashed host would, and recover.
+    void crash(std::string why) { recover(std::move(why)); }
 
 private:
     enum class Phase : std::uint8_t { Discovery, Login, Ready, Running, LoggingOut, Done, Failed };
@@ -106,6 +123,10 @@ private:
     void fill_block(std::uint64_t lba, std::uint64_t gen, std::span<std::byte> out) const;
     void logout();
     void send_abort(const Op& op);
+    void send_tmf(iscsi::TmfFunction fn, std::vector<std::uint32_t> tasks, std::uint32_t ref_itt, std::uint32_t ref_cmdsn);
+    void recover(std::string why);
+    void watchdog();
+    void lose(Op& op);
     void on_tmf_response(iscsi::Pdu& pdu);
     void maybe_finish();
 
@@ -141,7 +162,14 @@ private:
     std::unordered_set<std::uint64_t> busy_;
     std::unordered_map<std::uint64_t, std::uint64_t> shadow_;  // block -> generation acknowledged
     std::uint32_t login_itt_ = 0;
-    std::map<std::uint32_t, std::uint32_t> aborts_;          // TMF ITT -> the task's ITT
+    struct PendingTmf {
+        iscsi::TmfFunction fn;
+        std::vector<std::uint32_t> tasks;                     // the ITTs it covers
+    };
+    std::map<std::uint32_t, PendingTmf> aborts_;              // TMF ITT -> what it covers
+    bool recovering_ = false;
+    Nanos last_rx_{0};
+    bool watchdog_armed_ = false;
     static constexpr std::uint64_t kUnknown = ~0ull;          // block state after an aborted write
     std::vector<iscsi::KeyValue> pending_answers_;
 };

@@ -11,8 +11,9 @@ std::string ip_string(std::uint32_t ip) {
 
 std::shared_ptr<SimTcpConnection> SimTcpConnection::create(model::SimKernel& kernel, LinkConfig cfg,
                                                            capture::Endpoint i, capture::Endpoint t,
-                                                           capture::PacketTap* tap) {
-    std::shared_ptr<SimTcpConnection> c(new SimTcpConnection(kernel, cfg, i, t, tap));
+                                                           capture::PacketTap* tap,
+                                                           std::shared_ptr<LinkFaults> faults) {
+    std::shared_ptr<SimTcpConnection> c(new SimTcpConnection(kernel, cfg, i, t, tap, std::move(faults)));
     const std::string is = ip_string(i.ip) + ":" + std::to_string(i.port);
     const std::string ts = ip_string(t.ip) + ":" + std::to_string(t.port);
     c->ends_[0] = std::make_shared<SimStream>(c, 0, ts, is);
@@ -25,8 +26,9 @@ std::shared_ptr<SimTcpConnection> SimTcpConnection::create(model::SimKernel& ker
 }
 
 SimTcpConnection::SimTcpConnection(model::SimKernel& kernel, LinkConfig cfg, capture::Endpoint i,
-                                   capture::Endpoint t, capture::PacketTap* tap)
-    : kernel_(kernel), cfg_(cfg), addr_{i, t}, tap_(tap) {
+                                   capture::Endpoint t, capture::PacketTap* tap,
+                                   std::shared_ptr<LinkFaults> faults)
+    : kernel_(kernel), cfg_(cfg), addr_{i, t}, tap_(tap), faults_(std::move(faults)) {
     // Initial sequence numbers: fixed per endpoint, so captures are reproducible.
     dirs_[0].seq = dirs_[0].delivered = 0x10000000u + i.port;
     dirs_[1].seq = dirs_[1].delivered = 0x20000000u + i.port;
@@ -91,21 +93,53 @@ void SimTcpConnection::pump(int dir) {
         const Nanos start = std::max(kernel_.now(), d.wire_free);
         const auto ser = Nanos(static_cast<std::int64_t>((n + 58) * 8.0 * 1e9 / cfg_.bandwidth_bps));
         d.wire_free = start + ser;
-        const Nanos arrive = d.wire_free + cfg_.latency;
-        kernel_.after(arrive - kernel_.now(), [self, dir, seg, seq, n] {
-            auto& dd = self->dirs_[dir];
-            if (self->closed_) return;
-            dd.delivered = seq + n;
-            self->tap(dir, capture::tcp_flags::PSH | capture::tcp_flags::ACK, *seg, seq);
-            if (auto h = self->ends_[1 - dir]->handler_.lock()) h->on_bytes(*seg);
-            // The ACK travels back and opens the window.
-            self->kernel_.after(self->cfg_.latency, [self, dir, n] {
-                self->dirs_[dir].in_flight -= n;
-                self->pump(dir);
-            });
-        });
+        Nanos arrive = d.wire_free + cfg_.latency;
+        if (faults_ && kernel_.now() < faults_->spike_until) arrive += faults_->extra_latency;
+        arrive = std::max(arrive, d.last_arrival);
+        d.last_arrival = arrive;
+        kernel_.after(arrive - kernel_.now(), [self, dir, seg, seq, n] { self->arrive(dir, seg, seq, n); });
         for (auto& f : finished) kernel_.post(std::move(f));
     }
+}
+
+Nanos SimTcpConnection::stall_left(int dir) const {
+    if (!faults_ || kernel_.now() >= faults_->stalled_until[dir]) return Nanos(0);
+    return faults_->stalled_until[dir] - kernel_.now();
+}
+
+void SimTcpConnection::arrive(int dir, std::shared_ptr<Bytes> seg, std::uint32_t seq, std::uint32_t n) {
+    if (closed_) return;
+    auto self = shared_from_this();
+    if (const Nanos wait = stall_left(dir); wait.count() > 0) {
+        // Stalled: the segment comes when the stall ends (every segment waits to the
+        // same instant, so the order holds).
+        kernel_.after(wait, [self, dir, seg, seq, n] { self->arrive(dir, seg, seq, n); });
+        return;
+    }
+    auto& dd = dirs_[dir];
+    if (faults_ && faults_->corrupt[dir] > 0 && !seg->empty()) {
+        --faults_->corrupt[dir];
+        ++faults_->corrupted;
+        auto bad = std::make_shared<Bytes>(*seg);
+        const std::size_t at = faults_->pick ? faults_->pick(bad->size()) % bad->size() : 0;
+        (*bad)[at] ^= std::byte{0x20};
+        seg = std::move(bad);
+    }
+    dd.delivered = seq + n;
+    tap(dir, capture::tcp_flags::PSH | capture::tcp_flags::ACK, *seg, seq);
+    if (auto h = ends_[1 - dir]->handler_.lock()) h->on_bytes(*seg);
+    // The ACK travels back and opens the window.
+    kernel_.after(cfg_.latency, [self, dir, n] { self->acked(dir, n); });
+}
+
+void SimTcpConnection::acked(int dir, std::uint32_t n) {
+    if (const Nanos wait = stall_left(1 - dir); wait.count() > 0) {
+        auto self = shared_from_this();
+        kernel_.after(wait, [self, dir, n] { self->acked(dir, n); });
+        return;
+    }
+    dirs_[dir].in_flight -= n;
+    pump(dir);
 }
 
 void SimTcpConnection::close(int dir, std::string reason) {
@@ -114,14 +148,25 @@ void SimTcpConnection::close(int dir, std::string reason) {
     ends_[dir]->closed_ = true;
     // FIN after what is queued has left: the peer sees the close one latency later.
     const Nanos when = std::max(kernel_.now(), dirs_[dir].wire_free) + cfg_.latency;
-    kernel_.after(when - kernel_.now() + Nanos(1), [self, dir, reason] {
-        if (self->closed_) return;
-        self->closed_ = true;
-        self->tap(dir, capture::tcp_flags::FIN | capture::tcp_flags::ACK, {}, self->dirs_[dir].seq);
-        self->ends_[1 - dir]->closed_ = true;
-        if (auto h = self->ends_[1 - dir]->handler_.lock()) h->on_closed("peer closed: " + reason);
-        self->tap(1 - dir, capture::tcp_flags::FIN | capture::tcp_flags::ACK, {}, self->dirs_[1 - dir].seq);
-    });
+    kernel_.after(when - kernel_.now() + Nanos(1), [self, dir, reason] { self->fin(dir, reason); });
+}
+
+void SimTcpConnection::fin(int dir, const std::string& reason) {
+    if (closed_) return;
+    auto self = shared_from_this();
+    const auto& d = dirs_[dir];
+    // The FIN follows the data: it waits for every byte sent before it to arrive, and
+    // for a stall to end.
+    if (!d.queue.empty() || d.delivered != d.seq || stall_left(dir).count() > 0) {
+        const Nanos wait = std::max(stall_left(dir), cfg_.latency);
+        kernel_.after(wait, [self, dir, reason] { self->fin(dir, reason); });
+        return;
+    }
+    closed_ = true;
+    tap(dir, capture::tcp_flags::FIN | capture::tcp_flags::ACK, {}, d.seq);
+    ends_[1 - dir]->closed_ = true;
+    if (auto h = ends_[1 - dir]->handler_.lock()) h->on_closed("peer closed: " + reason);
+    tap(1 - dir, capture::tcp_flags::FIN | capture::tcp_flags::ACK, {}, dirs_[1 - dir].seq);
 }
 
 void SimTcpConnection::reset(std::string reason) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,19 @@
 #include "target/ports.hpp"
 
 namespace iscsilab::sim {
+
+// Faults on one host's link, set by the fault plan (faults/): every connection the host
+// makes sees them. Direction 0 is initiator -> target, 1 is target -> initiator.
+struct LinkFaults {
+    Nanos stalled_until[2]{};       // nothing arrives in that direction before then (TCP
+                                    // retransmits: the bytes come late, in order)
+    Nanos extra_latency{0};         // latency spike: added to every segment sent before
+    Nanos spike_until{0};           //   spike_until
+    std::uint32_t corrupt[2]{};     // data segments still to corrupt in that direction
+    // Which byte of a segment of n bytes to flip (the plan's seeded stream); bit 0x20.
+    std::function<std::size_t(std::size_t n)> pick;
+    std::uint64_t corrupted = 0;    // segments corrupted so far
+};
 
 struct LinkConfig {
     Nanos latency{std::chrono::microseconds(20)};  // one way
@@ -29,7 +43,8 @@ public:
     // Use create(): the ends hold the connection alive.
     static std::shared_ptr<SimTcpConnection> create(model::SimKernel& kernel, LinkConfig cfg,
                                                     capture::Endpoint initiator, capture::Endpoint target,
-                                                    capture::PacketTap* tap);
+                                                    capture::PacketTap* tap,
+                                                    std::shared_ptr<LinkFaults> faults = nullptr);
     std::shared_ptr<SimStream> initiator_end() const { return ends_[0]; }
     std::shared_ptr<SimStream> target_end() const { return ends_[1]; }
 
@@ -44,7 +59,7 @@ public:
 private:
     friend class SimStream;
     SimTcpConnection(model::SimKernel& kernel, LinkConfig cfg, capture::Endpoint i, capture::Endpoint t,
-                     capture::PacketTap* tap);
+                     capture::PacketTap* tap, std::shared_ptr<LinkFaults> faults);
     struct Pending {
         Slice slice;
         std::size_t taken = 0;
@@ -56,6 +71,7 @@ private:
         std::uint32_t delivered = 0;    // next sequence number the peer has received
         std::uint64_t in_flight = 0;
         Nanos wire_free{0};             // when the transmitter is free again
+        Nanos last_arrival{0};          // TCP delivers in order, whatever the delays
         std::uint64_t bytes_sent = 0, segments = 0;
         bool fin_sent = false;
     };
@@ -63,11 +79,16 @@ private:
     void pump(int dir);
     void close(int dir, std::string reason);
     void tap(int dir, std::uint8_t flags, std::span<const std::byte> payload, std::uint32_t seq);
+    void arrive(int dir, std::shared_ptr<Bytes> seg, std::uint32_t seq, std::uint32_t n);
+    void acked(int dir, std::uint32_t n);
+    void fin(int dir, const std::string& reason);
+    Nanos stall_left(int dir) const;
 
     model::SimKernel& kernel_;
     LinkConfig cfg_;
     capture::Endpoint addr_[2];
     capture::PacketTap* tap_;
+    std::shared_ptr<LinkFaults> faults_;
     Direction dirs_[2];
     std::shared_ptr<SimStream> ends_[2];
     bool closed_ = false;

@@ -135,13 +135,76 @@ model::Workload workload_of(const YAML::Node& w, const std::string& where) {
     return wl;
 }
 
+faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
+    faults::Fault out;
+    only(f, {"kind", "at", "repeat", "every", "duration", "initiator", "direction", "count", "extra", "disk", "factor",
+             "offset", "length", "reads", "writes", "function"},
+         where);
+    if (!f["kind"]) throw LoadError{where + ": missing kind"};
+    const std::string kind = str(f["kind"], where + ".kind");
+    if (!faults::kind_from_string(kind, out.kind))
+        throw LoadError{where + ".kind: unknown fault '" + kind +
+                        "' (expected link_stall, link_reset, corrupt, latency_spike, disk_slow, medium_error, "
+                        "disk_offline, tmf or crash)"};
+    if (!f["at"]) throw LoadError{where + ": missing at (a time, or [earliest, latest])"};
+    if (f["at"].IsSequence()) {
+        if (f["at"].size() != 2) throw LoadError{where + ".at: expected [earliest, latest]"};
+        out.at_min = duration_of(f["at"][0], where + ".at");
+        out.at_max = duration_of(f["at"][1], where + ".at");
+        if (out.at_max < out.at_min) throw LoadError{where + ".at: latest before earliest"};
+    } else {
+        out.at_min = out.at_max = duration_of(f["at"], where + ".at");
+    }
+    if (f["repeat"]) out.repeat = static_cast<std::uint32_t>(number_of(f["repeat"], where + ".repeat"));
+    if (f["every"]) out.every = duration_of(f["every"], where + ".every");
+    if (out.repeat > 1 && out.every.count() <= 0) throw LoadError{where + ": repeat needs every"};
+    if (f["duration"]) out.duration = duration_of(f["duration"], where + ".duration");
+    if (f["initiator"]) out.initiator = static_cast<int>(number_of(f["initiator"], where + ".initiator"));
+    if (f["direction"]) {
+        const std::string d = str(f["direction"], where + ".direction");
+        if (d == "to_target") out.direction = 0;
+        else if (d == "to_initiator") out.direction = 1;
+        else if (d == "both") out.direction = 2;
+        else throw LoadError{where + ".direction: expected to_target, to_initiator or both"};
+    }
+    if (f["count"]) out.count = static_cast<std::uint32_t>(number_of(f["count"], where + ".count"));
+    if (f["extra"]) out.extra = duration_of(f["extra"], where + ".extra");
+    if (f["disk"]) out.disk = str(f["disk"], where + ".disk");
+    if (f["factor"]) {
+        try {
+            out.factor = std::stod(str(f["factor"], where + ".factor"));
+        } catch (const std::exception&) {
+            throw LoadError{where + ".factor: expected a number"};
+        }
+        if (out.factor <= 0) throw LoadError{where + ".factor: must be positive"};
+    }
+    if (f["offset"]) out.offset = size_of(f["offset"], where + ".offset");
+    if (f["length"]) out.length = size_of(f["length"], where + ".length");
+    if (f["reads"]) out.reads = flag_of(f["reads"], where + ".reads");
+    if (f["writes"]) out.writes = flag_of(f["writes"], where + ".writes");
+    if (f["function"]) {
+        const std::string fn = str(f["function"], where + ".function");
+        if (!faults::tmf_from_string(fn, out.function))
+            throw LoadError{where + ".function: expected abort_task, abort_task_set, clear_task_set, lun_reset, "
+                                    "target_warm_reset or target_cold_reset"};
+    }
+    using K = faults::Kind;
+    if ((out.kind == K::link_stall || out.kind == K::latency_spike || out.kind == K::disk_slow ||
+         out.kind == K::disk_offline) && out.duration.count() <= 0)
+        throw LoadError{where + ": " + kind + " needs a duration"};
+    if ((out.kind == K::disk_slow || out.kind == K::medium_error || out.kind == K::disk_offline) && out.disk.empty())
+        throw LoadError{where + ": " + kind + " needs a disk"};
+    if (out.kind == K::medium_error && out.length == 0) throw LoadError{where + ": medium_error needs a length"};
+    return out;
+}
+
 }  // namespace
 
 std::string load_scenario(const std::string& path, Scenario& s) {
     try {
         YAML::Node y = YAML::LoadFile(path);
         s.file = path;
-        only(y, {"name", "description", "rfc", "duration", "disks", "link", "target", "initiators", "expect"}, path);
+        only(y, {"name", "description", "rfc", "duration", "disks", "link", "target", "initiators", "faults", "expect"}, path);
         s.name = y["name"] ? str(y["name"], "name") : path;
         if (y["description"]) s.description = str(y["description"], "description");
         if (y["rfc"]) for (const auto& r : y["rfc"]) s.rfc.push_back(r.as<std::string>());
@@ -191,21 +254,37 @@ std::string load_scenario(const std::string& path, Scenario& s) {
         int k = 0;
         for (const auto& i : y["initiators"]) {
             const std::string where = "initiators[" + std::to_string(k++) + "]";
-            only(i, {"name", "target", "lun", "keys", "discovery", "workload", "count"}, where);
+            only(i, {"name", "target", "lun", "keys", "discovery", "workload", "count", "command_timeout", "max_recoveries"}, where);
             InitiatorSpec spec;
             if (i["name"]) spec.config.name = str(i["name"], where + ".name");
             if (i["target"]) spec.config.target = str(i["target"], where + ".target");
             if (i["lun"]) spec.config.lun = static_cast<std::uint32_t>(number_of(i["lun"], where + ".lun"));
             if (i["discovery"]) spec.config.discovery = flag_of(i["discovery"], where + ".discovery");
             if (i["count"]) spec.count = static_cast<std::uint32_t>(number_of(i["count"], where + ".count"));
+            if (i["command_timeout"]) spec.config.command_timeout = duration_of(i["command_timeout"], where + ".command_timeout");
+            if (i["max_recoveries"])
+                spec.config.max_recoveries = static_cast<std::uint32_t>(number_of(i["max_recoveries"], where + ".max_recoveries"));
             if (i["keys"])
                 for (const auto& kv : i["keys"]) spec.config.keys.push_back({kv.first.as<std::string>(), kv.second.as<std::string>()});
             spec.workload = workload_of(i["workload"], where + ".workload");
             s.initiators.push_back(std::move(spec));
         }
+        if (y["faults"]) {
+            if (!y["faults"].IsSequence()) throw LoadError{"faults: expected a list"};
+            int n = 0;
+            for (const auto& f : y["faults"]) s.faults.faults.push_back(fault_of(f, "faults[" + std::to_string(n++) + "]"));
+        }
         if (y["expect"]) {
             const YAML::Node& e = y["expect"];
-            only(e, {"negotiated", "min_r2ts", "max_r2ts", "min_data_in", "min_ops", "min_aborted", "discovered"}, "expect");
+            only(e, {"negotiated", "min_r2ts", "max_r2ts", "min_data_in", "min_ops", "min_aborted", "discovered",
+                     "min_recoveries", "max_recoveries", "min_lost", "min_medium_errors", "min_device_errors"},
+                 "expect");
+            for (auto [key, slot] : {std::pair{"min_recoveries", &s.expect.min_recoveries},
+                                     std::pair{"max_recoveries", &s.expect.max_recoveries},
+                                     std::pair{"min_lost", &s.expect.min_lost},
+                                     std::pair{"min_medium_errors", &s.expect.min_medium_errors},
+                                     std::pair{"min_device_errors", &s.expect.min_device_errors}})
+                if (e[key]) *slot = number_of(e[key], std::string("expect.") + key);
             if (e["min_aborted"]) s.expect.min_aborted = number_of(e["min_aborted"], "expect.min_aborted");
             if (e["negotiated"])
                 for (const auto& kv : e["negotiated"]) s.expect.negotiated[kv.first.as<std::string>()] = kv.second.as<std::string>();
@@ -282,12 +361,16 @@ public:
         made_[cfg.filename] = d;
         return d;
     }
+    model::SimDisk* find(const std::string& name) const {
+        auto it = made_.find(name);
+        return it == made_.end() ? nullptr : it->second.get();
+    }
 
 private:
     model::SimKernel& kernel_;
     const std::map<std::string, model::DiskConfig>& configs_;
     std::uint64_t seed_;
-    std::map<std::string, std::shared_ptr<BlockStore>> made_;
+    std::map<std::string, std::shared_ptr<model::SimDisk>> made_;
 };
 
 }  // namespace
@@ -333,14 +416,20 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
     }
 
     // The network: each initiator host gets 192.0.2.(10+i); the target is 192.0.2.1:3260.
+    // Each workload host has its link's fault state; the after-run probe has none.
     std::vector<std::shared_ptr<sim::SimTcpConnection>> conns;
+    std::map<std::uint32_t, std::weak_ptr<sim::SimTcpConnection>> current;
+    std::vector<std::shared_ptr<sim::LinkFaults>> host_faults;
     std::uint16_t next_port = 40000;
     auto connector = [&](std::uint32_t host) {
         return [&, host]() -> std::shared_ptr<ByteStream> {
             capture::Endpoint i{0xc0000200u + host, next_port++};
             capture::Endpoint t{0xc0000201u, 3260};
-            auto c = sim::SimTcpConnection::create(*kernel, s.link, i, t, &digest);
+            const std::size_t h = host - 10;
+            auto c = sim::SimTcpConnection::create(*kernel, s.link, i, t, &digest,
+                                                   h < host_faults.size() ? host_faults[h] : nullptr);
             conns.push_back(c);
+            current[host] = c;
             driver.accept(c->target_end(), *kernel, *kernel);
             return c->initiator_end();
         };
@@ -360,8 +449,19 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
                 wl.region_offset += k * wl.region_length;
             }
             inits.push_back(std::make_shared<model::Initiator>(*kernel, connector(host++), cfg, wl, seed));
+            host_faults.push_back(std::make_shared<sim::LinkFaults>());
         }
     }
+    faults::World world;
+    world.initiators = inits.size();
+    world.link = [&](std::size_t h) -> sim::LinkFaults& { return *host_faults[h]; };
+    world.reset = [&](std::size_t h, const std::string& why) {
+        if (auto c = current[static_cast<std::uint32_t>(10 + h)].lock()) c->reset(why);
+    };
+    world.initiator = [&](std::size_t h) { return inits[h].get(); };
+    world.disk = [&](const std::string& name) { return stores.find(name); };
+    faults::Injector injector(*kernel, s.faults, seed, world);
+    injector.arm();
     for (auto& i : inits) {
         auto keep = i;
         kernel->post([keep] { keep->start(); });
@@ -373,7 +473,8 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
         kernel->run(slice);
         if (std::all_of(inits.begin(), inits.end(), [](const auto& i) { return i->finished(); })) break;
     }
-    // After the workload: the target must still be alive: a fresh login and a READ.
+    // The faults end; then the target must still be alive: a fresh login and a READ.
+    injector.heal();
     bool probe_ok = false;
     if (std::all_of(inits.begin(), inits.end(), [](const auto& i) { return i->finished() && !i->failed(); }) &&
         !s.initiators.empty() && !s.initiators[0].config.target.empty()) {
@@ -406,6 +507,17 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
         res.bytes += st.bytes_read + st.bytes_written;
         res.initiator_pdus += st.pdus_sent;
         res.target_pdus += st.pdus_received;
+        res.recoveries += st.recoveries;
+        // Recoveries and device errors need a fault that explains them.
+        if (st.recoveries > 0 && !s.faults.may_break_sessions()) {
+            std::string why;
+            for (const auto& r : st.recovery_reasons) why += (why.empty() ? "" : "; ") + r;
+            failed(who + ": " + std::to_string(st.recoveries) + " session recoveries without a fault to cause them (" + why + ")");
+        }
+        if (st.medium_errors > 0 && !s.faults.has(faults::Kind::medium_error))
+            failed(who + ": " + std::to_string(st.medium_errors) + " MEDIUM ERRORs without a medium_error fault");
+        if (st.device_errors > 0 && !s.faults.has(faults::Kind::disk_offline))
+            failed(who + ": " + std::to_string(st.device_errors) + " device errors without a disk_offline fault");
     }
     // Expectations.
     if (!inits.empty()) {
@@ -431,6 +543,23 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
             failed("expected at least " + std::to_string(*s.expect.min_data_in) + " Data-In PDUs, saw " + std::to_string(data_in));
         if (s.expect.min_ops && res.ops < *s.expect.min_ops)
             failed("expected at least " + std::to_string(*s.expect.min_ops) + " operations, saw " + std::to_string(res.ops));
+        std::uint64_t lost = 0, medium = 0, device = 0;
+        for (const auto& i : inits) {
+            lost += i->stats().lost;
+            medium += i->stats().medium_errors;
+            device += i->stats().device_errors;
+        }
+        auto at_least = [&](const std::optional<std::uint64_t>& want, std::uint64_t saw, const char* what) {
+            if (want && saw < *want)
+                failed("expected at least " + std::to_string(*want) + " " + what + ", saw " + std::to_string(saw));
+        };
+        at_least(s.expect.min_recoveries, res.recoveries, "session recoveries");
+        at_least(s.expect.min_lost, lost, "commands ended by session recovery");
+        at_least(s.expect.min_medium_errors, medium, "MEDIUM ERRORs");
+        at_least(s.expect.min_device_errors, device, "device errors");
+        if (s.expect.max_recoveries && res.recoveries > *s.expect.max_recoveries)
+            failed("expected at most " + std::to_string(*s.expect.max_recoveries) + " session recoveries, saw " +
+                   std::to_string(res.recoveries));
         for (const auto& t : s.expect.discovered)
             if (std::find(st0.targets_discovered.begin(), st0.targets_discovered.end(), t) == st0.targets_discovered.end())
                 failed("SendTargets did not list " + t);
@@ -440,6 +569,11 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
         if (driver.connection_count() != 0) failed(std::to_string(driver.connection_count()) + " connections left open at the target");
         if (!driver.sessions().empty()) failed(std::to_string(driver.sessions().size()) + " sessions left at the target");
     }
+    res.faults = injector.fired();
+    res.fault_log = injector.log();
+    // A failure under faults is read next to what the plan did, and when.
+    if (!res.failures.empty())
+        for (std::size_t k = 0; k < res.fault_log.size() && k < 6; ++k) res.failures.push_back("fault at " + res.fault_log[k]);
     res.digest = digest.hex();
     res.segments = digest.segments;
     res.events = kernel->events();

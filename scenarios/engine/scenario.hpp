@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fabric/sim/link.hpp"
+#include "faults/plan.hpp"
 #include "model/disk.hpp"
 #include "model/initiator.hpp"
 
@@ -25,6 +26,9 @@ struct InitiatorSpec {
 struct Expect {
     std::map<std::string, std::string> negotiated;  // as the first initiator saw them
     std::optional<std::uint64_t> min_r2ts, max_r2ts, min_data_in, min_ops, min_aborted;
+    // Under faults: session recoveries, commands they ended, MEDIUM ERROR and other
+    // device failures the initiators saw.
+    std::optional<std::uint64_t> min_recoveries, max_recoveries, min_lost, min_medium_errors, min_device_errors;
     std::vector<std::string> discovered;
 };
 
@@ -37,6 +41,7 @@ struct Scenario {
     std::map<std::string, model::DiskConfig> disks;
     sim::LinkConfig link;
     std::vector<InitiatorSpec> initiators;
+    faults::Plan faults;
     Expect expect;
 };
 
@@ -50,6 +55,8 @@ struct RunResult {
     double sim_seconds = 0;
     std::uint64_t events = 0, pdus = 0, target_pdus = 0, initiator_pdus = 0, segments = 0;
     std::uint64_t ops = 0, bytes = 0;
+    std::uint64_t faults = 0, recoveries = 0;
+    std::vector<std::string> fault_log;   // what the plan did, when (shown with a failure)
 };
 
 // Runs one scenario from a seed. pcap_path: empty for none.

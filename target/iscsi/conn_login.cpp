@@ -18,7 +18,26 @@ void Connection::handle_login(Pdu& pdu) {
     if (reply.complete) {
         login_complete(req, reply);
         if (state_ == ConnState::Closed) return;
+        if (session_ && session_->work && session_->work->in_flight() > 0) {
+            // RFC 3720 §6.3.5: the session this one reinstates still has tasks at the
+            // devices. The final Login Response waits until they are gone.
+            driver_.log("connection " + std::to_string(id_) + ": waiting for " +
+                        std::to_string(session_->work->in_flight()) + " tasks of the reinstated session");
+            std::weak_ptr<Connection> weak = shared_from_this();
+            Executor* ex = &executor_;
+            session_->work->when_idle([weak, ex, req, reply] {
+                ex->post([weak, req, reply]() mutable {
+                    if (auto self = weak.lock(); self && self->state_ == ConnState::InLogin)
+                        self->send_login_reply(req, reply);
+                });
+            });
+            return;
+        }
     }
+    send_login_reply(req, reply);
+}
+
+void Connection::send_login_reply(const LoginRequestPdu& req, LoginReply& reply) {
     std::string text = encode_text(reply.keys);
     reply.pdu.sn = status_sn();
     reply.pdu.sn.expcmdsn = session_ ? session_->exp_cmdsn() : req.cmdsn;

@@ -174,6 +174,9 @@ void Connection::handle_data_out(Pdu& pdu) {
 
 void Connection::maybe_execute(const std::shared_ptr<Task>& t) {
     if (t->phase != TaskPhase::ReceivingData) return;
+    // A session being reinstated starts nothing more: its successor waits for what
+    // it already started (RFC 3720 §6.3.5).
+    if (session_->reinstating) return;
     if (t->write && t->received < t->edtl) return;
     execute(t);
 }
@@ -182,10 +185,14 @@ void Connection::execute(const std::shared_ptr<Task>& t) {
     t->phase = TaskPhase::Executing;
     std::weak_ptr<Connection> weak = shared_from_this();
     Executor* ex = &executor_;
-    session_->target()->luns().execute(t->cmd, [weak, t, ex] {
+    // The token is the nexus's record that this task still works at the device; it
+    // goes once the task is done with, whether its connection still exists or not.
+    std::shared_ptr<void> token = session_->work ? session_->work->hold() : nullptr;
+    session_->target()->luns().execute(t->cmd, [weak, t, ex, token]() mutable {
         // The device may finish on any thread: come home before touching state.
-        ex->post([weak, t] {
+        ex->post([weak, t, token = std::move(token)]() mutable {
             if (auto self = weak.lock()) self->command_done(t);
+            token.reset();
         });
     });
 }

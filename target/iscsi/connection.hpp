@@ -87,6 +87,7 @@ private:
     // conn_login.cpp
     void handle_login(Pdu& pdu);
     void login_complete(const LoginRequestPdu& req, LoginReply& reply);
+    void send_login_reply(const LoginRequestPdu& req, LoginReply& reply);
 
     // conn_scsi.cpp
     void handle_scsi_command(Pdu& pdu);

@@ -158,6 +158,15 @@ std::shared_ptr<Session> IscsiDriver::create_session(const std::shared_ptr<Conne
         }
         s = std::make_shared<Session>(tsih, isid, params, tparams, target, nexus, executor);
         s->connection = conn;
+        if (params.session_type == SessionType::Normal) {
+            std::erase_if(nexus_work_, [](const auto& e) { return e.second.expired(); });
+            auto& w = nexus_work_[nexus->initiator_port + "|" + params.target_name];
+            s->work = w.lock();
+            if (!s->work) {
+                s->work = std::make_shared<NexusWork>();
+                w = s->work;
+            }
+        }
         sessions_[s.get()] = s;
     }
     for (auto& o : old) {

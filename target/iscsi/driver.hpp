@@ -20,6 +20,7 @@ namespace iscsilab::iscsi {
 
 class Connection;
 class Session;
+class NexusWork;
 
 // Something to say about what happened, for the runtime's log (never secrets).
 using EventLog = std::function<void(std::string_view)>;
@@ -83,6 +84,8 @@ private:
     std::string isns_server_;
     std::map<const Connection*, std::shared_ptr<Connection>> connections_;
     std::map<const Session*, std::shared_ptr<Session>> sessions_;
+    // Per nexus ("initiator port|target"): kept while a session or a task holds it.
+    std::map<std::string, std::weak_ptr<NexusWork>> nexus_work_;
     std::uint32_t next_tid_ = 1;
     std::uint16_t next_tsih_ = 1;
     std::uint64_t next_nexus_ = 1;

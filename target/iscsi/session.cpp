@@ -2,6 +2,40 @@
 
 namespace iscsilab::iscsi {
 
+std::shared_ptr<void> NexusWork::hold() {
+    {
+        std::lock_guard lock(mu_);
+        ++count_;
+    }
+    auto self = shared_from_this();
+    return std::shared_ptr<void>(static_cast<void*>(this), [self](void*) { self->release(); });
+}
+
+void NexusWork::release() {
+    std::vector<std::function<void()>> ready;
+    {
+        std::lock_guard lock(mu_);
+        if (--count_ == 0) ready.swap(waiters_);
+    }
+    for (auto& fn : ready) fn();
+}
+
+void NexusWork::when_idle(std::function<void()> fn) {
+    {
+        std::lock_guard lock(mu_);
+        if (count_ > 0) {
+            waiters_.push_back(std::move(fn));
+            return;
+        }
+    }
+    fn();
+}
+
+std::size_t NexusWork::in_flight() const {
+    std::lock_guard lock(mu_);
+    return count_;
+}
+
 std::uint64_t Session::sid() const {
     std::uint64_t v = 0;
     for (auto b : isid_) v = (v << 8) | static_cast<std::uint8_t>(b);

@@ -5,8 +5,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "target/iscsi/params.hpp"
 #include "target/iscsi/pdu.hpp"
@@ -17,6 +20,28 @@
 namespace iscsilab::iscsi {
 
 class Connection;
+
+// The work an I_T nexus (InitiatorName, ISID, target) still has at the devices, across
+// its sessions. RFC 3720 §6.3.5: reinstatement ends the old session's tasks, and a task
+// ended at the iSCSI layer may still be writing; the new session waits until it is
+// gone, or a stale write could land over a newer one. Tokens may be dropped on any
+// thread.
+class NexusWork : public std::enable_shared_from_this<NexusWork> {
+public:
+    // One token per task handed to the SCSI layer; the task's work is done when the
+    // token goes.
+    std::shared_ptr<void> hold();
+    // fn runs once no token is left: at once (here) if none is, otherwise on the thread
+    // that drops the last one.
+    void when_idle(std::function<void()> fn);
+    std::size_t in_flight() const;
+
+private:
+    void release();
+    mutable std::mutex mu_;
+    std::size_t count_ = 0;
+    std::vector<std::function<void()>> waiters_;
+};
 
 class Session {
 public:
@@ -50,6 +75,8 @@ public:
 
     std::weak_ptr<Connection> connection;
     std::atomic<bool> reinstating{false};
+    // Shared with the earlier sessions of the same nexus (set by the driver).
+    std::shared_ptr<NexusWork> work;
 
 private:
     void refresh();

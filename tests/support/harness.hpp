@@ -89,6 +89,9 @@ public:
     void inject(std::span<const std::byte> b) {
         if (auto h = handler_.lock()) h->on_bytes(b);
     }
+    void peer_close() {
+        if (auto h = handler_.lock()) h->on_closed("peer closed");
+    }
     Bytes out;
     bool closed = false;
     std::string close_reason;

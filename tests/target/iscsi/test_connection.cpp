@@ -496,6 +496,44 @@ BOOST_AUTO_TEST_CASE(session_reinstatement) {
     BOOST_TEST(rig.driver.sessions().size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(reinstatement_waits_for_the_old_sessions_tasks) {
+    // RFC 3720 §6.3.5: the old session's tasks end before the new session runs; one
+    // still writing at the device would otherwise land over the new session's writes.
+    Rig rig;
+    auto a = rig.connect();
+    rig.full_login(*a);
+    rig.exchange(*a, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));  // the power-on UA
+    rig.stores.last->hold = true;
+    auto out = rig.exchange(*a, rig.command({0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 512, true, false));
+    BOOST_TEST(out.empty());  // at the device
+    a->peer_close();           // the connection dies; the read is still running
+    rig.loop.run();
+    BOOST_TEST(rig.driver.sessions().empty());
+    auto b = rig.connect();
+    rig.cmdsn = 1;
+    LoginRequestPdu r;
+    r.csg = 1;
+    r.nsg = 3;
+    r.transit = true;
+    r.isid = {std::byte{0x80}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{1}};  // the same
+    r.itt = rig.itt++;
+    r.cmdsn = rig.cmdsn;
+    Bytes keys = text_bytes({{"InitiatorName", "iqn.2026-11.org.example:host"}, {"TargetName", kIqn},
+                             {"SessionType", "Normal"}, {"InitialR2T", "No"}, {"ImmediateData", "Yes"},
+                             {"MaxBurstLength", "262144"}, {"FirstBurstLength", "65536"},
+                             {"MaxRecvDataSegmentLength", "8192"}, {"MaxOutstandingR2T", "1"},
+                             {"HeaderDigest", "None"}, {"DataDigest", "None"}});
+    auto reply = rig.exchange(*b, frame(r.encode(static_cast<std::uint32_t>(keys.size())), keys));
+    BOOST_TEST(reply.empty());  // no final Login Response while the old read works
+    rig.stores.last->hold = false;
+    rig.stores.last->release();
+    rig.loop.run();
+    out = drain(*b);
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_TEST(out[0].opcode() == Opcode::LoginResponse);
+    BOOST_TEST(LoginResponsePdu::decode(out[0].bhs).status_class == 0);
+}
+
 BOOST_AUTO_TEST_CASE(discovery_send_targets) {
     Rig rig;
     auto s = rig.connect();

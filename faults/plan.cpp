@@ -1,0 +1,190 @@
+#include "faults/plan.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace iscsilab::faults {
+
+namespace {
+struct Name {
+    Kind kind;
+    const char* text;
+};
+constexpr Name kKinds[] = {
+    {Kind::link_stall, "link_stall"},       {Kind::link_reset, "link_reset"},
+    {Kind::corrupt, "corrupt"},             {Kind::latency_spike, "latency_spike"},
+    {Kind::disk_slow, "disk_slow"},         {Kind::medium_error, "medium_error"},
+    {Kind::disk_offline, "disk_offline"},   {Kind::tmf, "tmf"},
+    {Kind::crash, "crash"},
+};
+struct TmfName {
+    iscsi::TmfFunction fn;
+    const char* text;
+};
+constexpr TmfName kTmfs[] = {
+    {iscsi::TmfFunction::AbortTask, "abort_task"},
+    {iscsi::TmfFunction::AbortTaskSet, "abort_task_set"},
+    {iscsi::TmfFunction::ClearTaskSet, "clear_task_set"},
+    {iscsi::TmfFunction::LogicalUnitReset, "lun_reset"},
+    {iscsi::TmfFunction::TargetWarmReset, "target_warm_reset"},
+    {iscsi::TmfFunction::TargetColdReset, "target_cold_reset"},
+};
+const char* tmf_name(iscsi::TmfFunction fn) {
+    for (const auto& t : kTmfs)
+        if (t.fn == fn) return t.text;
+    return "?";
+}
+std::string ms(Nanos t) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f ms", static_cast<double>(t.count()) / 1e6);
+    return buf;
+}
+}  // namespace
+
+const char* to_string(Kind k) {
+    for (const auto& n : kKinds)
+        if (n.kind == k) return n.text;
+    return "?";
+}
+
+bool kind_from_string(const std::string& s, Kind& out) {
+    for (const auto& n : kKinds)
+        if (s == n.text) {
+            out = n.kind;
+            return true;
+        }
+    return false;
+}
+
+bool tmf_from_string(const std::string& s, iscsi::TmfFunction& out) {
+    for (const auto& t : kTmfs)
+        if (s == t.text) {
+            out = t.fn;
+            return true;
+        }
+    return false;
+}
+
+bool Plan::has(Kind k) const {
+    return std::any_of(faults.begin(), faults.end(), [k](const Fault& f) { return f.kind == k; });
+}
+
+bool Plan::may_break_sessions() const {
+    // A stall can outlast RspTimeout or an initiator's patience; a corrupt segment is
+    // a digest error; a cold reset drops every connection; the others end sessions
+    // by definition. Disk faults and a latency spike alone never should.
+    return std::any_of(faults.begin(), faults.end(), [](const Fault& f) {
+        return f.kind == Kind::link_stall || f.kind == Kind::link_reset || f.kind == Kind::corrupt ||
+               f.kind == Kind::crash || f.kind == Kind::tmf;
+    });
+}
+
+Injector::Injector(model::SimKernel& kernel, Plan plan, std::uint64_t seed, World world)
+    : kernel_(kernel), plan_(std::move(plan)), rng_(seed, "faults"), world_(std::move(world)) {
+    for (std::size_t h = 0; h < world_.initiators; ++h)
+        world_.link(h).pick = [this](std::size_t n) { return static_cast<std::size_t>(rng_.below(n)); };
+}
+
+void Injector::arm() {
+    for (const Fault& f : plan_.faults) {
+        // The first time is drawn from the window; repeats follow `every` apart.
+        Nanos first = f.at_min;
+        if (f.at_max > f.at_min)
+            first += Nanos(static_cast<std::int64_t>(rng_.below(static_cast<std::uint64_t>((f.at_max - f.at_min).count()) + 1)));
+        for (std::uint32_t k = 0; k < f.repeat; ++k) {
+            const Nanos at = first + f.every * k;
+            kernel_.after(at - std::min(at, kernel_.now()), [this, &f] { fire(f); });
+        }
+    }
+}
+
+std::vector<std::size_t> Injector::hosts(const Fault& f) const {
+    std::vector<std::size_t> v;
+    for (std::size_t h = 0; h < world_.initiators; ++h)
+        if (f.initiator < 0 || static_cast<std::size_t>(f.initiator) == h) v.push_back(h);
+    return v;
+}
+
+Nanos Injector::until(const Fault& f) const {
+    // Lasting link faults always have a duration (the loader insists); a disk fault
+    // without one lasts until heal().
+    return f.duration.count() > 0 ? kernel_.now() + f.duration : Nanos(std::chrono::hours(24 * 365));
+}
+
+void Injector::note(const std::string& what) {
+    ++fired_;
+    if (log_.size() < 64) log_.push_back(ms(kernel_.now()) + ": " + what);
+}
+
+void Injector::fire(const Fault& f) {
+    const std::string dirs = f.direction == 0 ? "to the target" : f.direction == 1 ? "to the initiator" : "both ways";
+    switch (f.kind) {
+        case Kind::link_stall:
+            for (auto h : hosts(f)) {
+                auto& l = world_.link(h);
+                for (int d = 0; d < 2; ++d)
+                    if (f.direction == 2 || f.direction == d) l.stalled_until[d] = std::max(l.stalled_until[d], until(f));
+            }
+            return note("link stall " + dirs + " for " + ms(f.duration));
+        case Kind::link_reset:
+            for (auto h : hosts(f)) world_.reset(h, "fault plan");
+            return note("link reset");
+        case Kind::corrupt:
+            for (auto h : hosts(f))
+                for (int d = 0; d < 2; ++d)
+                    if (f.direction == 2 || f.direction == d) world_.link(h).corrupt[d] += f.count;
+            return note(std::to_string(f.count) + " corrupt segment(s) " + dirs);
+        case Kind::latency_spike:
+            for (auto h : hosts(f)) {
+                auto& l = world_.link(h);
+                l.extra_latency = f.extra;
+                l.spike_until = until(f);
+            }
+            return note("latency +" + ms(f.extra) + " for " + ms(f.duration));
+        case Kind::disk_slow:
+        case Kind::medium_error:
+        case Kind::disk_offline: {
+            model::SimDisk* d = world_.disk(f.disk);
+            if (!d) return note("no disk '" + f.disk + "'");
+            touched_disks_.push_back(d);
+            if (f.kind == Kind::disk_slow) {
+                d->slow_down(f.factor, until(f));
+                return note("disk " + f.disk + " " + std::to_string(f.factor) + "x slower for " + ms(f.duration));
+            }
+            if (f.kind == Kind::disk_offline) {
+                d->go_offline(until(f));
+                return note("disk " + f.disk + " offline for " + ms(f.duration));
+            }
+            d->add_medium_error({f.offset, f.length, f.reads, f.writes});
+            if (f.duration.count() > 0) kernel_.after(f.duration, [d] { d->clear_medium_errors(); });
+            return note("disk " + f.disk + " medium error on bytes " + std::to_string(f.offset) + "+" + std::to_string(f.length));
+        }
+        case Kind::tmf:
+            for (auto h : hosts(f)) {
+                model::Initiator* i = world_.initiator(h);
+                const bool sent = i && i->task_management(f.function);
+                note(std::string(tmf_name(f.function)) + " from initiator " + std::to_string(h) + (sent ? "" : " (idle: not sent)"));
+            }
+            return;
+        case Kind::crash:
+            for (auto h : hosts(f))
+                if (model::Initiator* i = world_.initiator(h)) i->crash("crash (fault plan)");
+            return note("initiator crash");
+    }
+}
+
+void Injector::heal() {
+    for (std::size_t h = 0; h < world_.initiators; ++h) {
+        auto& l = world_.link(h);
+        l.stalled_until[0] = l.stalled_until[1] = Nanos(0);
+        l.spike_until = Nanos(0);
+        l.corrupt[0] = l.corrupt[1] = 0;
+    }
+    for (auto* d : touched_disks_) {
+        d->clear_medium_errors();
+        d->go_offline(Nanos(0));
+        d->slow_down(1.0, Nanos(0));
+    }
+}
+
+}  // namespace iscsilab::faults
