@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace iscsilab::model {
@@ -35,6 +37,9 @@ std::uint32_t SimKernel::park(Task fn) {
 }
 
 TimerId SimKernel::after(Nanos delay, Task fn) {
+    // SystemC counts picoseconds in 64 bits (about 213 days): a timer beyond that would
+    // wrap and never fire, and the run would stop making progress without a word.
+    if (delay > kHorizon) throw std::logic_error("SimKernel::after: a timer " + std::to_string(delay.count()) + " ns away");
     const std::uint64_t id = seq_++;
     heap_.push_back(Entry{ns_now() + std::max<std::int64_t>(0, delay.count()), id, park(std::move(fn))});
     std::push_heap(heap_.begin(), heap_.end(), Later{});
@@ -89,8 +94,23 @@ void SimKernel::dispatch() {
 
 void SimKernel::run(Nanos limit) {
     if (idle()) return;  // nothing can happen: no need to wake SystemC
-    sc_core::sc_start(sc_core::sc_time(static_cast<double>(limit.count()), sc_core::SC_NS),
-                      sc_core::SC_EXIT_ON_STARVATION);
+    // SC_EXIT_ON_STARVATION returns at once when nothing is due within the limit,
+    // without moving time: reach at least the next event, or a quiet stretch longer
+    // than the limit (a stalled link, say) would never be crossed.
+    // Cancelled timers (a login timeout, say) sit in the heap until due: drop those on
+    // top, so a long-cancelled one does not carry time past what is really next.
+    while (!heap_.empty() && !cancelled_.empty() && cancelled_.count(heap_.front().seq)) {
+        std::pop_heap(heap_.begin(), heap_.end(), Later{});
+        const Entry e = heap_.back();
+        heap_.pop_back();
+        slab_[e.slot] = nullptr;
+        free_slots_.push_back(e.slot);
+        cancelled_.erase(e.seq);
+    }
+    if (idle()) return;
+    const std::int64_t next = now_queue_.empty() ? heap_.front().when : ns_now();
+    const std::int64_t span = std::max<std::int64_t>(limit.count(), next - ns_now() + 1);
+    sc_core::sc_start(sc_core::sc_time(static_cast<double>(span), sc_core::SC_NS), sc_core::SC_EXIT_ON_STARVATION);
 }
 
 void fresh_systemc_context() {

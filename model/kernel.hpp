@@ -19,6 +19,8 @@ namespace iscsilab::model {
 
 class SimKernel final : public sc_core::sc_module, public Executor, public Clock {
 public:
+    // The furthest a timer may be set (SystemC's 64-bit picosecond clock wraps at ~213 days).
+    static constexpr Nanos kHorizon{std::chrono::hours(24 * 100)};
     SC_HAS_PROCESS(SimKernel);
     explicit SimKernel(sc_core::sc_module_name name);
 
