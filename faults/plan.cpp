@@ -14,7 +14,8 @@ constexpr Name kKinds[] = {
     {Kind::link_stall, "link_stall"},       {Kind::link_reset, "link_reset"},
     {Kind::corrupt, "corrupt"},             {Kind::latency_spike, "latency_spike"},
     {Kind::disk_slow, "disk_slow"},         {Kind::medium_error, "medium_error"},
-    {Kind::disk_offline, "disk_offline"},   {Kind::tmf, "tmf"},
+    {Kind::disk_offline, "disk_offline"},   {Kind::power_loss, "power_loss"},
+    {Kind::tmf, "tmf"},
     {Kind::crash, "crash"},
 };
 struct TmfName {
@@ -158,6 +159,17 @@ void Injector::fire(const Fault& f) {
             d->add_medium_error({f.offset, f.length, f.reads, f.writes});
             if (f.duration.count() > 0) kernel_.after(f.duration, [d] { d->clear_medium_errors(); });
             return note("disk " + f.disk + " medium error on bytes " + std::to_string(f.offset) + "+" + std::to_string(f.length));
+        }
+        case Kind::power_loss: {
+            model::SimDisk* d = world_.disk(f.disk);
+            if (!d) return note("no disk '" + f.disk + "'");
+            d->power_loss();
+            // The oracle: every initiator now accepts, per block, any version from the
+            // last durable one on (it cannot tell which LUNs sit on this disk; for the
+            // others this only loosens the check).
+            for (std::size_t h = 0; h < world_.initiators; ++h)
+                if (model::Initiator* i = world_.initiator(h)) i->power_lost();
+            return note("disk " + f.disk + " lost power: its write cache is gone");
         }
         case Kind::tmf:
             for (auto h : hosts(f)) {

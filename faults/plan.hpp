@@ -27,6 +27,7 @@ enum class Kind : std::uint8_t {
     disk_slow,        // disk operations take `factor` times as long for `duration`
     medium_error,     // a byte range of a disk fails reads and/or writes for `duration`
     disk_offline,     // every disk operation fails for `duration`
+    power_loss,       // a disk's volatile write cache is lost
     tmf,              // an initiator sends a task management function
     crash,            // an initiator drops its connection and logs in again
 };

@@ -118,9 +118,8 @@ void Initiator::on_closed(std::string_view reason) {
 void Initiator::lose(Op& op) {
     // The session ended the command without telling how far it got: an interrupted
     // write leaves its blocks unknown until they are written again.
-    if (op.kind == Op::Kind::write)
-        for (std::uint32_t b = 0; b < op.blocks; ++b) shadow_[op.lba + b] = kUnknown;
-    if (op.kind != Op::Kind::read_capacity) {
+    if (op.kind == Op::Kind::write) unknown(op.lba, op.blocks);
+    if (op.workload()) {
         busy_.erase(op.lba);
         ++completed_;
         ++stats_.lost;
@@ -382,11 +381,77 @@ bool Initiator::next_op(Op& op) {
     return true;
 }
 
+void Initiator::unknown(std::uint64_t lba, std::uint32_t blocks) {
+    for (std::uint32_t b = 0; b < blocks; ++b) {
+        shadow_[lba + b] = kUnknown;
+        uncertain_.erase(lba + b);
+    }
+}
+
+void Initiator::power_lost() {
+    for (const auto& [block, gen] : shadow_) {
+        if (gen == kUnknown) continue;
+        auto d = durable_.find(block);
+        const std::uint64_t lo = d == durable_.end() ? 0 : d->second;
+        if (lo != gen) uncertain_[block] = {lo, gen};
+    }
+    // A SYNCHRONIZE CACHE still running flushes a cache that is no longer there: it makes
+    // nothing acknowledged before the loss durable.
+    log_base_ += acked_log_.size();
+    acked_log_.clear();
+    // A write still in flight may have reached the cache before the loss: its
+    // acknowledgement (checked against the epoch) does not prove it is there.
+    ++power_epoch_;
+}
+
+bool Initiator::check_block(std::uint64_t lba, std::span<const std::byte> got, bool settle) {
+    Bytes want(block_len_);
+    if (auto u = uncertain_.find(lba); u != uncertain_.end()) {
+        // After a power loss: any version from the last durable one to the last
+        // acknowledged one (the tag says which). A read sent after the loss found what
+        // the medium holds now; one sent before may have read the lost cache.
+        const auto [lo, hi] = u->second;
+        const bool zero = std::all_of(got.begin(), got.end(), [](std::byte b) { return b == std::byte{0}; });
+        const std::uint64_t gen = zero ? 0 : ld64(got, 8);
+        if (gen < lo || gen > hi) return false;
+        fill_block(lba, gen, want);
+        if (!std::equal(want.begin(), want.end(), got.begin())) return false;
+        if (!settle) return true;
+        if (gen != hi) ++stats_.reverted;
+        uncertain_.erase(u);
+        shadow_[lba] = gen;
+        durable_[lba] = gen;
+        return true;
+    }
+    auto s = shadow_.find(lba);
+    if (s != shadow_.end() && s->second == kUnknown) return true;  // after an abort or recovery
+    fill_block(lba, s == shadow_.end() ? 0 : s->second, want);
+    return std::equal(want.begin(), want.end(), got.begin());
+}
+
 void Initiator::issue() {
     while (phase_ == Phase::Running && issued_ < wl_.ops && ops_.size() < wl_.queue_depth && sn_le(cmdsn_, maxcmdsn_)) {
+        if (wl_.sync_every && since_sync_ >= wl_.sync_every) {
+            // SYNCHRONIZE CACHE(10) of the whole LU: every write acknowledged so far is
+            // durable once it completes.
+            since_sync_ = 0;
+            auto sync = std::make_shared<Op>();
+            sync->kind = Op::Kind::sync;
+            sync->sync_mark = log_base_ + acked_log_.size();
+            send_command(sync);
+            continue;
+        }
         auto op = std::make_shared<Op>();
         if (!next_op(*op)) return;
         ++issued_;
+        ++since_sync_;
+        if (op->kind == Op::Kind::write && wl_.fua_pct) op->fua = rng_.below(100) < wl_.fua_pct;
+        if (op->kind == Op::Kind::verify)
+            for (std::uint32_t b = 0; b < op->blocks; ++b)
+                if (uncertain_.count(op->lba + b)) {
+                    op->kind = Op::Kind::read;  // a VERIFY needs to know what to expect
+                    break;
+                }
         if (op->kind == Op::Kind::write || op->kind == Op::Kind::verify) {
             op->out = std::make_shared<Bytes>(std::size_t{op->blocks} * block_len_);
             const std::uint64_t gen = op->kind == Op::Kind::write ? ++gen_ : 0;
@@ -433,7 +498,7 @@ bool Initiator::task_management(TmfFunction fn) {
     if (phase_ != Phase::Running || recovering_) return false;
     std::vector<std::uint32_t> tasks;
     for (const auto& [itt, op] : ops_)
-        if (op->kind != Op::Kind::read_capacity) tasks.push_back(itt);
+        if (op->workload()) tasks.push_back(itt);
     if (fn == TmfFunction::AbortTask) {
         if (tasks.empty()) return false;
         const Op& oldest = *ops_.at(tasks.front());
@@ -466,8 +531,7 @@ void Initiator::on_tmf_response(Pdu& pdu) {
             ops_.erase(it);
             busy_.erase(op->lba);
             // An aborted write may or may not have reached the medium.
-            if (op->kind == Op::Kind::write)
-                for (std::uint32_t b = 0; b < op->blocks; ++b) shadow_[op->lba + b] = kUnknown;
+            if (op->kind == Op::Kind::write) unknown(op->lba, op->blocks);
             ++stats_.aborted;
             ++completed_;
         }
@@ -504,12 +568,22 @@ void Initiator::send_command(std::shared_ptr<Op> op) {
             c.read = true;
             c.expected_data_transfer_length = 32;
             break;
+        case Op::Kind::mode_sense:
+            // MODE SENSE(6), the caching page: is the write cache on (WCE)?
+            st8(cdb, 0, 0x1a);
+            st8(cdb, 2, 0x08);
+            st8(cdb, 4, 0xff);
+            c.read = true;
+            c.expected_data_transfer_length = 0xff;
+            break;
+        case Op::Kind::sync: st8(cdb, 0, 0x35); break;
         case Op::Kind::tur: break;
         case Op::Kind::read:
         case Op::Kind::write:
         case Op::Kind::verify:
             st8(cdb, 0, op->kind == Op::Kind::read ? 0x88 : op->kind == Op::Kind::write ? 0x8a : 0x8f);
             if (op->kind == Op::Kind::verify) st8(cdb, 1, 0x02);  // BYTCHK=1
+            if (op->fua) st8(cdb, 1, 0x08);
             st64(cdb, 2, op->lba);
             st32(cdb, 10, op->blocks);
             c.read = op->kind == Op::Kind::read;
@@ -518,7 +592,8 @@ void Initiator::send_command(std::shared_ptr<Op> op) {
             break;
     }
     ops_[op->itt] = op;
-    if (op->kind != Op::Kind::read_capacity) busy_.insert(op->lba);
+    op->power_epoch = power_epoch_;
+    if (op->workload()) busy_.insert(op->lba);
     Bytes imm;
     std::uint32_t unsolicited_end = 0;
     if (c.write) {
@@ -587,7 +662,7 @@ void Initiator::on_data_in(Pdu& pdu) {
     op->in.insert(op->in.end(), pdu.data.begin(), pdu.data.end());
     if (d.status_present) {
         if (d.underflow || d.overflow) {
-            if (op->kind != Op::Kind::read_capacity) error("unexpected residual on a Data-In");
+            if (op->workload()) error("unexpected residual on a Data-In");
         }
         complete(op, d.status, {});
     }
@@ -609,7 +684,7 @@ void Initiator::on_scsi_response(Pdu& pdu) {
 
 void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<const std::byte> sense) {
     ops_.erase(op->itt);
-    if (op->kind != Op::Kind::read_capacity) busy_.erase(op->lba);
+    if (op->workload()) busy_.erase(op->lba);
     if (status != 0) {
         const int key = sense.size() >= 3 ? ((ld8(sense, 0) & 0x7f) >= 0x72 ? ld8(sense, 1) : ld8(sense, 2)) & 0x0f : -1;
         if (key == 0x6) {
@@ -619,14 +694,13 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
             op->next_datasn = op->next_r2tsn = 0;
             return send_command(op);
         }
-        if (status == 0x02 && (key == 0x3 || key == 0x2 || key == 0x4) && op->kind != Op::Kind::read_capacity) {
+        if (status == 0x02 && (key == 0x3 || key == 0x2 || key == 0x4) && (op->workload() || op->kind == Op::Kind::sync)) {
             // MEDIUM ERROR, NOT READY, HARDWARE ERROR: the device failed the command.
             // Counted (the run checks them against its faults); a failed write leaves its
-            // blocks unknown.
+            // blocks unknown, a failed SYNCHRONIZE CACHE makes nothing durable.
             ++(key == 0x3 ? stats_.medium_errors : stats_.device_errors);
-            if (op->kind == Op::Kind::write)
-                for (std::uint32_t b = 0; b < op->blocks; ++b) shadow_[op->lba + b] = kUnknown;
-            ++completed_;
+            if (op->kind == Op::Kind::write) unknown(op->lba, op->blocks);
+            if (op->workload()) ++completed_;
             return maybe_finish();
         }
         error("command " + hex(op->itt) + " (op " + std::to_string(static_cast<int>(op->kind)) + ", LBA " +
@@ -638,6 +712,19 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
                 lun_blocks_ = ld64(op->in, 0) + 1;
                 block_len_ = ld32(op->in, 8);
                 stats_.negotiated["block_size"] = std::to_string(block_len_);
+                {
+                    auto ms = std::make_shared<Op>();
+                    ms->kind = Op::Kind::mode_sense;
+                    send_command(ms);
+                }
+                return;
+            case Op::Kind::mode_sense: {
+                // SPC-4 §7.5.5: header, block descriptors, then the caching page (SBC-3
+                // §6.5.5): WCE is bit 2 of its third byte.
+                const std::size_t bdl = op->in.size() >= 4 ? ld8(op->in, 3) : 0;
+                const std::size_t at = 4 + bdl;
+                if (op->in.size() < at + 3 || (ld8(op->in, at) & 0x3f) != 0x08) return fail("no caching page in MODE SENSE");
+                stats_.write_cache = ld8(op->in, at + 2) & 0x04;
                 phase_ = Phase::Running;
                 last_rx_ = kernel_.now();
                 if (cfg_.command_timeout.count() > 0 && !watchdog_armed_) {
@@ -646,17 +733,24 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
                 }
                 if (wl_.ops == 0) return logout();
                 return maybe_finish();
+            }
+            case Op::Kind::sync:
+                ++stats_.syncs;
+                while (!acked_log_.empty() && log_base_ < op->sync_mark) {
+                    auto& d = durable_[acked_log_.front().first];
+                    d = std::max(d, acked_log_.front().second);
+                    acked_log_.pop_front();
+                    ++log_base_;
+                }
+                return maybe_finish();
             case Op::Kind::read: {
                 ++stats_.reads;
                 stats_.bytes_read += op->in.size();
                 if (wl_.verify_data) {
-                    Bytes want(block_len_);
                     for (std::uint32_t b = 0; b < op->blocks; ++b) {
-                        auto s = shadow_.find(op->lba + b);
-                        if (s != shadow_.end() && s->second == kUnknown) continue;  // after an abort
-                        fill_block(op->lba + b, s == shadow_.end() ? 0 : s->second, want);
                         if (op->in.size() < (b + 1) * block_len_ ||
-                            !std::equal(want.begin(), want.end(), op->in.begin() + b * block_len_)) {
+                            !check_block(op->lba + b, std::span<const std::byte>(op->in).subspan(b * block_len_, block_len_),
+                                         op->power_epoch == power_epoch_)) {
                             error("data verification failed at LBA " + std::to_string(op->lba + b));
                             break;
                         }
@@ -668,14 +762,37 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
                 ++stats_.writes;
                 stats_.bytes_written += op->out->size();
                 const std::uint64_t gen = ld64(*op->out, 8);
-                for (std::uint32_t b = 0; b < op->blocks; ++b) shadow_[op->lba + b] = gen;
+                // Durable now if the write cache is off or the write had FUA; otherwise once
+                // a SYNCHRONIZE CACHE issued after this acknowledgement completes.
+                const bool durable = !stats_.write_cache || op->fua;
+                const bool crossed_a_loss = op->power_epoch != power_epoch_;
+                for (std::uint32_t b = 0; b < op->blocks; ++b) {
+                    const std::uint64_t lba = op->lba + b;
+                    shadow_[lba] = gen;
+                    uncertain_.erase(lba);
+                    if (durable) {
+                        durable_[lba] = gen;
+                        continue;
+                    }
+                    if (crossed_a_loss) {
+                        auto d = durable_.find(lba);
+                        uncertain_[lba] = {d == durable_.end() ? 0 : d->second, gen};
+                    }
+                    acked_log_.emplace_back(lba, gen);
+                }
+                // Without SYNCHRONIZE CACHE the log only grows: forget its oldest entries
+                // (those writes are then never counted durable: the check only loosens).
+                while (acked_log_.size() > (1u << 20)) {
+                    acked_log_.pop_front();
+                    ++log_base_;
+                }
                 break;
             }
             case Op::Kind::verify: ++stats_.verifies; break;
             case Op::Kind::tur: break;
         }
     }
-    if (op->kind != Op::Kind::read_capacity) ++completed_;
+    if (op->workload()) ++completed_;
     maybe_finish();
 }
 

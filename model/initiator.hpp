@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,6 +37,8 @@ struct Workload {
     bool verify_data = true;
     bool write_then_read = false;    // write the region once sequentially, then read it back
     std::uint64_t abort_every = 0;   // every N-th command is chased by an ABORT TASK for it
+    std::uint64_t sync_every = 0;    // SYNCHRONIZE CACHE after every N commands (0: never)
+    std::uint32_t fua_pct = 0;       // writes with FUA set
 };
 
 struct InitiatorConfig {
@@ -63,6 +66,9 @@ struct InitiatorStats {
     std::uint64_t tmfs_sent = 0;                       // task management from the fault plan
     std::uint64_t recoveries = 0, lost = 0;            // session recoveries; commands they ended
     std::uint64_t medium_errors = 0, device_errors = 0; // MEDIUM ERROR; NOT READY / HARDWARE ERROR
+    std::uint64_t syncs = 0;                           // SYNCHRONIZE CACHE completed
+    std::uint64_t reverted = 0;  // blocks read back older than acknowledged after a power loss
+    bool write_cache = true;                           // WCE as MODE SENSE reported it
     std::vector<std::string> recovery_reasons;
     std::vector<std::string> errors;   // protocol, status or data-verification failures
     std::vector<std::string> targets_discovered;
@@ -88,11 +94,19 @@ public:
     bool task_management(iscsi::TmfFunction fn);
     // Drop the connection as a crashed host would, and recover.
     void crash(std::string why) { recover(std::move(why)); }
+    // The disk behind the LUN lost power: what was acknowledged but not made durable
+    // (FUA, write-through, SYNCHRONIZE CACHE) may read back as any older version
+    // since the last durable one, until written again.
+    void power_lost();
 
 private:
     enum class Phase : std::uint8_t { Discovery, Login, Ready, Running, LoggingOut, Done, Failed };
     struct Op {
-        enum class Kind : std::uint8_t { read, write, verify, tur, read_capacity } kind;
+        enum class Kind : std::uint8_t { read, write, verify, tur, read_capacity, mode_sense, sync } kind;
+        bool workload() const { return kind == Kind::read || kind == Kind::write || kind == Kind::verify; }
+        bool fua = false;
+        std::uint64_t sync_mark = 0;  // sync: the acknowledged writes it makes durable
+        std::uint64_t power_epoch = 0;  // power losses seen when it was sent
         std::uint64_t lba = 0;
         std::uint32_t blocks = 0;
         std::uint32_t itt = 0, cmdsn = 0;
@@ -127,6 +141,10 @@ private:
     void recover(std::string why);
     void watchdog();
     void lose(Op& op);
+    void unknown(std::uint64_t lba, std::uint32_t blocks);   // contents no longer known
+    // settle: the read was sent after the last power loss, so what it found is what
+    // the medium holds now.
+    bool check_block(std::uint64_t lba, std::span<const std::byte> got, bool settle);
     void on_tmf_response(iscsi::Pdu& pdu);
     void maybe_finish();
 
@@ -172,6 +190,14 @@ private:
     bool watchdog_armed_ = false;
     static constexpr std::uint64_t kUnknown = ~0ull;          // block state after an aborted write
     std::vector<iscsi::KeyValue> pending_answers_;
+    // Durability, for power loss: the last generation known durable per block, the
+    // acknowledged writes a SYNCHRONIZE CACHE has yet to cover (in order; log_base_ is
+    // the position of its front), and blocks whose contents a power loss made uncertain
+    // (any generation in [durable, acknowledged]).
+    std::unordered_map<std::uint64_t, std::uint64_t> durable_;
+    std::deque<std::pair<std::uint64_t, std::uint64_t>> acked_log_;
+    std::uint64_t log_base_ = 0, since_sync_ = 0, power_epoch_ = 0;
+    std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> uncertain_;
 };
 
 }  // namespace iscsilab::model

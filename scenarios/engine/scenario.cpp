@@ -112,7 +112,7 @@ model::Workload workload_of(const YAML::Node& w, const std::string& where) {
     model::Workload wl;
     if (!w) return wl;
     only(w, {"pattern", "read_pct", "verify_pct", "block_size", "queue_depth", "ops", "region_offset", "region",
-             "verify", "write_then_read", "abort_every"},
+             "verify", "write_then_read", "abort_every", "sync_every", "fua_pct"},
          where);
     if (w["pattern"]) {
         std::string p = str(w["pattern"], where + ".pattern");
@@ -131,6 +131,9 @@ model::Workload workload_of(const YAML::Node& w, const std::string& where) {
     if (w["verify"]) wl.verify_data = flag_of(w["verify"], where + ".verify");
     if (w["write_then_read"]) wl.write_then_read = flag_of(w["write_then_read"], where + ".write_then_read");
     if (w["abort_every"]) wl.abort_every = number_of(w["abort_every"], where + ".abort_every");
+    if (w["sync_every"]) wl.sync_every = number_of(w["sync_every"], where + ".sync_every");
+    if (w["fua_pct"]) wl.fua_pct = static_cast<std::uint32_t>(number_of(w["fua_pct"], where + ".fua_pct"));
+    if (wl.fua_pct > 100) throw LoadError{where + ".fua_pct: over 100"};
     if (wl.block_size == 0 || wl.queue_depth == 0) throw LoadError{where + ": block_size and queue_depth must be positive"};
     return wl;
 }
@@ -145,7 +148,7 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
     if (!faults::kind_from_string(kind, out.kind))
         throw LoadError{where + ".kind: unknown fault '" + kind +
                         "' (expected link_stall, link_reset, corrupt, latency_spike, disk_slow, medium_error, "
-                        "disk_offline, tmf or crash)"};
+                        "disk_offline, power_loss, tmf or crash)"};
     if (!f["at"]) throw LoadError{where + ": missing at (a time, or [earliest, latest])"};
     if (f["at"].IsSequence()) {
         if (f["at"].size() != 2) throw LoadError{where + ".at: expected [earliest, latest]"};
@@ -192,7 +195,8 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
     if ((out.kind == K::link_stall || out.kind == K::latency_spike || out.kind == K::disk_slow ||
          out.kind == K::disk_offline) && out.duration.count() <= 0)
         throw LoadError{where + ": " + kind + " needs a duration"};
-    if ((out.kind == K::disk_slow || out.kind == K::medium_error || out.kind == K::disk_offline) && out.disk.empty())
+    if ((out.kind == K::disk_slow || out.kind == K::medium_error || out.kind == K::disk_offline ||
+         out.kind == K::power_loss) && out.disk.empty())
         throw LoadError{where + ": " + kind + " needs a disk"};
     if (out.kind == K::medium_error && out.length == 0) throw LoadError{where + ": medium_error needs a length"};
     return out;
@@ -277,13 +281,17 @@ std::string load_scenario(const std::string& path, Scenario& s) {
         if (y["expect"]) {
             const YAML::Node& e = y["expect"];
             only(e, {"negotiated", "min_r2ts", "max_r2ts", "min_data_in", "min_ops", "min_aborted", "discovered",
-                     "min_recoveries", "max_recoveries", "min_lost", "min_medium_errors", "min_device_errors"},
+                     "min_recoveries", "max_recoveries", "min_lost", "min_medium_errors", "min_device_errors",
+                     "min_reverted", "max_reverted", "min_syncs"},
                  "expect");
             for (auto [key, slot] : {std::pair{"min_recoveries", &s.expect.min_recoveries},
                                      std::pair{"max_recoveries", &s.expect.max_recoveries},
                                      std::pair{"min_lost", &s.expect.min_lost},
                                      std::pair{"min_medium_errors", &s.expect.min_medium_errors},
-                                     std::pair{"min_device_errors", &s.expect.min_device_errors}})
+                                     std::pair{"min_device_errors", &s.expect.min_device_errors},
+                                     std::pair{"min_reverted", &s.expect.min_reverted},
+                                     std::pair{"max_reverted", &s.expect.max_reverted},
+                                     std::pair{"min_syncs", &s.expect.min_syncs}})
                 if (e[key]) *slot = number_of(e[key], std::string("expect.") + key);
             if (e["min_aborted"]) s.expect.min_aborted = number_of(e["min_aborted"], "expect.min_aborted");
             if (e["negotiated"])
@@ -543,8 +551,10 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
             failed("expected at least " + std::to_string(*s.expect.min_data_in) + " Data-In PDUs, saw " + std::to_string(data_in));
         if (s.expect.min_ops && res.ops < *s.expect.min_ops)
             failed("expected at least " + std::to_string(*s.expect.min_ops) + " operations, saw " + std::to_string(res.ops));
-        std::uint64_t lost = 0, medium = 0, device = 0;
+        std::uint64_t lost = 0, medium = 0, device = 0, reverted = 0, syncs = 0;
         for (const auto& i : inits) {
+            reverted += i->stats().reverted;
+            syncs += i->stats().syncs;
             lost += i->stats().lost;
             medium += i->stats().medium_errors;
             device += i->stats().device_errors;
@@ -557,6 +567,11 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
         at_least(s.expect.min_lost, lost, "commands ended by session recovery");
         at_least(s.expect.min_medium_errors, medium, "MEDIUM ERRORs");
         at_least(s.expect.min_device_errors, device, "device errors");
+        at_least(s.expect.min_reverted, reverted, "blocks older than acknowledged after a power loss");
+        at_least(s.expect.min_syncs, syncs, "SYNCHRONIZE CACHE commands");
+        if (s.expect.max_reverted && reverted > *s.expect.max_reverted)
+            failed("expected at most " + std::to_string(*s.expect.max_reverted) +
+                   " blocks older than acknowledged after a power loss, saw " + std::to_string(reverted));
         if (s.expect.max_recoveries && res.recoveries > *s.expect.max_recoveries)
             failed("expected at most " + std::to_string(*s.expect.max_recoveries) + " session recoveries, saw " +
                    std::to_string(res.recoveries));

@@ -29,6 +29,9 @@ struct Expect {
     // Under faults: session recoveries, commands they ended, MEDIUM ERROR and other
     // device failures the initiators saw.
     std::optional<std::uint64_t> min_recoveries, max_recoveries, min_lost, min_medium_errors, min_device_errors;
+    // Under power loss: blocks that read back older than acknowledged (allowed only back
+    // to the last durable version), and SYNCHRONIZE CACHE commands completed.
+    std::optional<std::uint64_t> min_reverted, max_reverted, min_syncs;
     std::vector<std::string> discovered;
 };
 

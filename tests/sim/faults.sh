@@ -2,7 +2,7 @@
 # The fault suite: it passes, it is deterministic under faults (the same seed gives the
 # same digests, with one worker or two), and its checks can fail: the same bit flips
 # without digests must be caught by the initiators' data verification, and an
-# unexplained session recovery (a reset with the plan saying nothing) is reported.
+# unexplained session recovery is reported, and so are synced writes a power loss took.
 set -u
 bin=$1
 suite=$2
@@ -41,6 +41,18 @@ if [ $? -ne 0 ] && grep -q "session recoveries without a fault to cause them (no
     echo "ok: a recovery without a fault to explain it fails the run"
 else
     echo "FAILED: an unexplained recovery passed"; cat "$tmp/d.txt"; fail=1
+fi
+
+# nv_cache=1 promises a cache that survives power loss; on this volatile disk the
+# target then skips the flush of SYNCHRONIZE CACHE, and synced writes are lost: the
+# durability check must say so.
+sed -e 's#            filename disk0#            filename disk0\n            nv_cache 1#' -e '/^expect:/,$d' \
+    "$suite/09-power-loss-write-back.yaml" >"$tmp/nv-cache.yaml"
+"$bin" run "$tmp/nv-cache.yaml" --seed 21 >"$tmp/f.txt"
+if [ $? -ne 0 ] && grep -q "data verification failed" "$tmp/f.txt"; then
+    echo "ok: SYNCHRONIZE CACHE skipped (nv_cache on a volatile cache) loses synced writes, and is caught"
+else
+    echo "FAILED: lost synced writes went unnoticed"; cat "$tmp/f.txt"; fail=1
 fi
 
 [ $fail -eq 0 ] && rm -rf "$tmp"
