@@ -16,7 +16,7 @@ constexpr Name kKinds[] = {
     {Kind::disk_slow, "disk_slow"},         {Kind::medium_error, "medium_error"},
     {Kind::disk_offline, "disk_offline"},   {Kind::power_loss, "power_loss"},
     {Kind::tmf, "tmf"},
-    {Kind::crash, "crash"},
+    {Kind::crash, "crash"},                 {Kind::withhold_data, "withhold_data"},
 };
 struct TmfName {
     iscsi::TmfFunction fn;
@@ -76,7 +76,7 @@ bool Plan::may_break_sessions() const {
     // by definition. Disk faults and a latency spike alone never should.
     return std::any_of(faults.begin(), faults.end(), [](const Fault& f) {
         return f.kind == Kind::link_stall || f.kind == Kind::link_reset || f.kind == Kind::corrupt ||
-               f.kind == Kind::crash || f.kind == Kind::tmf;
+               f.kind == Kind::crash || f.kind == Kind::tmf || f.kind == Kind::withhold_data;
     });
 }
 
@@ -182,6 +182,10 @@ void Injector::fire(const Fault& f) {
             for (auto h : hosts(f))
                 if (model::Initiator* i = world_.initiator(h)) i->crash("crash (fault plan)");
             return note("initiator crash");
+        case Kind::withhold_data:
+            for (auto h : hosts(f))
+                if (model::Initiator* i = world_.initiator(h)) i->withhold_data_out();
+            return note("initiator stops answering R2Ts");
     }
 }
 

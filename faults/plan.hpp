@@ -30,6 +30,7 @@ enum class Kind : std::uint8_t {
     power_loss,       // a disk's volatile write cache is lost
     tmf,              // an initiator sends a task management function
     crash,            // an initiator drops its connection and logs in again
+    withhold_data,    // an initiator stops answering R2Ts until its connection ends
 };
 const char* to_string(Kind k);
 

@@ -33,6 +33,7 @@ struct Outcome {
     std::string digest;
     double sim_s = 0, wall_s = 0;
     std::uint64_t pdus = 0, ops = 0;
+    std::uint64_t faults = 0, recoveries = 0;
     std::vector<std::string> failures;
 };
 
@@ -54,7 +55,7 @@ std::string xml_escape(const std::string& s) {
 std::string encode(const Outcome& o) {
     std::ostringstream s;
     s << o.index << '\t' << o.passed << '\t' << o.digest << '\t' << o.sim_s << '\t' << o.wall_s << '\t' << o.pdus
-      << '\t' << o.ops << '\t' << o.name;
+      << '\t' << o.ops << '\t' << o.faults << '\t' << o.recoveries << '\t' << o.name;
     for (const auto& f : o.failures) {
         std::string g = f;
         std::replace(g.begin(), g.end(), '\t', ' ');
@@ -69,7 +70,7 @@ bool decode(const std::string& line, Outcome& o) {
     std::string field;
     std::vector<std::string> f;
     while (std::getline(s, field, '\t')) f.push_back(field);
-    if (f.size() < 8) return false;
+    if (f.size() < 10) return false;
     o.index = std::stoul(f[0]);
     o.passed = f[1] == "1";
     o.digest = f[2];
@@ -77,8 +78,10 @@ bool decode(const std::string& line, Outcome& o) {
     o.wall_s = std::stod(f[4]);
     o.pdus = std::stoull(f[5]);
     o.ops = std::stoull(f[6]);
-    o.name = f[7];
-    o.failures.assign(f.begin() + 8, f.end());
+    o.faults = std::stoull(f[7]);
+    o.recoveries = std::stoull(f[8]);
+    o.name = f[9];
+    o.failures.assign(f.begin() + 10, f.end());
     return true;
 }
 
@@ -108,6 +111,8 @@ Outcome run_one(const Job& j, std::size_t index, const std::string& pcap_dir) {
     o.sim_s = r.sim_seconds;
     o.pdus = r.pdus;
     o.ops = r.ops;
+    o.faults = r.faults;
+    o.recoveries = r.recoveries;
     o.failures = r.failures;
     return o;
 }
@@ -116,7 +121,9 @@ void print_line(const Outcome& o, std::size_t total, const std::string& file) {
     std::cout << "[" << (o.index + 1) << "/" << total << "] " << (o.passed ? "PASS " : "FAIL ") << std::left
               << std::setw(44) << o.name << std::right << " seed=" << o.seed << " digest=" << o.digest.substr(0, 16)
               << " sim=" << std::fixed << std::setprecision(3) << o.sim_s << "s wall=" << o.wall_s << "s pdus=" << o.pdus
-              << " ops=" << o.ops << "\n";
+              << " ops=" << o.ops;
+    if (o.faults) std::cout << " faults=" << o.faults << " recoveries=" << o.recoveries;
+    std::cout << "\n";
     if (!o.passed) {
         for (std::size_t k = 0; k < o.failures.size() && k < 16; ++k) std::cout << "      " << o.failures[k] << "\n";
         std::cout << "      replay: iscsilab run " << file << " --seed " << o.seed << "\n";

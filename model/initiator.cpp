@@ -60,6 +60,7 @@ void Initiator::connect_session(bool discovery) {
     });
     reader_->set_max_data_segment_length(1u << 24);
     digests_ = {};
+    withhold_data_ = false;
     session_discovery_ = discovery;
     phase_ = discovery ? Phase::Discovery : Phase::Login;
     cmdsn_ = 1;
@@ -153,8 +154,18 @@ void Initiator::watchdog() {
         watchdog_armed_ = false;
         return;
     }
-    if (phase_ == Phase::Running && !ops_.empty() && !recovering_ && kernel_.now() - last_rx_ > cfg_.command_timeout)
-        recover("no answer from the target for " + std::to_string(cfg_.command_timeout.count() / 1000000) + " ms");
+    const Nanos now = kernel_.now();
+    if (phase_ == Phase::Running && !recovering_) {
+        for (const auto& [itt, t] : aborts_)
+            if (t.timeout && now - t.sent > cfg_.command_timeout)
+                return recover("ABORT TASK unanswered for " + std::to_string(cfg_.command_timeout.count() / 1000) + " us");
+        for (auto& [itt, op] : ops_)
+            if (op->workload() && !op->timeout_abort && now - op->sent > cfg_.command_timeout) {
+                op->timeout_abort = true;
+                ++stats_.timed_out;
+                aborts_[send_tmf(TmfFunction::AbortTask, {op->itt}, op->itt, op->cmdsn)].timeout = true;
+            }
+    }
     auto self = shared_from_this();
     kernel_.after(cfg_.command_timeout / 4, [self] { self->watchdog(); });
 }
@@ -477,7 +488,7 @@ void Initiator::send_abort(const Op& op) {
     send_tmf(TmfFunction::AbortTask, {op.itt}, op.itt, op.cmdsn);
 }
 
-void Initiator::send_tmf(TmfFunction fn, std::vector<std::uint32_t> tasks, std::uint32_t ref_itt, std::uint32_t ref_cmdsn) {
+std::uint32_t Initiator::send_tmf(TmfFunction fn, std::vector<std::uint32_t> tasks, std::uint32_t ref_itt, std::uint32_t ref_cmdsn) {
     // RFC 3720 §10.5: immediate; ABORT TASK names its task by ITT and CmdSN.
     TaskMgmtRequestPdu t;
     t.immediate = true;
@@ -490,8 +501,9 @@ void Initiator::send_tmf(TmfFunction fn, std::vector<std::uint32_t> tasks, std::
     }
     t.cmdsn = cmdsn_;
     t.expstatsn = expstatsn_;
-    aborts_[t.itt] = PendingTmf{fn, std::move(tasks)};
+    aborts_[t.itt] = PendingTmf{fn, std::move(tasks), false, kernel_.now()};
     send_pdu(t.encode());
+    return t.itt;
 }
 
 bool Initiator::task_management(TmfFunction fn) {
@@ -536,7 +548,16 @@ void Initiator::on_tmf_response(Pdu& pdu) {
             ++completed_;
         }
     } else if (t.response == TmfResponse::TaskDoesNotExist && tmf.fn == TmfFunction::AbortTask) {
-        if (ops_.count(tmf.tasks.front())) error("ABORT TASK found no task " + hex(tmf.tasks.front()) + ", yet it never completed");
+        auto it = ops_.find(tmf.tasks.front());
+        if (it != ops_.end() && tmf.timeout) {
+            // Gone without a response: aborted for another nexus (a LUN RESET or CLEAR
+            // TASK SET there; SAM-5 with TAS=0), or lost. Its outcome is unknown.
+            auto op = it->second;
+            ops_.erase(it);
+            lose(*op);
+        } else if (it != ops_.end()) {
+            error("ABORT TASK found no task " + hex(tmf.tasks.front()) + ", yet it never completed");
+        }
         ++stats_.abort_too_late;
     } else {
         error("task management function " + std::to_string(static_cast<int>(tmf.fn)) + " answered " +
@@ -593,6 +614,7 @@ void Initiator::send_command(std::shared_ptr<Op> op) {
     }
     ops_[op->itt] = op;
     op->power_epoch = power_epoch_;
+    op->sent = kernel_.now();
     if (op->workload()) busy_.insert(op->lba);
     Bytes imm;
     std::uint32_t unsolicited_end = 0;
@@ -645,6 +667,10 @@ void Initiator::on_r2t(Pdu& pdu) {
     op.next_r2tsn = r.r2tsn + 1;
     if (r.desired_data_transfer_length > max_burst_) error("R2T beyond MaxBurstLength");
     if (std::uint64_t{r.buffer_offset} + r.desired_data_transfer_length > op.out->size()) return error("R2T beyond the data");
+    if (withhold_data_) {
+        ++stats_.r2ts_ignored;
+        return;
+    }
     send_data_out(op, r.ttt, r.buffer_offset, r.desired_data_transfer_length, true);
 }
 

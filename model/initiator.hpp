@@ -52,8 +52,9 @@ struct InitiatorConfig {
     // in again with the same ISID (reinstatement), at most this many times.
     std::uint32_t max_recoveries = 8;
     Nanos recovery_delay{std::chrono::milliseconds(1)};
-    // No PDU from the target for this long while commands wait: give up on the
-    // connection and recover (0: never).
+    // A command older than this is chased by an ABORT TASK (as a SCSI mid-layer's error
+    // handler does); an abort unanswered for as long again ends the connection, and the
+    // session recovers (0: never).
     Nanos command_timeout{0};
 };
 
@@ -67,6 +68,8 @@ struct InitiatorStats {
     std::uint64_t recoveries = 0, lost = 0;            // session recoveries; commands they ended
     std::uint64_t medium_errors = 0, device_errors = 0; // MEDIUM ERROR; NOT READY / HARDWARE ERROR
     std::uint64_t syncs = 0;                           // SYNCHRONIZE CACHE completed
+    std::uint64_t r2ts_ignored = 0;                    // R2Ts left unanswered (fault plan)
+    std::uint64_t timed_out = 0;  // commands that outlived command_timeout and were aborted
     std::uint64_t reverted = 0;  // blocks read back older than acknowledged after a power loss
     bool write_cache = true;                           // WCE as MODE SENSE reported it
     std::vector<std::string> recovery_reasons;
@@ -98,6 +101,9 @@ public:
     // (FUA, write-through, SYNCHRONIZE CACHE) may read back as any older version
     // since the last durable one, until written again.
     void power_lost();
+    // From now until this connection ends, R2Ts go unanswered (a broken initiator: the
+    // target's RspTimeout has to notice).
+    void withhold_data_out() { withhold_data_ = true; }
 
 private:
     enum class Phase : std::uint8_t { Discovery, Login, Ready, Running, LoggingOut, Done, Failed };
@@ -107,6 +113,8 @@ private:
         bool fua = false;
         std::uint64_t sync_mark = 0;  // sync: the acknowledged writes it makes durable
         std::uint64_t power_epoch = 0;  // power losses seen when it was sent
+        Nanos sent{0};
+        bool timeout_abort = false;     // an ABORT TASK chases it after command_timeout
         std::uint64_t lba = 0;
         std::uint32_t blocks = 0;
         std::uint32_t itt = 0, cmdsn = 0;
@@ -137,7 +145,8 @@ private:
     void fill_block(std::uint64_t lba, std::uint64_t gen, std::span<std::byte> out) const;
     void logout();
     void send_abort(const Op& op);
-    void send_tmf(iscsi::TmfFunction fn, std::vector<std::uint32_t> tasks, std::uint32_t ref_itt, std::uint32_t ref_cmdsn);
+    // Returns the TMF's ITT.
+    std::uint32_t send_tmf(iscsi::TmfFunction fn, std::vector<std::uint32_t> tasks, std::uint32_t ref_itt, std::uint32_t ref_cmdsn);
     void recover(std::string why);
     void watchdog();
     void lose(Op& op);
@@ -183,11 +192,14 @@ private:
     struct PendingTmf {
         iscsi::TmfFunction fn;
         std::vector<std::uint32_t> tasks;                     // the ITTs it covers
+        bool timeout = false;                                 // an ABORT TASK for a timed-out command
+        Nanos sent{0};
     };
     std::map<std::uint32_t, PendingTmf> aborts_;              // TMF ITT -> what it covers
     bool recovering_ = false;
     Nanos last_rx_{0};
     bool watchdog_armed_ = false;
+    bool withhold_data_ = false;
     static constexpr std::uint64_t kUnknown = ~0ull;          // block state after an aborted write
     std::vector<iscsi::KeyValue> pending_answers_;
     // Durability, for power loss: the last generation known durable per block, the

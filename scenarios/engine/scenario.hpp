@@ -32,6 +32,7 @@ struct Expect {
     // Under power loss: blocks that read back older than acknowledged (allowed only back
     // to the last durable version), and SYNCHRONIZE CACHE commands completed.
     std::optional<std::uint64_t> min_reverted, max_reverted, min_syncs;
+    std::optional<std::uint64_t> min_timed_out;   // commands chased by ABORT TASK after command_timeout
     std::vector<std::string> discovered;
 };
 

@@ -2,7 +2,8 @@
 # The fault suite: it passes, it is deterministic under faults (the same seed gives the
 # same digests, with one worker or two), and its checks can fail: the same bit flips
 # without digests must be caught by the initiators' data verification, and an
-# unexplained session recovery is reported, and so are synced writes a power loss took.
+# unexplained command timeout or session recovery is reported, and so are synced
+# writes a power loss took.
 set -u
 bin=$1
 suite=$2
@@ -32,15 +33,26 @@ else
     echo "FAILED: corruption without digests went unnoticed"; cat "$tmp/c.txt"; fail=1
 fi
 
-# A recovery the plan does not explain is a failure. No fault at all, but an initiator
-# too impatient for a 3 ms disk (command_timeout 500us) drops its connection itself.
+# A timeout the plan does not explain is a failure. No fault at all, but an initiator
+# too impatient for a 3 ms disk (command_timeout 500us) aborts commands on its own.
 sed -e '/^faults:/,$d' -e 's/    discovery: false/    discovery: false\n    command_timeout: 500us/' \
     "$suite/01-link-reset.yaml" >"$tmp/impatient.yaml"
 "$bin" run "$tmp/impatient.yaml" --seed 21 >"$tmp/d.txt"
-if [ $? -ne 0 ] && grep -q "session recoveries without a fault to cause them (no answer from the target" "$tmp/d.txt"; then
-    echo "ok: a recovery without a fault to explain it fails the run"
+if [ $? -ne 0 ] && grep -q "commands timed out without a fault to explain them" "$tmp/d.txt"; then
+    echo "ok: a command timeout without a fault to explain it fails the run"
 else
-    echo "FAILED: an unexplained recovery passed"; cat "$tmp/d.txt"; fail=1
+    echo "FAILED: an unexplained timeout passed"; cat "$tmp/d.txt"; fail=1
+fi
+
+# A session recovery the plan cannot explain fails the run too: a 20 ms latency spike
+# breaks no session, but an initiator that gives up on an ABORT TASK after 1 ms does.
+sed -e 's/    command_timeout: 500us/    command_timeout: 1ms/' "$tmp/impatient.yaml" >"$tmp/spike.yaml"
+printf 'faults:\n  - { kind: latency_spike, extra: 20ms, at: 5ms, duration: 30ms }\n' >>"$tmp/spike.yaml"
+"$bin" run "$tmp/spike.yaml" --seed 21 >"$tmp/g.txt"
+if [ $? -ne 0 ] && grep -q "session recoveries without a fault to cause them (ABORT TASK unanswered" "$tmp/g.txt"; then
+    echo "ok: a session recovery without a fault to explain it fails the run"
+else
+    echo "FAILED: an unexplained recovery passed"; cat "$tmp/g.txt"; fail=1
 fi
 
 # nv_cache=1 promises a cache that survives power loss; on this volatile disk the
