@@ -112,9 +112,22 @@ Nanos Injector::until(const Fault& f) const {
     return f.duration.count() > 0 ? kernel_.now() + f.duration : Nanos(std::chrono::hours(24 * 365));
 }
 
-void Injector::note(const std::string& what) {
+void Injector::note(const Fault& f, const std::string& what, int initiator) {
     ++fired_;
     if (log_.size() < 64) log_.push_back(ms(kernel_.now()) + ": " + what);
+    if (!world_.record) return;
+    const bool link = f.kind == Kind::link_stall || f.kind == Kind::link_reset || f.kind == Kind::corrupt ||
+                      f.kind == Kind::latency_spike;
+    const int who = initiator == -2 ? f.initiator : initiator;
+    Record r;
+    r.kind = static_cast<std::uint8_t>(f.kind);
+    r.direction = link ? static_cast<std::uint8_t>(f.direction) : 0xff;
+    r.initiator = who < 0 ? 0xff : static_cast<std::uint8_t>(who);
+    r.sequence = static_cast<std::uint32_t>(fired_);
+    r.time = kernel_.now();
+    r.duration = f.duration;
+    r.text = what;
+    world_.record(r);
 }
 
 void Injector::fire(const Fault& f) {
@@ -126,66 +139,69 @@ void Injector::fire(const Fault& f) {
                 for (int d = 0; d < 2; ++d)
                     if (f.direction == 2 || f.direction == d) l.stalled_until[d] = std::max(l.stalled_until[d], until(f));
             }
-            return note("link stall " + dirs + " for " + ms(f.duration));
+            return note(f, "link stall " + dirs + " for " + ms(f.duration));
         case Kind::link_reset:
             for (auto h : hosts(f)) world_.reset(h, "fault plan");
-            return note("link reset");
+            return note(f, "link reset");
         case Kind::corrupt:
             for (auto h : hosts(f))
                 for (int d = 0; d < 2; ++d)
                     if (f.direction == 2 || f.direction == d) world_.link(h).corrupt[d] += f.count;
-            return note(std::to_string(f.count) + " corrupt segment(s) " + dirs);
+            return note(f, std::to_string(f.count) + " corrupt segment(s) " + dirs);
         case Kind::latency_spike:
             for (auto h : hosts(f)) {
                 auto& l = world_.link(h);
                 l.extra_latency = f.extra;
                 l.spike_until = until(f);
             }
-            return note("latency +" + ms(f.extra) + " for " + ms(f.duration));
+            return note(f, "latency +" + ms(f.extra) + " for " + ms(f.duration));
         case Kind::disk_slow:
         case Kind::medium_error:
         case Kind::disk_offline: {
             model::SimDisk* d = world_.disk(f.disk);
-            if (!d) return note("no disk '" + f.disk + "'");
+            if (!d) return note(f, "no disk '" + f.disk + "'");
             touched_disks_.push_back(d);
             if (f.kind == Kind::disk_slow) {
                 d->slow_down(f.factor, until(f));
-                return note("disk " + f.disk + " " + std::to_string(f.factor) + "x slower for " + ms(f.duration));
+                char x[32];
+                std::snprintf(x, sizeof x, "%gx", f.factor);
+                return note(f, "disk " + f.disk + " " + x + " slower for " + ms(f.duration));
             }
             if (f.kind == Kind::disk_offline) {
                 d->go_offline(until(f));
-                return note("disk " + f.disk + " offline for " + ms(f.duration));
+                return note(f, "disk " + f.disk + " offline for " + ms(f.duration));
             }
             d->add_medium_error({f.offset, f.length, f.reads, f.writes});
             if (f.duration.count() > 0) kernel_.after(f.duration, [d] { d->clear_medium_errors(); });
-            return note("disk " + f.disk + " medium error on bytes " + std::to_string(f.offset) + "+" + std::to_string(f.length));
+            return note(f, "disk " + f.disk + " medium error on bytes " + std::to_string(f.offset) + "+" + std::to_string(f.length));
         }
         case Kind::power_loss: {
             model::SimDisk* d = world_.disk(f.disk);
-            if (!d) return note("no disk '" + f.disk + "'");
+            if (!d) return note(f, "no disk '" + f.disk + "'");
             d->power_loss();
             // The oracle: every initiator now accepts, per block, any version from the
             // last durable one on (it cannot tell which LUNs sit on this disk; for the
             // others this only loosens the check).
             for (std::size_t h = 0; h < world_.initiators; ++h)
                 if (model::Initiator* i = world_.initiator(h)) i->power_lost();
-            return note("disk " + f.disk + " lost power: its write cache is gone");
+            return note(f, "disk " + f.disk + " lost power: its write cache is gone");
         }
         case Kind::tmf:
             for (auto h : hosts(f)) {
                 model::Initiator* i = world_.initiator(h);
                 const bool sent = i && i->task_management(f.function);
-                note(std::string(tmf_name(f.function)) + " from initiator " + std::to_string(h) + (sent ? "" : " (idle: not sent)"));
+                note(f, std::string(tmf_name(f.function)) + " from initiator " + std::to_string(h) + (sent ? "" : " (idle: not sent)"),
+                     static_cast<int>(h));
             }
             return;
         case Kind::crash:
             for (auto h : hosts(f))
                 if (model::Initiator* i = world_.initiator(h)) i->crash("crash (fault plan)");
-            return note("initiator crash");
+            return note(f, "initiator crash");
         case Kind::withhold_data:
             for (auto h : hosts(f))
                 if (model::Initiator* i = world_.initiator(h)) i->withhold_data_out();
-            return note("initiator stops answering R2Ts");
+            return note(f, "initiator stops answering R2Ts");
     }
 }
 

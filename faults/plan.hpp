@@ -14,6 +14,7 @@
 #include "model/disk.hpp"
 #include "model/initiator.hpp"
 #include "model/kernel.hpp"
+#include "faults/record.hpp"
 #include "model/rng.hpp"
 #include "target/iscsi/pdu.hpp"
 
@@ -70,6 +71,7 @@ struct World {
     std::function<void(std::size_t, const std::string&)> reset;          // its current connection
     std::function<model::Initiator*(std::size_t)> initiator;
     std::function<model::SimDisk*(const std::string&)> disk;
+    std::function<void(const Record&)> record;  // into the run's trace and capture (may be empty)
 };
 
 class Injector {
@@ -86,7 +88,7 @@ private:
     void fire(const Fault& f);
     std::vector<std::size_t> hosts(const Fault& f) const;
     Nanos until(const Fault& f) const;
-    void note(const std::string& what);
+    void note(const Fault& f, const std::string& what, int initiator = -2);
 
     model::SimKernel& kernel_;
     Plan plan_;

@@ -1,5 +1,6 @@
 // What a capture sees: TCP segments with their real payload bytes, stamped with
-// simulated (or real) time. The pcap writer turns them into Ethernet/IPv4/TCP frames.
+// simulated (or real) time, and UDP datagrams that carry records of our own (the fault
+// plan's events). The pcap writer turns them into Ethernet/IPv4/TCP or UDP frames.
 #pragma once
 
 #include <cstdint>
@@ -26,10 +27,17 @@ struct Segment {
     std::span<const std::byte> payload;
 };
 
+struct Datagram {
+    Nanos time{0};
+    Endpoint src, dst;
+    std::span<const std::byte> payload;
+};
+
 class PacketTap {
 public:
     virtual ~PacketTap() = default;
     virtual void segment(const Segment& s) = 0;
+    virtual void datagram(const Datagram&) {}
 };
 
 }  // namespace iscsilab::capture

@@ -18,11 +18,13 @@ public:
     PcapWriter(const PcapWriter&) = delete;
     PcapWriter& operator=(const PcapWriter&) = delete;
     void segment(const Segment& s) override;
+    void datagram(const Datagram& d) override;
     std::uint64_t frames() const { return frames_; }
 
 private:
     pcap* pcap_ = nullptr;
     pcap_dumper* dumper_ = nullptr;
+    void write(Nanos time, std::span<const std::byte> frame);
     std::uint16_t ip_id_ = 1;
     std::uint64_t frames_ = 0;
 };

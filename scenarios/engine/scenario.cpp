@@ -339,6 +339,17 @@ public:
         ++segments;
         if (next_) next_->segment(s);
     }
+    void datagram(const capture::Datagram& d) override {
+        std::byte h[16];
+        std::span<std::byte> b(h);
+        st64(b, 0, static_cast<std::uint64_t>(d.time.count()));
+        st32(b, 8, d.src.ip);
+        st16(b, 12, d.src.port);
+        st16(b, 14, static_cast<std::uint16_t>(d.payload.size()));
+        XXH3_128bits_update(state_, h, sizeof h);
+        XXH3_128bits_update(state_, d.payload.data(), d.payload.size());
+        if (next_) next_->datagram(d);
+    }
     std::string hex() const {
         const XXH128_hash_t d = XXH3_128bits_digest(state_);
         char buf[33];
@@ -469,6 +480,16 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
     };
     world.initiator = [&](std::size_t h) { return inits[h].get(); };
     world.disk = [&](const std::string& name) { return stores.find(name); };
+    // Fault records ride in the trace (and the pcap) as UDP from 192.0.2.254.
+    world.record = [&](const faults::Record& r) {
+        const Bytes b = faults::encode_record(r);
+        capture::Datagram d;
+        d.time = r.time;
+        d.src = {0xc00002feu, faults::kRecordPort};
+        d.dst = {0xc0000201u, faults::kRecordPort};
+        d.payload = b;
+        digest.datagram(d);
+    };
     faults::Injector injector(*kernel, s.faults, seed, world);
     injector.arm();
     for (auto& i : inits) {
