@@ -38,6 +38,11 @@ void link_and_ip(std::span<std::byte> b, const Endpoint& src, const Endpoint& ds
     st32(ip, 16, dst.ip);
     st16(ip, 10, internet_checksum(ip));
 }
+// The TCP/UDP pseudo-header (RFC 793 §3.1, RFC 768) as a partial sum.
+std::uint32_t pseudo_header_sum(const Endpoint& src, const Endpoint& dst, std::uint8_t protocol, std::size_t len) {
+    return (src.ip >> 16) + (src.ip & 0xffff) + (dst.ip >> 16) + (dst.ip & 0xffff) + protocol +
+           static_cast<std::uint32_t>(len);
+}
 }  // namespace
 
 PcapWriter::PcapWriter(const std::string& path) {
@@ -71,13 +76,9 @@ void PcapWriter::segment(const Segment& s) {
     st8(tcp, 13, s.flags);
     st16(tcp, 14, 65535);
     std::copy(s.payload.begin(), s.payload.end(), tcp.begin() + 20);
-    std::uint32_t pseudo = (s.src.ip >> 16) + (s.src.ip & 0xffff) + (s.dst.ip >> 16) + (s.dst.ip & 0xffff) + 6 +
-                           static_cast<std::uint32_t>(tcp_len);
-    st16(tcp, 16, internet_checksum(tcp, pseudo));
-
+    st16(tcp, 16, internet_checksum(tcp, pseudo_header_sum(s.src, s.dst, 6, tcp_len)));
     write(s.time, f);
 }
-
 
 void PcapWriter::datagram(const Datagram& d) {
     // UDP (RFC 768) with its checksum over the pseudo-header.
@@ -90,9 +91,7 @@ void PcapWriter::datagram(const Datagram& d) {
     st16(udp, 2, d.dst.port);
     st16(udp, 4, static_cast<std::uint16_t>(udp_len));
     std::copy(d.payload.begin(), d.payload.end(), udp.begin() + 8);
-    std::uint32_t pseudo = (d.src.ip >> 16) + (d.src.ip & 0xffff) + (d.dst.ip >> 16) + (d.dst.ip & 0xffff) + 17 +
-                           static_cast<std::uint32_t>(udp_len);
-    std::uint16_t sum = internet_checksum(udp, pseudo);
+    const std::uint16_t sum = internet_checksum(udp, pseudo_header_sum(d.src, d.dst, 17, udp_len));
     st16(udp, 6, sum == 0 ? 0xffff : sum);  // 0 would mean "no checksum"
     write(d.time, f);
 }
