@@ -17,6 +17,7 @@ constexpr Name kKinds[] = {
     {Kind::disk_offline, "disk_offline"},   {Kind::power_loss, "power_loss"},
     {Kind::tmf, "tmf"},
     {Kind::crash, "crash"},                 {Kind::withhold_data, "withhold_data"},
+    {Kind::random, "random"},
 };
 struct TmfName {
     iscsi::TmfFunction fn;
@@ -67,17 +68,18 @@ bool tmf_from_string(const std::string& s, iscsi::TmfFunction& out) {
 }
 
 bool Plan::has(Kind k) const {
-    return std::any_of(faults.begin(), faults.end(), [k](const Fault& f) { return f.kind == k; });
+    return std::any_of(faults.begin(), faults.end(), [k](const Fault& f) {
+        return f.kind == k || (f.kind == Kind::random && std::find(f.choices.begin(), f.choices.end(), k) != f.choices.end());
+    });
 }
 
 bool Plan::may_break_sessions() const {
     // A stall can outlast RspTimeout or an initiator's patience; a corrupt segment is
     // a digest error; a cold reset drops every connection; the others end sessions
     // by definition. Disk faults and a latency spike alone never should.
-    return std::any_of(faults.begin(), faults.end(), [](const Fault& f) {
-        return f.kind == Kind::link_stall || f.kind == Kind::link_reset || f.kind == Kind::corrupt ||
-               f.kind == Kind::crash || f.kind == Kind::tmf || f.kind == Kind::withhold_data;
-    });
+    for (Kind k : {Kind::link_stall, Kind::link_reset, Kind::corrupt, Kind::crash, Kind::tmf, Kind::withhold_data})
+        if (has(k)) return true;
+    return false;
 }
 
 Injector::Injector(model::SimKernel& kernel, Plan plan, std::uint64_t seed, World world)
@@ -86,16 +88,74 @@ Injector::Injector(model::SimKernel& kernel, Plan plan, std::uint64_t seed, Worl
         world_.link(h).pick = [this](std::size_t n) { return static_cast<std::size_t>(rng_.below(n)); };
 }
 
+Nanos Injector::uniform(Nanos lo, Nanos hi) {
+    if (hi <= lo) return lo;
+    return lo + Nanos(static_cast<std::int64_t>(rng_.below(static_cast<std::uint64_t>((hi - lo).count()) + 1)));
+}
+
+Fault Injector::draw(const Fault& spec) {
+    using namespace std::chrono_literals;
+    Fault g;
+    g.kind = spec.choices[rng_.below(spec.choices.size())];
+    g.at_min = g.at_max = uniform(spec.at_min, spec.at_max);
+    g.initiator = spec.initiator >= 0 || world_.initiators == 0
+                      ? spec.initiator
+                      : static_cast<int>(rng_.below(world_.initiators));
+    g.direction = static_cast<int>(rng_.below(3));
+    g.disk = spec.disk;
+    switch (g.kind) {
+        case Kind::link_stall: g.duration = uniform(1ms, 300ms); break;
+        case Kind::latency_spike:
+            g.extra = uniform(100us, 5ms);
+            g.duration = uniform(5ms, 100ms);
+            break;
+        case Kind::disk_slow:
+            g.factor = 2.0 + static_cast<double>(rng_.below(19));
+            g.duration = uniform(5ms, 100ms);
+            break;
+        case Kind::medium_error: {
+            // A 4 KiB-aligned range inside the spec's [offset, offset + length).
+            const std::uint64_t span = std::max<std::uint64_t>(spec.length, 64 * 1024);
+            g.length = 4096 * (1 + rng_.below(16));
+            g.offset = spec.offset + 4096 * rng_.below((span - std::min(span, g.length)) / 4096 + 1);
+            g.reads = rng_.below(3) != 0;
+            g.writes = !g.reads || rng_.below(2) == 0;
+            g.duration = uniform(5ms, 100ms);
+            break;
+        }
+        case Kind::disk_offline: g.duration = uniform(1ms, 20ms); break;
+        case Kind::tmf: {
+            static constexpr iscsi::TmfFunction fns[] = {
+                iscsi::TmfFunction::AbortTask, iscsi::TmfFunction::AbortTaskSet, iscsi::TmfFunction::ClearTaskSet,
+                iscsi::TmfFunction::LogicalUnitReset, iscsi::TmfFunction::TargetWarmReset,
+                iscsi::TmfFunction::TargetColdReset};
+            g.function = fns[rng_.below(std::size(fns))];
+            break;
+        }
+        default: break;
+    }
+    return g;
+}
+
+void Injector::schedule(const Fault& f) {
+    // The first time is drawn from the window; repeats follow `every` apart.
+    const Nanos first = uniform(f.at_min, f.at_max);
+    for (std::uint32_t k = 0; k < f.repeat; ++k) {
+        const Nanos at = first + f.every * k;
+        kernel_.after(at - std::min(at, kernel_.now()), [this, &f] { fire(f); });
+    }
+}
+
 void Injector::arm() {
     for (const Fault& f : plan_.faults) {
-        // The first time is drawn from the window; repeats follow `every` apart.
-        Nanos first = f.at_min;
-        if (f.at_max > f.at_min)
-            first += Nanos(static_cast<std::int64_t>(rng_.below(static_cast<std::uint64_t>((f.at_max - f.at_min).count()) + 1)));
-        for (std::uint32_t k = 0; k < f.repeat; ++k) {
-            const Nanos at = first + f.every * k;
-            kernel_.after(at - std::min(at, kernel_.now()), [this, &f] { fire(f); });
+        if (f.kind == Kind::random) {
+            for (std::uint32_t k = 0; k < f.repeat; ++k) {
+                drawn_.push_back(draw(f));
+                schedule(drawn_.back());
+            }
+            continue;
         }
+        schedule(f);
     }
 }
 
@@ -189,7 +249,20 @@ void Injector::fire(const Fault& f) {
         case Kind::tmf:
             for (auto h : hosts(f)) {
                 model::Initiator* i = world_.initiator(h);
-                const bool sent = i && i->task_management(f.function);
+                // CLEAR TASK SET and the resets reach every nexus of the LU or target: the
+                // others may see tasks vanish while the function runs.
+                const bool wide = f.function != iscsi::TmfFunction::AbortTask &&
+                                  f.function != iscsi::TmfFunction::AbortTaskSet;
+                std::vector<model::Initiator*> others;
+                if (wide)
+                    for (std::size_t o = 0; o < world_.initiators; ++o)
+                        if (o != h && world_.initiator(o)) others.push_back(world_.initiator(o));
+                for (auto* o : others) o->foreign_reset_begin();
+                const bool sent = i && i->task_management(f.function, [others] {
+                    for (auto* o : others) o->foreign_reset_end();
+                });
+                if (!sent)
+                    for (auto* o : others) o->foreign_reset_end();
                 note(f, std::string(tmf_name(f.function)) + " from initiator " + std::to_string(h) + (sent ? "" : " (idle: not sent)"),
                      static_cast<int>(h));
             }
@@ -202,6 +275,7 @@ void Injector::fire(const Fault& f) {
             for (auto h : hosts(f))
                 if (model::Initiator* i = world_.initiator(h)) i->withhold_data_out();
             return note(f, "initiator stops answering R2Ts");
+        case Kind::random: return;  // drawn into concrete faults by arm()
     }
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +33,8 @@ enum class Kind : std::uint8_t {
     tmf,              // an initiator sends a task management function
     crash,            // an initiator drops its connection and logs in again
     withhold_data,    // an initiator stops answering R2Ts until its connection ends
+    random,           // `repeat` faults of the `choices` kinds, times and parameters drawn
+                      // from the faults stream (swarm testing: run it over many seeds)
 };
 const char* to_string(Kind k);
 
@@ -50,6 +53,7 @@ struct Fault {
     std::uint64_t offset = 0, length = 0;  // medium_error: bytes
     bool reads = true, writes = false;     // medium_error: which operations fail
     iscsi::TmfFunction function = iscsi::TmfFunction::LogicalUnitReset;  // tmf
+    std::vector<Kind> choices;       // random: the kinds to draw from
 };
 
 struct Plan {
@@ -86,6 +90,9 @@ public:
 
 private:
     void fire(const Fault& f);
+    void schedule(const Fault& f);
+    Fault draw(const Fault& spec);   // one concrete fault from a random spec
+    Nanos uniform(Nanos lo, Nanos hi);
     std::vector<std::size_t> hosts(const Fault& f) const;
     Nanos until(const Fault& f) const;
     void note(const Fault& f, const std::string& what, int initiator = -2);
@@ -97,6 +104,7 @@ private:
     std::vector<std::string> log_;
     std::uint64_t fired_ = 0;
     std::vector<model::SimDisk*> touched_disks_;
+    std::deque<Fault> drawn_;        // the random specs' faults (stable addresses)
 };
 
 }  // namespace iscsilab::faults

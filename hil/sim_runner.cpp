@@ -125,7 +125,7 @@ void print_line(const Outcome& o, std::size_t total, const std::string& file) {
     if (o.faults) std::cout << " faults=" << o.faults << " recoveries=" << o.recoveries;
     std::cout << "\n";
     if (!o.passed) {
-        for (std::size_t k = 0; k < o.failures.size() && k < 16; ++k) std::cout << "      " << o.failures[k] << "\n";
+        for (std::size_t k = 0; k < o.failures.size() && k < 40; ++k) std::cout << "      " << o.failures[k] << "\n";
         std::cout << "      replay: iscsilab run " << file << " --seed " << o.seed << "\n";
     }
     std::cout.flush();

@@ -46,6 +46,19 @@ std::string Initiator::phase_name() const {
 
 void Initiator::start() { connect_session(cfg_.discovery); }
 
+std::string Initiator::describe() const {
+    std::ostringstream o;
+    o << phase_name() << ", " << completed_ << "/" << wl_.ops << " done, " << ops_.size() << " in flight";
+    if (!ops_.empty()) {
+        const Op& first = *ops_.begin()->second;
+        o << " (ITT " << hex(first.itt) << " CmdSN " << first.cmdsn << " kind " << static_cast<int>(first.kind)
+          << " sent at " << first.sent.count() / 1000 << " us" << (first.timeout_abort ? ", ABORT TASK sent" : "") << ")";
+    }
+    o << ", " << aborts_.size() << " TMF pending, CmdSN " << cmdsn_ << " ExpCmdSN " << expcmdsn_ << " MaxCmdSN "
+      << maxcmdsn_ << ", last PDU at " << last_rx_.count() / 1000 << " us";
+    return o.str();
+}
+
 void Initiator::connect_session(bool discovery) {
     stream_ = connect_();
     reader_ = std::make_unique<PduReader>([this](Pdu&& p, FrameError e) {
@@ -98,6 +111,7 @@ void Initiator::send_login() {
         }
     }
     pending_answers_.clear();
+    login_sent_ = kernel_.now();
     Bytes data = text_of(keys);
     {
         const auto dsl = static_cast<std::uint32_t>(data.size());
@@ -135,9 +149,17 @@ void Initiator::recover(std::string why) {
         return fail("gave up after " + std::to_string(cfg_.max_recoveries) + " session recoveries: " + why);
     recovering_ = true;
     phase_ = Phase::Login;
-    if (stream_) stream_->close("session recovery");
+    // Hard: a command or task management request still queued on the old connection
+    // must not reach the target after the session has given up on it.
+    if (stream_) {
+        stream_->set_handler({});
+        if (abort_) abort_("session recovery: " + why);
+        stream_->close("session recovery");
+    }
     for (auto& [itt, op] : ops_) lose(*op);
     ops_.clear();
+    for (auto& [itt, t] : aborts_)
+        if (t.on_end) t.on_end();
     aborts_.clear();
     // RFC 3720 §6.3.5: a new login with the same ISID and TSIH 0 reinstates the
     // session; the target ends the old one's tasks first. From a fresh stack: the
@@ -154,20 +176,25 @@ void Initiator::watchdog() {
         watchdog_armed_ = false;
         return;
     }
-    const Nanos now = kernel_.now();
-    if (phase_ == Phase::Running && !recovering_) {
-        for (const auto& [itt, t] : aborts_)
-            if (t.timeout && now - t.sent > cfg_.command_timeout)
-                return recover("ABORT TASK unanswered for " + std::to_string(cfg_.command_timeout.count() / 1000) + " us");
-        for (auto& [itt, op] : ops_)
-            if (op->workload() && !op->timeout_abort && now - op->sent > cfg_.command_timeout) {
-                op->timeout_abort = true;
-                ++stats_.timed_out;
-                aborts_[send_tmf(TmfFunction::AbortTask, {op->itt}, op->itt, op->cmdsn)].timeout = true;
-            }
-    }
     auto self = shared_from_this();
     kernel_.after(cfg_.command_timeout / 4, [self] { self->watchdog(); });
+    if (recovering_) return;
+    const Nanos now = kernel_.now();
+    const std::string waited = std::to_string(cfg_.command_timeout.count() / 1000) + " us";
+    // A login, or the first command after it, that goes unanswered (a garbled login
+    // can leave the target waiting for bytes, or its CmdSN window elsewhere).
+    if (!session_discovery_ && (phase_ == Phase::Login || phase_ == Phase::Ready) &&
+        now - std::max(login_sent_, last_rx_) > cfg_.command_timeout)
+        return recover("no answer during login for " + waited);
+    if (phase_ != Phase::Running) return;
+    for (const auto& [itt, t] : aborts_)
+        if (t.timeout && now - t.sent > cfg_.command_timeout) return recover("ABORT TASK unanswered for " + waited);
+    for (auto& [itt, op] : ops_)
+        if (!op->timeout_abort && now - op->sent > cfg_.command_timeout) {
+            op->timeout_abort = true;
+            ++stats_.timed_out;
+            aborts_[send_tmf(TmfFunction::AbortTask, {op->itt}, op->itt, op->cmdsn)].timeout = true;
+        }
 }
 
 void Initiator::fail(std::string why) {
@@ -264,12 +291,15 @@ void Initiator::on_pdu(Pdu& pdu) {
 
 void Initiator::on_login_response(Pdu& pdu) {
     auto r = LoginResponsePdu::decode(pdu.bhs);
-    if (r.itt != login_itt_) return fail("Login Response with a foreign ITT");
+    // Digests start after the login (RFC 3720 §12.1), so a bit flipped on the wire can
+    // garble a login in either direction. A failed login is retried as a recovery: the
+    // run fails it unless a fault explains it, and max_recoveries bounds the retries.
+    if (r.itt != login_itt_) return recover("Login Response with a foreign ITT");
     if (r.status_class != 0)
-        return fail("login failed, status " + hex(static_cast<std::uint32_t>((r.status_class << 8) | r.status_detail)));
+        return recover("login failed, status " + hex(static_cast<std::uint32_t>((r.status_class << 8) | r.status_detail)));
     check_sn(r.sn, true, "Login Response");
     auto text = parse_text(pdu.data);
-    if (text.error != TextError::none) return fail("malformed login text from the target");
+    if (text.error != TextError::none) return recover("malformed login text from the target");
     std::set<std::string> ours;
     for (const auto& kv : cfg_.keys) ours.insert(kv.key);
     for (const auto& kv : text.pairs) {
@@ -297,7 +327,10 @@ void Initiator::on_login_response(Pdu& pdu) {
         bool dd = get("DataDigest").value_or("None") == "CRC32C";
         digests_ = DigestSettings{hd, dd};
         reader_->set_digests(digests_);
-        if (hd != want_hd_ || dd != want_dd_) error("digests negotiated differently than offered");
+        // RFC 3720 §5.3: an outcome the initiator cannot accept ends the login. Only a
+        // garbled login (no digests yet) gets here; the run fails it unless a fault
+        // explains it.
+        if (hd != want_hd_ || dd != want_dd_) return recover("digests negotiated differently than offered");
     }
     if (session_discovery_) {
         TextRequestPdu t;
@@ -420,7 +453,8 @@ bool Initiator::check_block(std::uint64_t lba, std::span<const std::byte> got, b
     if (auto u = uncertain_.find(lba); u != uncertain_.end()) {
         // After a power loss: any version from the last durable one to the last
         // acknowledged one (the tag says which). A read sent after the loss found what
-        // the medium holds now; one sent before may have read the lost cache.
+        // the device holds now (one sent before may have read the lost cache); that need
+        // not be durable yet: a write that crossed the loss may sit in the new cache.
         const auto [lo, hi] = u->second;
         const bool zero = std::all_of(got.begin(), got.end(), [](std::byte b) { return b == std::byte{0}; });
         const std::uint64_t gen = zero ? 0 : ld64(got, 8);
@@ -431,7 +465,6 @@ bool Initiator::check_block(std::uint64_t lba, std::span<const std::byte> got, b
         if (gen != hi) ++stats_.reverted;
         uncertain_.erase(u);
         shadow_[lba] = gen;
-        durable_[lba] = gen;
         return true;
     }
     auto s = shadow_.find(lba);
@@ -501,23 +534,29 @@ std::uint32_t Initiator::send_tmf(TmfFunction fn, std::vector<std::uint32_t> tas
     }
     t.cmdsn = cmdsn_;
     t.expstatsn = expstatsn_;
-    aborts_[t.itt] = PendingTmf{fn, std::move(tasks), false, kernel_.now()};
+    aborts_[t.itt] = PendingTmf{fn, std::move(tasks), false, kernel_.now(), {}};
     send_pdu(t.encode());
     return t.itt;
 }
 
-bool Initiator::task_management(TmfFunction fn) {
+bool Initiator::task_management(TmfFunction fn, std::function<void()> on_end) {
     if (phase_ != Phase::Running || recovering_) return false;
+    // A function on the task set covers every task in flight, a SYNCHRONIZE CACHE too.
     std::vector<std::uint32_t> tasks;
-    for (const auto& [itt, op] : ops_)
-        if (op->workload()) tasks.push_back(itt);
+    for (const auto& [itt, op] : ops_) tasks.push_back(itt);
     if (fn == TmfFunction::AbortTask) {
-        if (tasks.empty()) return false;
-        const Op& oldest = *ops_.at(tasks.front());
+        const Op* oldest_p = nullptr;
+        for (const auto& [itt, op] : ops_)
+            if (op->workload()) {
+                oldest_p = op.get();
+                break;
+            }
+        if (!oldest_p) return false;
+        const Op& oldest = *oldest_p;
         ++stats_.aborts_sent;
         send_tmf(fn, {oldest.itt}, oldest.itt, oldest.cmdsn);
     } else {
-        send_tmf(fn, std::move(tasks), 0, 0);
+        aborts_[send_tmf(fn, std::move(tasks), 0, 0)].on_end = std::move(on_end);
     }
     ++stats_.tmfs_sent;
     return true;
@@ -530,6 +569,7 @@ void Initiator::on_tmf_response(Pdu& pdu) {
     if (a == aborts_.end()) return error("TMF Response for an unknown request " + hex(t.itt));
     const PendingTmf tmf = std::move(a->second);
     aborts_.erase(a);
+    if (tmf.on_end) tmf.on_end();
     if (t.response == TmfResponse::FunctionComplete) {
         // The tasks it covers ended without a response (RFC 3720 §10.6.2: the TMF
         // response comes after every response of the tasks it ended).
@@ -541,21 +581,24 @@ void Initiator::on_tmf_response(Pdu& pdu) {
             }
             auto op = it->second;
             ops_.erase(it);
-            busy_.erase(op->lba);
             // An aborted write may or may not have reached the medium.
             if (op->kind == Op::Kind::write) unknown(op->lba, op->blocks);
             ++stats_.aborted;
-            ++completed_;
+            if (op->workload()) {
+                busy_.erase(op->lba);
+                ++completed_;
+            }
         }
     } else if (t.response == TmfResponse::TaskDoesNotExist && tmf.fn == TmfFunction::AbortTask) {
         auto it = ops_.find(tmf.tasks.front());
-        if (it != ops_.end() && tmf.timeout) {
-            // Gone without a response: aborted for another nexus (a LUN RESET or CLEAR
-            // TASK SET there; SAM-5 with TAS=0), or lost. Its outcome is unknown.
+        if (it != ops_.end() && (foreign_resets_ > 0 || it->second->sent <= foreign_reset_at_)) {
+            // Gone without a response: another nexus's LUN RESET, CLEAR TASK SET or
+            // target reset ended it (SAM-5 with TAS=0). Its outcome is unknown.
             auto op = it->second;
             ops_.erase(it);
             lose(*op);
         } else if (it != ops_.end()) {
+            // Nobody else reset the LU: the target lost a task it was given.
             error("ABORT TASK found no task " + hex(tmf.tasks.front()) + ", yet it never completed");
         }
         ++stats_.abort_too_late;
@@ -720,6 +763,12 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
             op->next_datasn = op->next_r2tsn = 0;
             return send_command(op);
         }
+        if (status == 0x02 && key == 0xe && op->kind == Op::Kind::verify && op->power_epoch != power_epoch_) {
+            // MISCOMPARE from a VERIFY that crossed a power loss: it may have compared
+            // against what the loss took. Nothing to learn either way.
+            ++completed_;
+            return maybe_finish();
+        }
         if (status == 0x02 && (key == 0x3 || key == 0x2 || key == 0x4) && (op->workload() || op->kind == Op::Kind::sync)) {
             // MEDIUM ERROR, NOT READY, HARDWARE ERROR: the device failed the command.
             // Counted (the run checks them against its faults); a failed write leaves its
@@ -730,7 +779,8 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
             return maybe_finish();
         }
         error("command " + hex(op->itt) + " (op " + std::to_string(static_cast<int>(op->kind)) + ", LBA " +
-              std::to_string(op->lba) + ") ended with status " + hex(status) + ", sense key " + std::to_string(key));
+              std::to_string(op->lba) + ") ended with status " + hex(status) + ", sense key " + std::to_string(key) + " (sent at " +
+              std::to_string(op->sent.count() / 1000) + " us)");
     } else {
         switch (op->kind) {
             case Op::Kind::read_capacity:
@@ -801,8 +851,11 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
                         continue;
                     }
                     if (crossed_a_loss) {
+                        // It may have reached the cache before the loss and gone with it:
+                        // no later SYNCHRONIZE CACHE can make it durable.
                         auto d = durable_.find(lba);
                         uncertain_[lba] = {d == durable_.end() ? 0 : d->second, gen};
+                        continue;
                     }
                     acked_log_.emplace_back(lba, gen);
                 }

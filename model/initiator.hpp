@@ -84,17 +84,23 @@ public:
     using Connect = std::function<std::shared_ptr<ByteStream>()>;
     Initiator(SimKernel& kernel, Connect connect, InitiatorConfig cfg, Workload wl, std::uint64_t seed);
     void start();
+    // How this host drops a connection hard (a TCP reset: nothing it queued or had in
+    // flight arrives after). Without it, recovery closes the stream gracefully.
+    void set_abort(std::function<void(const std::string&)> abort) { abort_ = std::move(abort); }
     bool finished() const { return phase_ == Phase::Done || phase_ == Phase::Failed; }
     bool failed() const { return phase_ == Phase::Failed || !stats_.errors.empty(); }
     const InitiatorStats& stats() const { return stats_; }
     std::string phase_name() const;
+    // Where it stands, for a run that did not finish: phase, commands and TMFs in
+    // flight, the CmdSN window.
+    std::string describe() const;
 
     void on_bytes(std::span<const std::byte> bytes) override;
     void on_closed(std::string_view reason) override;
 
     // Fault plan actions. A task management function for every task in flight (or, for
     // ABORT TASK, the oldest); false if there was nothing to do.
-    bool task_management(iscsi::TmfFunction fn);
+    bool task_management(iscsi::TmfFunction fn, std::function<void()> on_end = {});
     // Drop the connection as a crashed host would, and recover.
     void crash(std::string why) { recover(std::move(why)); }
     // The disk behind the LUN lost power: what was acknowledged but not made durable
@@ -104,6 +110,13 @@ public:
     // From now until this connection ends, R2Ts go unanswered (a broken initiator: the
     // target's RspTimeout has to notice).
     void withhold_data_out() { withhold_data_ = true; }
+    // The oracle: another initiator's task management may end this one's tasks without
+    // a response (SAM-5, TAS=0) from begin until end: tasks sent before end may vanish.
+    void foreign_reset_begin() { ++foreign_resets_; }
+    void foreign_reset_end() {
+        if (foreign_resets_ > 0) --foreign_resets_;
+        foreign_reset_at_ = kernel_.now();
+    }
 
 private:
     enum class Phase : std::uint8_t { Discovery, Login, Ready, Running, LoggingOut, Done, Failed };
@@ -159,6 +172,7 @@ private:
 
     SimKernel& kernel_;
     Connect connect_;
+    std::function<void(const std::string&)> abort_;
     InitiatorConfig cfg_;
     Workload wl_;
     Rng rng_;
@@ -194,10 +208,13 @@ private:
         std::vector<std::uint32_t> tasks;                     // the ITTs it covers
         bool timeout = false;                                 // an ABORT TASK for a timed-out command
         Nanos sent{0};
+        std::function<void()> on_end;                         // answered, or lost with the session
     };
     std::map<std::uint32_t, PendingTmf> aborts_;              // TMF ITT -> what it covers
     bool recovering_ = false;
-    Nanos last_rx_{0};
+    Nanos last_rx_{0}, login_sent_{0};
+    Nanos foreign_reset_at_{-1};
+    std::uint32_t foreign_resets_ = 0;
     bool watchdog_armed_ = false;
     bool withhold_data_ = false;
     static constexpr std::uint64_t kUnknown = ~0ull;          // block state after an aborted write

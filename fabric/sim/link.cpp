@@ -110,14 +110,44 @@ Nanos SimTcpConnection::stall_left(int dir) const {
 void SimTcpConnection::arrive(int dir, std::shared_ptr<Bytes> seg, std::uint32_t seq, std::uint32_t n) {
     if (closed_) return;
     auto self = shared_from_this();
-    if (const Nanos wait = stall_left(dir); wait.count() > 0) {
-        // Stalled: the segment comes when the stall ends (every segment waits to the
-        // same instant, so the order holds).
-        kernel_.after(wait, [self, dir, seg, seq, n] { self->arrive(dir, seg, seq, n); });
+    auto& dd = dirs_[dir];
+    if (stall_left(dir).count() > 0 || !dd.held.empty()) {
+        // Stalled: the segment waits, behind any that wait already, and all come out
+        // in order when the stall ends (a stall extended meanwhile keeps them longer).
+        dd.held.push_back(Direction::Held{std::move(seg), seq, n});
+        if (!dd.release_armed) {
+            dd.release_armed = true;
+            kernel_.after(stall_left(dir), [self, dir] { self->release(dir); });
+        }
         return;
     }
+    deliver(dir, std::move(seg), seq, n);
+}
+
+void SimTcpConnection::release(int dir) {
     auto& dd = dirs_[dir];
-    if (faults_ && faults_->corrupt[dir] > 0 && !seg->empty()) {
+    dd.release_armed = false;
+    if (closed_) return;
+    if (const Nanos wait = stall_left(dir); wait.count() > 0) {
+        dd.release_armed = true;
+        auto self = shared_from_this();
+        kernel_.after(wait, [self, dir] { self->release(dir); });
+        return;
+    }
+    while (!dd.held.empty() && !closed_) {
+        Direction::Held h = std::move(dd.held.front());
+        dd.held.pop_front();
+        deliver(dir, std::move(h.seg), h.seq, h.n);
+    }
+}
+
+void SimTcpConnection::deliver(int dir, std::shared_ptr<Bytes> seg, std::uint32_t seq, std::uint32_t n) {
+    auto self = shared_from_this();
+    auto& dd = dirs_[dir];
+    // Only a full-size segment (bulk traffic) is corrupted: digests protect the full
+    // feature phase, while a login goes unprotected (RFC 3720 §12.1), and a flipped bit
+    // there could pass as, say, another InitiatorName.
+    if (faults_ && faults_->corrupt[dir] > 0 && seg->size() == cfg_.mss) {
         --faults_->corrupt[dir];
         ++faults_->corrupted;
         auto bad = std::make_shared<Bytes>(*seg);

@@ -23,7 +23,7 @@ struct LinkFaults {
                                     // retransmits: the bytes come late, in order)
     Nanos extra_latency{0};         // latency spike: added to every segment sent before
     Nanos spike_until{0};           //   spike_until
-    std::uint32_t corrupt[2]{};     // data segments still to corrupt in that direction
+    std::uint32_t corrupt[2]{};     // full-size segments still to corrupt in that direction
     // Which byte of a segment of n bytes to flip (the plan's seeded stream); bit 0x20.
     std::function<std::size_t(std::size_t n)> pick;
     std::uint64_t corrupted = 0;    // segments corrupted so far
@@ -72,6 +72,12 @@ private:
         std::uint64_t in_flight = 0;
         Nanos wire_free{0};             // when the transmitter is free again
         Nanos last_arrival{0};          // TCP delivers in order, whatever the delays
+        struct Held {
+            std::shared_ptr<Bytes> seg;
+            std::uint32_t seq, n;
+        };
+        std::deque<Held> held;          // arrived during a stall, in order
+        bool release_armed = false;
         std::uint64_t bytes_sent = 0, segments = 0;
         bool fin_sent = false;
     };
@@ -80,6 +86,8 @@ private:
     void close(int dir, std::string reason);
     void tap(int dir, std::uint8_t flags, std::span<const std::byte> payload, std::uint32_t seq);
     void arrive(int dir, std::shared_ptr<Bytes> seg, std::uint32_t seq, std::uint32_t n);
+    void release(int dir);
+    void deliver(int dir, std::shared_ptr<Bytes> seg, std::uint32_t seq, std::uint32_t n);
     void acked(int dir, std::uint32_t n);
     void fin(int dir, const std::string& reason);
     Nanos stall_left(int dir) const;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <deque>
 #include <memory>
 
 #include "fabric/capture/pcap_writer.hpp"
@@ -141,14 +142,14 @@ model::Workload workload_of(const YAML::Node& w, const std::string& where) {
 faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
     faults::Fault out;
     only(f, {"kind", "at", "repeat", "every", "duration", "initiator", "direction", "count", "extra", "disk", "factor",
-             "offset", "length", "reads", "writes", "function"},
+             "offset", "length", "reads", "writes", "function", "kinds"},
          where);
     if (!f["kind"]) throw LoadError{where + ": missing kind"};
     const std::string kind = str(f["kind"], where + ".kind");
     if (!faults::kind_from_string(kind, out.kind))
         throw LoadError{where + ".kind: unknown fault '" + kind +
                         "' (expected link_stall, link_reset, corrupt, latency_spike, disk_slow, medium_error, "
-                        "disk_offline, power_loss, tmf, crash or withhold_data)"};
+                        "disk_offline, power_loss, tmf, crash, withhold_data or random)"};
     if (!f["at"]) throw LoadError{where + ": missing at (a time, or [earliest, latest])"};
     if (f["at"].IsSequence()) {
         if (f["at"].size() != 2) throw LoadError{where + ".at: expected [earliest, latest]"};
@@ -160,7 +161,8 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
     }
     if (f["repeat"]) out.repeat = static_cast<std::uint32_t>(number_of(f["repeat"], where + ".repeat"));
     if (f["every"]) out.every = duration_of(f["every"], where + ".every");
-    if (out.repeat > 1 && out.every.count() <= 0) throw LoadError{where + ": repeat needs every"};
+    if (out.repeat > 1 && out.every.count() <= 0 && out.kind != faults::Kind::random)
+        throw LoadError{where + ": repeat needs every"};
     if (f["duration"]) out.duration = duration_of(f["duration"], where + ".duration");
     if (f["initiator"]) out.initiator = static_cast<int>(number_of(f["initiator"], where + ".initiator"));
     if (f["direction"]) {
@@ -192,6 +194,24 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
                                     "target_warm_reset or target_cold_reset"};
     }
     using K = faults::Kind;
+    if (f["kinds"]) {
+        if (out.kind != K::random) throw LoadError{where + ".kinds: only for kind random"};
+        for (const auto& k : f["kinds"]) {
+            const std::string name = str(k, where + ".kinds");
+            K c{};
+            if (!faults::kind_from_string(name, c) || c == K::random)
+                throw LoadError{where + ".kinds: unknown fault '" + name + "'"};
+            out.choices.push_back(c);
+        }
+    }
+    if (out.kind == K::random) {
+        if (out.choices.empty()) throw LoadError{where + ": random needs kinds (a list of fault kinds)"};
+        const bool disk_kind = std::any_of(out.choices.begin(), out.choices.end(), [](K c) {
+            return c == K::disk_slow || c == K::medium_error || c == K::disk_offline || c == K::power_loss;
+        });
+        if (disk_kind && out.disk.empty()) throw LoadError{where + ": random with disk faults needs a disk"};
+        return out;  // its faults' parameters are drawn at run time
+    }
     if ((out.kind == K::link_stall || out.kind == K::latency_spike || out.kind == K::disk_slow ||
          out.kind == K::disk_offline) && out.duration.count() <= 0)
         throw LoadError{where + ": " + kind + " needs a duration"};
@@ -403,6 +423,15 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
     auto kernel = std::make_unique<model::SimKernel>("kernel");
     model::Rng target_random(seed, "target");
     iscsi::IscsiDriver driver(target_random);
+    // The target's own log, with simulated time: its last lines go with a failure.
+    std::deque<std::string> target_log;
+    auto* kernel_ptr = kernel.get();
+    driver.set_log([&target_log, kernel_ptr](std::string_view what) {
+        char at[32];
+        std::snprintf(at, sizeof at, "%.3f ms: ", static_cast<double>(kernel_ptr->now().count()) / 1e6);
+        target_log.push_back(at + std::string(what));
+        if (target_log.size() > 10) target_log.pop_front();
+    });
     SimStores stores(*kernel, s.disks, seed);
     mgmt::Scst scst(driver, stores);
     mgmt::MgmtTree tree(scst, 1);
@@ -472,6 +501,10 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
             host_faults.push_back(std::make_shared<sim::LinkFaults>());
         }
     }
+    for (std::size_t h = 0; h < inits.size(); ++h)
+        inits[h]->set_abort([&current, h](const std::string& why) {
+            if (auto c = current[static_cast<std::uint32_t>(10 + h)].lock()) c->reset(why);
+        });
     faults::World world;
     world.initiators = inits.size();
     world.link = [&](std::size_t h) -> sim::LinkFaults& { return *host_faults[h]; };
@@ -531,7 +564,7 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
         const auto& i = *inits[n];
         const auto& st = i.stats();
         const std::string who = "initiator " + std::to_string(n);
-        if (!i.finished()) failed(who + " did not finish in " + std::to_string(s.duration.count() / 1e9) + " s (" + i.phase_name() + ")");
+        if (!i.finished()) failed(who + " did not finish in " + std::to_string(s.duration.count() / 1e9) + " s: " + i.describe());
         for (const auto& e : st.errors) failed(who + ": " + e);
         res.ops += st.reads + st.writes + st.verifies;
         res.bytes += st.bytes_read + st.bytes_written;
@@ -612,9 +645,13 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
     }
     res.faults = injector.fired();
     res.fault_log = injector.log();
-    // A failure under faults is read next to what the plan did, and when.
-    if (!res.failures.empty())
-        for (std::size_t k = 0; k < res.fault_log.size() && k < 6; ++k) res.failures.push_back("fault at " + res.fault_log[k]);
+    // A failure under faults is read next to what the plan did, and when, and what the
+    // target said last.
+    if (!res.failures.empty()) {
+        if (res.failures.size() > 8) res.failures.resize(8);
+        for (std::size_t k = 0; k < res.fault_log.size() && k < 16; ++k) res.failures.push_back("fault at " + res.fault_log[k]);
+        for (const auto& line : target_log) res.failures.push_back("target at " + line);
+    }
     res.digest = digest.hex();
     res.segments = digest.segments;
     res.events = kernel->events();

@@ -171,6 +171,29 @@ BOOST_AUTO_TEST_CASE(link_segments_orders_and_paces) {
     BOOST_TEST(rec->closed);
 }
 
+BOOST_AUTO_TEST_CASE(link_stall_delivers_late_and_in_order_even_when_extended) {
+    Sim s;
+    auto faults = std::make_shared<sim::LinkFaults>();
+    auto c = sim::SimTcpConnection::create(*s.k, sim::LinkConfig{}, {0xc0000210, 40000}, {0xc0000201, 3260}, nullptr,
+                                           faults);
+    auto rec = std::make_shared<Recorder>();
+    c->target_end()->set_handler(rec);
+    faults->stalled_until[0] = Nanos(1000000);  // 1 ms
+    Bytes a(10, std::byte{'a'}), b(10, std::byte{'b'});
+    c->initiator_end()->send({Slice::copy_of(a)}, {});
+    s.k->after(500us, [&] {
+        faults->stalled_until[0] = Nanos(3000000);  // extended to 3 ms
+        c->initiator_end()->send({Slice::copy_of(b)}, {});
+    });
+    std::vector<Nanos> when;
+    s.k->after(2900us, [&] { when.push_back(s.k->now()); BOOST_TEST(rec->bytes.empty()); });
+    s.run(10ms);
+    BOOST_REQUIRE(rec->bytes.size() == 20u);
+    BOOST_TEST(static_cast<char>(rec->bytes[0]) == 'a');   // the first sent comes first
+    BOOST_TEST(static_cast<char>(rec->bytes[10]) == 'b');
+    BOOST_TEST(when.size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(link_reset_reaches_both_ends) {
     Sim s;
     auto c = sim::SimTcpConnection::create(*s.k, sim::LinkConfig{}, {0xc0000210, 40001}, {0xc0000201, 3260}, nullptr);

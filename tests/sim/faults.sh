@@ -22,6 +22,15 @@ else
     echo "FAILED: digests differ between two runs of the same seeds ($n runs)"; fail=1
 fi
 
+# Swarm: the random plan (twelve faults of every kind, drawn from the seed) over 100
+# seeds; every run must hold the invariants.
+"$bin" run "$suite/13-random-plan.yaml" --seed 5000 --repeat 100 --jobs 2 >"$tmp/swarm.txt"
+if [ $? -eq 0 ] && grep -q "^100 passed, 0 failed" "$tmp/swarm.txt"; then
+    echo "ok: 100 seeds of random fault plans hold every invariant"
+else
+    echo "FAILED: random fault plans"; grep -A30 FAIL "$tmp/swarm.txt" | head -60; fail=1
+fi
+
 # Without digests a flipped bit goes unnoticed by iSCSI; the shadow copy must catch it.
 sed -e '/HeaderDigest CRC32C,None/d' -e '/DataDigest CRC32C,None/d' \
     -e 's/keys: { HeaderDigest: "CRC32C", DataDigest: "CRC32C" }/keys: {}/' \
