@@ -3,19 +3,19 @@
 namespace iscsilab::iscsi {
 
 std::shared_ptr<void> NexusWork::hold() {
-    {
-        std::lock_guard lock(mu_);
-        ++count_;
-    }
+    // Once per command on the data path: an atomic, no lock. The lock only orders the
+    // last release against a waiter being registered.
+    count_.fetch_add(1, std::memory_order_relaxed);
     auto self = shared_from_this();
     return std::shared_ptr<void>(static_cast<void*>(this), [self](void*) { self->release(); });
 }
 
 void NexusWork::release() {
+    if (count_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     std::vector<std::function<void()>> ready;
     {
         std::lock_guard lock(mu_);
-        if (--count_ == 0) ready.swap(waiters_);
+        if (count_.load(std::memory_order_acquire) == 0) ready.swap(waiters_);
     }
     for (auto& fn : ready) fn();
 }
@@ -23,7 +23,7 @@ void NexusWork::release() {
 void NexusWork::when_idle(std::function<void()> fn) {
     {
         std::lock_guard lock(mu_);
-        if (count_ > 0) {
+        if (count_.load(std::memory_order_acquire) > 0) {
             waiters_.push_back(std::move(fn));
             return;
         }
@@ -31,10 +31,7 @@ void NexusWork::when_idle(std::function<void()> fn) {
     fn();
 }
 
-std::size_t NexusWork::in_flight() const {
-    std::lock_guard lock(mu_);
-    return count_;
-}
+std::size_t NexusWork::in_flight() const { return count_.load(std::memory_order_acquire); }
 
 std::uint64_t Session::sid() const {
     std::uint64_t v = 0;

@@ -39,7 +39,7 @@ public:
 private:
     void release();
     mutable std::mutex mu_;
-    std::size_t count_ = 0;
+    std::atomic<std::size_t> count_{0};
     std::vector<std::function<void()>> waiters_;
 };
 
