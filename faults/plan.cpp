@@ -17,7 +17,7 @@ constexpr Name kKinds[] = {
     {Kind::disk_offline, "disk_offline"},   {Kind::power_loss, "power_loss"},
     {Kind::tmf, "tmf"},
     {Kind::crash, "crash"},                 {Kind::withhold_data, "withhold_data"},
-    {Kind::random, "random"},
+    {Kind::freeze, "freeze"},               {Kind::random, "random"},
 };
 struct TmfName {
     iscsi::TmfFunction fn;
@@ -77,7 +77,8 @@ bool Plan::may_break_sessions() const {
     // A stall can outlast RspTimeout or an initiator's patience; a corrupt segment is
     // a digest error; a cold reset drops every connection; the others end sessions
     // by definition. Disk faults and a latency spike alone never should.
-    for (Kind k : {Kind::link_stall, Kind::link_reset, Kind::corrupt, Kind::crash, Kind::tmf, Kind::withhold_data})
+    for (Kind k : {Kind::link_stall, Kind::link_reset, Kind::corrupt, Kind::crash, Kind::tmf, Kind::withhold_data,
+                   Kind::freeze})
         if (has(k)) return true;
     return false;
 }
@@ -124,6 +125,7 @@ Fault Injector::draw(const Fault& spec) {
             break;
         }
         case Kind::disk_offline: g.duration = uniform(1ms, 20ms); break;
+        case Kind::freeze: g.duration = uniform(1ms, 3s); break;
         case Kind::tmf: {
             static constexpr iscsi::TmfFunction fns[] = {
                 iscsi::TmfFunction::AbortTask, iscsi::TmfFunction::AbortTaskSet, iscsi::TmfFunction::ClearTaskSet,
@@ -275,6 +277,10 @@ void Injector::fire(const Fault& f) {
             for (auto h : hosts(f))
                 if (model::Initiator* i = world_.initiator(h)) i->withhold_data_out();
             return note(f, "initiator stops answering R2Ts");
+        case Kind::freeze:
+            for (auto h : hosts(f))
+                if (model::Initiator* i = world_.initiator(h)) i->freeze(f.duration);
+            return note(f, "initiator host frozen for " + ms(f.duration));
         case Kind::random: return;  // drawn into concrete faults by arm()
     }
 }

@@ -33,6 +33,7 @@ enum class Kind : std::uint8_t {
     tmf,              // an initiator sends a task management function
     crash,            // an initiator drops its connection and logs in again
     withhold_data,    // an initiator stops answering R2Ts until its connection ends
+    freeze,           // an initiator host stops (reads and sends nothing) for `duration`
     random,           // `repeat` faults of the `choices` kinds, times and parameters drawn
                       // from the faults stream (swarm testing: run it over many seeds)
 };

@@ -121,13 +121,38 @@ void Initiator::send_login() {
 
 void Initiator::on_bytes(std::span<const std::byte> bytes) {
     if (!reader_ || finished() || recovering_) return;
+    if (frozen_) {
+        frozen_in_.insert(frozen_in_.end(), bytes.begin(), bytes.end());
+        return;
+    }
     last_rx_ = kernel_.now();
     reader_->feed(bytes);
 }
 
 void Initiator::on_closed(std::string_view reason) {
     if (finished()) return;
+    if (frozen_) {
+        if (!frozen_closed_) frozen_closed_ = std::string(reason);
+        return;
+    }
     recover("connection closed: " + std::string(reason));
+}
+
+void Initiator::freeze(Nanos duration) {
+    if (finished() || frozen_) return;
+    frozen_ = true;
+    auto self = shared_from_this();
+    kernel_.after(duration, [self] { self->thaw(); });
+}
+
+void Initiator::thaw() {
+    frozen_ = false;
+    Bytes in = std::move(frozen_in_);
+    frozen_in_.clear();
+    auto closed = std::move(frozen_closed_);
+    frozen_closed_.reset();
+    if (!in.empty()) on_bytes(in);
+    if (closed) on_closed(*closed);
 }
 
 void Initiator::lose(Op& op) {
@@ -143,6 +168,12 @@ void Initiator::lose(Op& op) {
 
 void Initiator::recover(std::string why) {
     if (finished() || recovering_) return;
+    if (frozen_) {
+        // A crash ends a freeze: nothing the frozen host had pending matters now.
+        frozen_ = false;
+        frozen_in_.clear();
+        frozen_closed_.reset();
+    }
     if (session_discovery_) return fail(why);  // discovery is not worth a second try
     if (stats_.recovery_reasons.size() < 8) stats_.recovery_reasons.push_back(why);
     if (++stats_.recoveries > cfg_.max_recoveries)
@@ -178,7 +209,7 @@ void Initiator::watchdog() {
     }
     auto self = shared_from_this();
     kernel_.after(cfg_.command_timeout / 4, [self] { self->watchdog(); });
-    if (recovering_) return;
+    if (recovering_ || frozen_) return;
     const Nanos now = kernel_.now();
     const std::string waited = std::to_string(cfg_.command_timeout.count() / 1000) + " us";
     // A login, or the first command after it, that goes unanswered (a garbled login
@@ -540,7 +571,7 @@ std::uint32_t Initiator::send_tmf(TmfFunction fn, std::vector<std::uint32_t> tas
 }
 
 bool Initiator::task_management(TmfFunction fn, std::function<void()> on_end) {
-    if (phase_ != Phase::Running || recovering_) return false;
+    if (phase_ != Phase::Running || recovering_ || frozen_) return false;
     // A function on the task set covers every task in flight, a SYNCHRONIZE CACHE too.
     std::vector<std::uint32_t> tasks;
     for (const auto& [itt, op] : ops_) tasks.push_back(itt);

@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -110,6 +111,9 @@ public:
     // From now until this connection ends, R2Ts go unanswered (a broken initiator: the
     // target's RspTimeout has to notice).
     void withhold_data_out() { withhold_data_ = true; }
+    // The host stops for a while (a paused VM, a stalled kernel): it neither reads nor
+    // sends, its timers wait; what arrives meanwhile is read when it resumes.
+    void freeze(Nanos duration);
     // The oracle: another initiator's task management may end this one's tasks without
     // a response (SAM-5, TAS=0) from begin until end: tasks sent before end may vanish.
     void foreign_reset_begin() { ++foreign_resets_; }
@@ -217,6 +221,10 @@ private:
     std::uint32_t foreign_resets_ = 0;
     bool watchdog_armed_ = false;
     bool withhold_data_ = false;
+    bool frozen_ = false;
+    Bytes frozen_in_;                      // bytes that arrived while frozen
+    std::optional<std::string> frozen_closed_;  // a close that arrived while frozen
+    void thaw();
     static constexpr std::uint64_t kUnknown = ~0ull;          // block state after an aborted write
     std::vector<iscsi::KeyValue> pending_answers_;
     // Durability, for power loss: the last generation known durable per block, the

@@ -149,7 +149,7 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
     if (!faults::kind_from_string(kind, out.kind))
         throw LoadError{where + ".kind: unknown fault '" + kind +
                         "' (expected link_stall, link_reset, corrupt, latency_spike, disk_slow, medium_error, "
-                        "disk_offline, power_loss, tmf, crash, withhold_data or random)"};
+                        "disk_offline, power_loss, tmf, crash, withhold_data, freeze or random)"};
     if (!f["at"]) throw LoadError{where + ": missing at (a time, or [earliest, latest])"};
     if (f["at"].IsSequence()) {
         if (f["at"].size() != 2) throw LoadError{where + ".at: expected [earliest, latest]"};
@@ -213,7 +213,7 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
         return out;  // its faults' parameters are drawn at run time
     }
     if ((out.kind == K::link_stall || out.kind == K::latency_spike || out.kind == K::disk_slow ||
-         out.kind == K::disk_offline) && out.duration.count() <= 0)
+         out.kind == K::disk_offline || out.kind == K::freeze) && out.duration.count() <= 0)
         throw LoadError{where + ": " + kind + " needs a duration"};
     if ((out.kind == K::disk_slow || out.kind == K::medium_error || out.kind == K::disk_offline ||
          out.kind == K::power_loss) && out.disk.empty())

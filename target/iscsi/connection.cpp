@@ -284,8 +284,11 @@ void Connection::on_rsp_timer() {
         close("RspTimeout: the initiator did not answer in time");
         return;
     }
+    // Look again just after the oldest wait runs out (or a full RspTimeout from now if
+    // nothing is waited on), so a connection closes within a millisecond of its limit.
+    const Nanos next = oldest ? *oldest + limit + std::chrono::milliseconds(1) - now : limit;
     std::weak_ptr<Connection> weak = shared_from_this();
-    rsp_timer_ = clock_.after(limit, [weak] {
+    rsp_timer_ = clock_.after(next, [weak] {
         if (auto self = weak.lock()) self->on_rsp_timer();
     });
 }
