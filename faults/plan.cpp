@@ -17,7 +17,8 @@ constexpr Name kKinds[] = {
     {Kind::disk_offline, "disk_offline"},   {Kind::power_loss, "power_loss"},
     {Kind::tmf, "tmf"},
     {Kind::crash, "crash"},                 {Kind::withhold_data, "withhold_data"},
-    {Kind::freeze, "freeze"},               {Kind::random, "random"},
+    {Kind::freeze, "freeze"},               {Kind::logout, "logout"},
+    {Kind::random, "random"},
 };
 struct TmfName {
     iscsi::TmfFunction fn;
@@ -281,6 +282,14 @@ void Injector::fire(const Fault& f) {
             for (auto h : hosts(f))
                 if (model::Initiator* i = world_.initiator(h)) i->freeze(f.duration);
             return note(f, "initiator host frozen for " + ms(f.duration));
+        case Kind::logout:
+            for (auto h : hosts(f)) {
+                model::Initiator* i = world_.initiator(h);
+                const bool sent = i && i->logout_midway();
+                note(f, "logout of initiator " + std::to_string(h) + " during I/O" + (sent ? "" : " (idle: not sent)"),
+                     static_cast<int>(h));
+            }
+            return;
         case Kind::random: return;  // drawn into concrete faults by arm()
     }
 }

@@ -34,6 +34,7 @@ enum class Kind : std::uint8_t {
     crash,            // an initiator drops its connection and logs in again
     withhold_data,    // an initiator stops answering R2Ts until its connection ends
     freeze,           // an initiator host stops (reads and sends nothing) for `duration`
+    logout,           // an initiator logs out with commands in flight, then logs in again
     random,           // `repeat` faults of the `choices` kinds, times and parameters drawn
                       // from the faults stream (swarm testing: run it over many seeds)
 };

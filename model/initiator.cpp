@@ -166,8 +166,16 @@ void Initiator::lose(Op& op) {
     }
 }
 
+bool Initiator::logout_midway() {
+    if (phase_ != Phase::Running || recovering_ || frozen_) return false;
+    relogin_ = true;
+    logout();
+    return true;
+}
+
 void Initiator::recover(std::string why) {
     if (finished() || recovering_) return;
+    relogin_ = false;
     if (frozen_) {
         // A crash ends a freeze: nothing the frozen host had pending matters now.
         frozen_ = false;
@@ -295,6 +303,26 @@ void Initiator::on_pdu(Pdu& pdu) {
                 // The normal session follows on a new connection, from a fresh stack.
                 auto self = shared_from_this();
                 kernel_.post([self] { self->connect_session(false); });
+                return;
+            }
+            if (relogin_) {
+                // A logout in the middle of the workload (the fault plan): RFC 3720 §10.14,
+                // the target ended every task still pending without a response. Log in
+                // again and go on.
+                relogin_ = false;
+                ++stats_.relogins;
+                for (auto& [itt, op] : ops_) lose(*op);
+                ops_.clear();
+                for (auto& [itt, t] : aborts_)
+                    if (t.on_end) t.on_end();
+                aborts_.clear();
+                phase_ = Phase::Login;
+                recovering_ = true;
+                auto self = shared_from_this();
+                kernel_.after(cfg_.recovery_delay, [self] {
+                    self->recovering_ = false;
+                    self->connect_session(false);
+                });
                 return;
             }
             stats_.logged_out = true;

@@ -71,6 +71,7 @@ struct InitiatorStats {
     std::uint64_t syncs = 0;                           // SYNCHRONIZE CACHE completed
     std::uint64_t r2ts_ignored = 0;                    // R2Ts left unanswered (fault plan)
     std::uint64_t timed_out = 0;  // commands that outlived command_timeout and were aborted
+    std::uint64_t relogins = 0;   // logouts mid-workload (fault plan) followed by a new login
     std::uint64_t reverted = 0;  // blocks read back older than acknowledged after a power loss
     bool write_cache = true;                           // WCE as MODE SENSE reported it
     std::vector<std::string> recovery_reasons;
@@ -114,6 +115,9 @@ public:
     // The host stops for a while (a paused VM, a stalled kernel): it neither reads nor
     // sends, its timers wait; what arrives meanwhile is read when it resumes.
     void freeze(Nanos duration);
+    // Log the session out while commands are in flight, then log in again; false if
+    // not running.
+    bool logout_midway();
     // The oracle: another initiator's task management may end this one's tasks without
     // a response (SAM-5, TAS=0) from begin until end: tasks sent before end may vanish.
     void foreign_reset_begin() { ++foreign_resets_; }
@@ -222,6 +226,7 @@ private:
     bool watchdog_armed_ = false;
     bool withhold_data_ = false;
     bool frozen_ = false;
+    bool relogin_ = false;
     Bytes frozen_in_;                      // bytes that arrived while frozen
     std::optional<std::string> frozen_closed_;  // a close that arrived while frozen
     void thaw();

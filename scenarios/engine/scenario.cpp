@@ -149,7 +149,7 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
     if (!faults::kind_from_string(kind, out.kind))
         throw LoadError{where + ".kind: unknown fault '" + kind +
                         "' (expected link_stall, link_reset, corrupt, latency_spike, disk_slow, medium_error, "
-                        "disk_offline, power_loss, tmf, crash, withhold_data, freeze or random)"};
+                        "disk_offline, power_loss, tmf, crash, withhold_data, freeze, logout or random)"};
     if (!f["at"]) throw LoadError{where + ": missing at (a time, or [earliest, latest])"};
     if (f["at"].IsSequence()) {
         if (f["at"].size() != 2) throw LoadError{where + ".at: expected [earliest, latest]"};
@@ -302,7 +302,7 @@ std::string load_scenario(const std::string& path, Scenario& s) {
             const YAML::Node& e = y["expect"];
             only(e, {"negotiated", "min_r2ts", "max_r2ts", "min_data_in", "min_ops", "min_aborted", "discovered",
                      "min_recoveries", "max_recoveries", "min_lost", "min_medium_errors", "min_device_errors",
-                     "min_reverted", "max_reverted", "min_syncs", "min_timed_out"},
+                     "min_reverted", "max_reverted", "min_syncs", "min_timed_out", "min_relogins"},
                  "expect");
             for (auto [key, slot] : {std::pair{"min_recoveries", &s.expect.min_recoveries},
                                      std::pair{"max_recoveries", &s.expect.max_recoveries},
@@ -312,7 +312,8 @@ std::string load_scenario(const std::string& path, Scenario& s) {
                                      std::pair{"min_reverted", &s.expect.min_reverted},
                                      std::pair{"max_reverted", &s.expect.max_reverted},
                                      std::pair{"min_syncs", &s.expect.min_syncs},
-                                     std::pair{"min_timed_out", &s.expect.min_timed_out}})
+                                     std::pair{"min_timed_out", &s.expect.min_timed_out},
+                                     std::pair{"min_relogins", &s.expect.min_relogins}})
                 if (e[key]) *slot = number_of(e[key], std::string("expect.") + key);
             if (e["min_aborted"]) s.expect.min_aborted = number_of(e["min_aborted"], "expect.min_aborted");
             if (e["negotiated"])
@@ -608,8 +609,9 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
             failed("expected at least " + std::to_string(*s.expect.min_data_in) + " Data-In PDUs, saw " + std::to_string(data_in));
         if (s.expect.min_ops && res.ops < *s.expect.min_ops)
             failed("expected at least " + std::to_string(*s.expect.min_ops) + " operations, saw " + std::to_string(res.ops));
-        std::uint64_t lost = 0, medium = 0, device = 0, reverted = 0, syncs = 0, timed_out = 0;
+        std::uint64_t lost = 0, medium = 0, device = 0, reverted = 0, syncs = 0, timed_out = 0, relogins = 0;
         for (const auto& i : inits) {
+            relogins += i->stats().relogins;
             timed_out += i->stats().timed_out;
             reverted += i->stats().reverted;
             syncs += i->stats().syncs;
@@ -628,6 +630,7 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
         at_least(s.expect.min_reverted, reverted, "blocks older than acknowledged after a power loss");
         at_least(s.expect.min_syncs, syncs, "SYNCHRONIZE CACHE commands");
         at_least(s.expect.min_timed_out, timed_out, "commands timed out");
+        at_least(s.expect.min_relogins, relogins, "logouts during I/O followed by a new login");
         if (s.expect.max_reverted && reverted > *s.expect.max_reverted)
             failed("expected at most " + std::to_string(*s.expect.max_reverted) +
                    " blocks older than acknowledged after a power loss, saw " + std::to_string(reverted));

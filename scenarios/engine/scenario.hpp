@@ -33,6 +33,7 @@ struct Expect {
     // to the last durable version), and SYNCHRONIZE CACHE commands completed.
     std::optional<std::uint64_t> min_reverted, max_reverted, min_syncs;
     std::optional<std::uint64_t> min_timed_out;   // commands chased by ABORT TASK after command_timeout
+    std::optional<std::uint64_t> min_relogins;    // logouts during I/O (fault plan) and new logins
     std::vector<std::string> discovered;
 };
 

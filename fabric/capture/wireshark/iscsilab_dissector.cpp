@@ -27,6 +27,7 @@ const value_string kind_names[] = {
     {0, "link stall"},   {1, "link reset"},   {2, "corrupt segment"}, {3, "latency spike"},
     {4, "disk slow"},    {5, "medium error"}, {6, "disk offline"},    {7, "power loss"},
     {8, "task management"}, {9, "initiator crash"}, {10, "Data-Out withheld"}, {11, "initiator frozen"},
+    {12, "logout during I/O"},
     {0, nullptr},
 };
 const value_string direction_names[] = {
