@@ -127,6 +127,7 @@ Fault Injector::draw(const Fault& spec) {
         }
         case Kind::disk_offline: g.duration = uniform(1ms, 20ms); break;
         case Kind::freeze: g.duration = uniform(1ms, 3s); break;
+        case Kind::withhold_data: g.duration = uniform(1ms, 2s); break;
         case Kind::tmf: {
             static constexpr iscsi::TmfFunction fns[] = {
                 iscsi::TmfFunction::AbortTask, iscsi::TmfFunction::AbortTaskSet, iscsi::TmfFunction::ClearTaskSet,
@@ -276,8 +277,9 @@ void Injector::fire(const Fault& f) {
             return note(f, "initiator crash");
         case Kind::withhold_data:
             for (auto h : hosts(f))
-                if (model::Initiator* i = world_.initiator(h)) i->withhold_data_out();
-            return note(f, "initiator stops answering R2Ts");
+                if (model::Initiator* i = world_.initiator(h)) i->withhold_data_out(f.duration);
+            return note(f, "initiator stops answering R2Ts" +
+                               (f.duration.count() > 0 ? " for " + ms(f.duration) : std::string(" on this connection")));
         case Kind::freeze:
             for (auto h : hosts(f))
                 if (model::Initiator* i = world_.initiator(h)) i->freeze(f.duration);

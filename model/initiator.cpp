@@ -769,7 +769,7 @@ void Initiator::on_r2t(Pdu& pdu) {
     op.next_r2tsn = r.r2tsn + 1;
     if (r.desired_data_transfer_length > max_burst_) error("R2T beyond MaxBurstLength");
     if (std::uint64_t{r.buffer_offset} + r.desired_data_transfer_length > op.out->size()) return error("R2T beyond the data");
-    if (withhold_data_) {
+    if (withhold_data_ && kernel_.now() < withhold_until_) {
         ++stats_.r2ts_ignored;
         return;
     }

@@ -109,9 +109,12 @@ public:
     // (FUA, write-through, SYNCHRONIZE CACHE) may read back as any older version
     // since the last durable one, until written again.
     void power_lost();
-    // From now until this connection ends, R2Ts go unanswered (a broken initiator: the
-    // target's RspTimeout has to notice).
-    void withhold_data_out() { withhold_data_ = true; }
+    // From now until this connection ends (or `duration` passes, if not zero), R2Ts go
+    // unanswered (a broken initiator: the target's RspTimeout has to notice).
+    void withhold_data_out(Nanos duration = Nanos(0)) {
+        withhold_data_ = true;
+        withhold_until_ = duration.count() > 0 ? kernel_.now() + duration : Nanos::max();
+    }
     // The host stops for a while (a paused VM, a stalled kernel): it neither reads nor
     // sends, its timers wait; what arrives meanwhile is read when it resumes.
     void freeze(Nanos duration);
@@ -225,6 +228,7 @@ private:
     std::uint32_t foreign_resets_ = 0;
     bool watchdog_armed_ = false;
     bool withhold_data_ = false;
+    Nanos withhold_until_{0};
     bool frozen_ = false;
     bool relogin_ = false;
     Bytes frozen_in_;                      // bytes that arrived while frozen
