@@ -22,13 +22,19 @@ else
     echo "FAILED: digests differ between two runs of the same seeds ($n runs)"; fail=1
 fi
 
-# Swarm: the random plan (twelve faults of every kind, drawn from the seed) over 100
+# Swarm: the random plans (twelve faults of every kind, drawn from the seed) over many
 # seeds; every run must hold the invariants.
 "$bin" run "$suite/13-random-plan.yaml" --seed 5000 --repeat 100 --jobs 2 >"$tmp/swarm.txt"
 if [ $? -eq 0 ] && grep -q "^100 passed, 0 failed" "$tmp/swarm.txt"; then
     echo "ok: 100 seeds of random fault plans hold every invariant"
 else
     echo "FAILED: random fault plans"; grep -A30 FAIL "$tmp/swarm.txt" | head -60; fail=1
+fi
+"$bin" run "$suite/16-random-plan-small-bursts.yaml" --seed 5000 --repeat 30 --jobs 2 >"$tmp/swarm16.txt"
+if [ $? -eq 0 ] && grep -q "^30 passed, 0 failed" "$tmp/swarm16.txt"; then
+    echo "ok: 30 seeds of random fault plans with small bursts hold every invariant"
+else
+    echo "FAILED: random fault plans with small bursts"; grep -A30 FAIL "$tmp/swarm16.txt" | head -60; fail=1
 fi
 
 # Without digests a flipped bit goes unnoticed by iSCSI; the shadow copy must catch it.
