@@ -20,12 +20,28 @@ void Connection::after_tasks_end(const std::vector<std::shared_ptr<Task>>& tasks
             });
 }
 
-void Connection::abort_tasks(std::optional<std::uint32_t> lun) {
+void Connection::abort_tasks(std::optional<std::uint32_t> lun, std::function<void()> ended) {
     std::vector<std::shared_ptr<Task>> hit;
     for (auto& [itt, t] : tasks_)
         if (!lun || t->lun == *lun) hit.push_back(t);
     for (auto& t : hit) abort(t);
+    after_tasks_end(hit, std::move(ended));
 }
+
+namespace {
+// Counts the parts of a task management function still running (this session's tasks,
+// and each other session's) across executors; the last part to end posts `done` home.
+struct TmfBarrier {
+    TmfBarrier(int parts, Executor& home, std::function<void()> done)
+        : pending(parts), home(home), done(std::move(done)) {}
+    void arrive() {
+        if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) home.post(std::move(done));
+    }
+    std::atomic<int> pending;
+    Executor& home;
+    std::function<void()> done;
+};
+}  // namespace
 
 void Connection::handle_tmf(Pdu& pdu) {
     const auto r = TaskMgmtRequestPdu::decode(pdu.bhs);
@@ -60,16 +76,25 @@ void Connection::handle_tmf(Pdu& pdu) {
     auto abort_all = [&](const std::vector<std::shared_ptr<Task>>& v) {
         for (const auto& t : v) abort(t);
     };
-    // Other sessions' tasks end too (CLEAR TASK SET, resets): on their own executors.
-    auto abort_elsewhere = [&](std::optional<std::uint32_t> on) {
+    // Other sessions' tasks end too (CLEAR TASK SET, resets), on their own executors.
+    // SAM-5 §7: the function is complete when every task it aborts is gone, in every
+    // task set it reaches, so the response waits for theirs as well as ours (or an
+    // aborted write elsewhere could still land after the initiator was told it is over).
+    auto abort_elsewhere_then = [&](std::optional<std::uint32_t> on, const std::vector<std::shared_ptr<Task>>& own,
+                                    std::function<void()> done) {
         const Session* me = session_.get();
-        driver_.for_each_session_of(target->name(), [me, on](const std::shared_ptr<Session>& s) {
-            if (s.get() == me) return;
+        auto others = driver_.sessions_of(target->name());
+        std::erase_if(others, [me](const std::shared_ptr<Session>& s) { return s.get() == me; });
+        auto barrier = std::make_shared<TmfBarrier>(static_cast<int>(others.size()) + 1, executor_, std::move(done));
+        for (const auto& s : others) {
             std::weak_ptr<Connection> wc = s->connection;
-            s->executor().post([wc, on] {
-                if (auto c = wc.lock()) c->abort_tasks(on);
+            s->executor().post([wc, on, barrier] {
+                auto c = wc.lock();
+                if (!c) return barrier->arrive();
+                c->abort_tasks(on, [barrier] { barrier->arrive(); });
             });
-        });
+        }
+        after_tasks_end(own, [barrier] { barrier->arrive(); });
     };
 
     switch (r.function) {
@@ -102,29 +127,26 @@ void Connection::handle_tmf(Pdu& pdu) {
             if (!lun_exists) return respond(TmfResponse::LunDoesNotExist);
             auto v = own_tasks(lun);
             abort_all(v);
-            abort_elsewhere(lun);
             // SPC-4: other nexuses learn that their commands were cleared.
             lu->second.device->raise_unit_attention(scsi::asc::CommandsClearedByAnotherInitiator, nexus->id);
-            return after_tasks_end(v, [respond] { respond(TmfResponse::FunctionComplete); });
+            return abort_elsewhere_then(lun, v, [respond] { respond(TmfResponse::FunctionComplete); });
         }
         case TmfFunction::LogicalUnitReset: {
             if (!lun_exists) return respond(TmfResponse::LunDoesNotExist);
             auto v = own_tasks(lun);
             abort_all(v);
-            abort_elsewhere(lun);
             lu->second.device->reset(nexus->id);
-            return after_tasks_end(v, [respond] { respond(TmfResponse::FunctionComplete); });
+            return abort_elsewhere_then(lun, v, [respond] { respond(TmfResponse::FunctionComplete); });
         }
         case TmfFunction::TargetWarmReset:
         case TmfFunction::TargetColdReset: {
             auto v = own_tasks(std::nullopt);
             abort_all(v);
-            abort_elsewhere(std::nullopt);
             for (const auto& [n, e] : *luns) e.device->reset(nexus->id);
             const bool cold = r.function == TmfFunction::TargetColdReset;
             auto tname = target->name();
             IscsiDriver* driver = &driver_;
-            return after_tasks_end(v, [respond, cold, weak, tname, driver] {
+            return abort_elsewhere_then(std::nullopt, v, [respond, cold, weak, tname, driver] {
                 respond(TmfResponse::FunctionComplete);
                 if (!cold) return;
                 // RFC 3720 §10.5.1: a cold reset drops every connection of the target,

@@ -66,8 +66,9 @@ public:
     Executor& executor() { return executor_; }
 
     // Third-party task management: abort this session's tasks on one LUN (or all LUNs),
-    // raising nothing; the caller raised the unit attention. Runs on our executor.
-    void abort_tasks(std::optional<std::uint32_t> lun);
+    // raising nothing (the caller raised the unit attention); `ended` runs once they are
+    // all gone, on this connection's executor. Runs on our executor.
+    void abort_tasks(std::optional<std::uint32_t> lun, std::function<void()> ended);
 
 private:
     void transition(ConnState next);

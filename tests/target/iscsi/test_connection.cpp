@@ -431,6 +431,41 @@ BOOST_AUTO_TEST_CASE(lun_reset_waits_for_the_device) {
     BOOST_TEST(out[0].opcode() == Opcode::TaskMgmtResponse);
 }
 
+BOOST_AUTO_TEST_CASE(lun_reset_waits_for_other_sessions_tasks) {
+    // SAM-5 §7: a LUN RESET is complete when the tasks it aborts are gone in every task
+    // set it reaches; another session's read still at the device holds the response.
+    Rig rig;
+    auto a = rig.connect();
+    rig.full_login(*a);
+    rig.exchange(*a, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));  // the power-on UA
+    const std::uint32_t a_cmdsn = rig.cmdsn;
+    auto b = rig.connect();
+    rig.cmdsn = 1;
+    auto keys = std::vector<KeyValue>{{"InitialR2T", "No"}, {"ImmediateData", "Yes"}, {"MaxBurstLength", "262144"},
+                                      {"FirstBurstLength", "65536"}, {"MaxRecvDataSegmentLength", "8192"},
+                                      {"MaxOutstandingR2T", "1"}, {"HeaderDigest", "None"}, {"DataDigest", "None"}};
+    BOOST_REQUIRE(LoginResponsePdu::decode(rig.login(*b, keys, 2).bhs).status_class == 0);  // another ISID
+    rig.exchange(*b, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));
+    rig.stores.last->hold = true;
+    auto out = rig.exchange(*b, rig.command({0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 512, true, false));
+    BOOST_TEST(out.empty());  // B's read is at the device
+    rig.cmdsn = a_cmdsn;
+    TaskMgmtRequestPdu tm;
+    tm.function = TmfFunction::LogicalUnitReset;
+    tm.immediate = true;
+    tm.itt = 900;
+    tm.cmdsn = a_cmdsn;
+    out = rig.exchange(*a, frame(tm.encode()));
+    BOOST_TEST(out.empty());  // not while B's read works
+    rig.stores.last->hold = false;
+    rig.stores.last->release();
+    rig.loop.run();
+    out = drain(*a);
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_TEST(out[0].opcode() == Opcode::TaskMgmtResponse);
+    BOOST_TEST(drain(*b).empty());  // B's read ended without a response (TAS=0)
+}
+
 BOOST_AUTO_TEST_CASE(rsp_timeout_closes_a_stalled_connection) {
     Rig rig("  RspTimeout 5\n  NopInInterval 0\n");
     auto s = rig.connect();
