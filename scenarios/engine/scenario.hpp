@@ -61,7 +61,6 @@ struct RunResult {
     std::uint64_t events = 0, pdus = 0, target_pdus = 0, initiator_pdus = 0, segments = 0;
     std::uint64_t ops = 0, bytes = 0;
     std::uint64_t faults = 0, recoveries = 0;
-    std::vector<std::string> fault_log;   // what the plan did, when (shown with a failure)
 };
 
 // Runs one scenario from a seed. pcap_path: empty for none.
