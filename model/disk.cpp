@@ -94,16 +94,12 @@ void SimDisk::read_bytes(std::uint64_t off, std::span<std::byte> out) const {
 }
 
 void SimDisk::finish(const BlockRequest& r, std::function<void(BlockStatus)> done) {
-    if (kernel_.now() < offline_until_) {
-        ++failed_ops_;
-        return done(BlockStatus::offline);
-    }
+    if (kernel_.now() < offline_until_) return done(BlockStatus::offline);
     for (const auto& e : medium_errors_) {
         const bool applies = (r.op == BlockOp::read && e.reads) ||
                              ((r.op == BlockOp::write || r.op == BlockOp::write_same) && e.writes);
         if (applies && r.offset < e.offset + e.length && e.offset < r.offset + r.length) {
             // The range is unreadable or unwritable: nothing of this request happens.
-            ++failed_ops_;
             return done(BlockStatus::medium_error);
         }
     }

@@ -48,7 +48,6 @@ public:
     void slow_down(double factor, Nanos until) { slow_factor_ = factor, slow_until_ = until; }
     // Every operation that ends before `until` fails: the device is gone.
     void go_offline(Nanos until) { offline_until_ = until; }
-    std::uint64_t failed_ops() const { return failed_ops_; }
     // Read the durable+cached view directly (for invariant checks).
     void peek(std::uint64_t offset, std::span<std::byte> out) const;
 
@@ -80,7 +79,6 @@ private:
     std::vector<MediumError> medium_errors_;
     double slow_factor_ = 1.0;
     Nanos slow_until_{0}, offline_until_{0};
-    std::uint64_t failed_ops_ = 0;
 };
 
 }  // namespace iscsilab::model

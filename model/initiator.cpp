@@ -73,7 +73,7 @@ void Initiator::connect_session(bool discovery) {
     });
     reader_->set_max_data_segment_length(1u << 24);
     digests_ = {};
-    withhold_data_ = false;
+    withhold_until_ = Nanos(0);
     session_discovery_ = discovery;
     phase_ = discovery ? Phase::Discovery : Phase::Login;
     cmdsn_ = 1;
@@ -155,15 +155,36 @@ void Initiator::thaw() {
     if (closed) on_closed(*closed);
 }
 
-void Initiator::lose(Op& op) {
-    // The session ended the command without telling how far it got: an interrupted
-    // write leaves its blocks unknown until they are written again.
+void Initiator::end_unanswered(Op& op) {
+    // The command ended without telling how far it got: an interrupted write leaves its
+    // blocks unknown until they are written again.
     if (op.kind == Op::Kind::write) unknown(op.lba, op.blocks);
     if (op.workload()) {
         busy_.erase(op.lba);
         ++completed_;
-        ++stats_.lost;
     }
+}
+
+void Initiator::lose(Op& op) {
+    end_unanswered(op);
+    if (op.workload()) ++stats_.lost;
+}
+
+void Initiator::relogin_later() {
+    // Every command still pending ended with the old session, and so did every task
+    // management request; log in again (same ISID) from a fresh stack after a pause.
+    for (auto& [itt, op] : ops_) lose(*op);
+    ops_.clear();
+    for (auto& [itt, t] : aborts_)
+        if (t.on_end) t.on_end();
+    aborts_.clear();
+    phase_ = Phase::Login;
+    recovering_ = true;
+    auto self = shared_from_this();
+    kernel_.after(cfg_.recovery_delay, [self] {
+        self->recovering_ = false;
+        self->connect_session(false);
+    });
 }
 
 bool Initiator::logout_midway() {
@@ -186,8 +207,6 @@ void Initiator::recover(std::string why) {
     if (stats_.recovery_reasons.size() < 8) stats_.recovery_reasons.push_back(why);
     if (++stats_.recoveries > cfg_.max_recoveries)
         return fail("gave up after " + std::to_string(cfg_.max_recoveries) + " session recoveries: " + why);
-    recovering_ = true;
-    phase_ = Phase::Login;
     // Hard: a command or task management request still queued on the old connection
     // must not reach the target after the session has given up on it.
     if (stream_) {
@@ -195,19 +214,10 @@ void Initiator::recover(std::string why) {
         if (abort_) abort_("session recovery: " + why);
         stream_->close("session recovery");
     }
-    for (auto& [itt, op] : ops_) lose(*op);
-    ops_.clear();
-    for (auto& [itt, t] : aborts_)
-        if (t.on_end) t.on_end();
-    aborts_.clear();
     // RFC 3720 §6.3.5: a new login with the same ISID and TSIH 0 reinstates the
     // session; the target ends the old one's tasks first. From a fresh stack: the
     // reader that called us is still on it.
-    auto self = shared_from_this();
-    kernel_.after(cfg_.recovery_delay, [self] {
-        self->recovering_ = false;
-        self->connect_session(false);
-    });
+    relogin_later();
 }
 
 void Initiator::watchdog() {
@@ -311,19 +321,7 @@ void Initiator::on_pdu(Pdu& pdu) {
                 // again and go on.
                 relogin_ = false;
                 ++stats_.relogins;
-                for (auto& [itt, op] : ops_) lose(*op);
-                ops_.clear();
-                for (auto& [itt, t] : aborts_)
-                    if (t.on_end) t.on_end();
-                aborts_.clear();
-                phase_ = Phase::Login;
-                recovering_ = true;
-                auto self = shared_from_this();
-                kernel_.after(cfg_.recovery_delay, [self] {
-                    self->recovering_ = false;
-                    self->connect_session(false);
-                });
-                return;
+                return relogin_later();
             }
             stats_.logged_out = true;
             phase_ = Phase::Done;
@@ -491,12 +489,15 @@ void Initiator::unknown(std::uint64_t lba, std::uint32_t blocks) {
     }
 }
 
+std::uint64_t Initiator::durable_gen(std::uint64_t lba) const {
+    auto d = durable_.find(lba);
+    return d == durable_.end() ? 0 : d->second;
+}
+
 void Initiator::power_lost() {
     for (const auto& [block, gen] : shadow_) {
         if (gen == kUnknown) continue;
-        auto d = durable_.find(block);
-        const std::uint64_t lo = d == durable_.end() ? 0 : d->second;
-        if (lo != gen) uncertain_[block] = {lo, gen};
+        if (const std::uint64_t lo = durable_gen(block); lo != gen) uncertain_[block] = {lo, gen};
     }
     // A SYNCHRONIZE CACHE still running flushes a cache that is no longer there: it makes
     // nothing acknowledged before the loss durable.
@@ -600,24 +601,17 @@ std::uint32_t Initiator::send_tmf(TmfFunction fn, std::vector<std::uint32_t> tas
 
 bool Initiator::task_management(TmfFunction fn, std::function<void()> on_end) {
     if (phase_ != Phase::Running || recovering_ || frozen_) return false;
+    if (fn == TmfFunction::AbortTask) {
+        // The oldest workload command (ITTs grow, so the first in the map).
+        auto oldest = std::find_if(ops_.begin(), ops_.end(), [](const auto& e) { return e.second->workload(); });
+        if (oldest == ops_.end()) return false;
+        send_abort(*oldest->second);
+        return true;
+    }
     // A function on the task set covers every task in flight, a SYNCHRONIZE CACHE too.
     std::vector<std::uint32_t> tasks;
     for (const auto& [itt, op] : ops_) tasks.push_back(itt);
-    if (fn == TmfFunction::AbortTask) {
-        const Op* oldest_p = nullptr;
-        for (const auto& [itt, op] : ops_)
-            if (op->workload()) {
-                oldest_p = op.get();
-                break;
-            }
-        if (!oldest_p) return false;
-        const Op& oldest = *oldest_p;
-        ++stats_.aborts_sent;
-        send_tmf(fn, {oldest.itt}, oldest.itt, oldest.cmdsn);
-    } else {
-        aborts_[send_tmf(fn, std::move(tasks), 0, 0)].on_end = std::move(on_end);
-    }
-    ++stats_.tmfs_sent;
+    aborts_[send_tmf(fn, std::move(tasks), 0, 0)].on_end = std::move(on_end);
     return true;
 }
 
@@ -640,13 +634,8 @@ void Initiator::on_tmf_response(Pdu& pdu) {
             }
             auto op = it->second;
             ops_.erase(it);
-            // An aborted write may or may not have reached the medium.
-            if (op->kind == Op::Kind::write) unknown(op->lba, op->blocks);
+            end_unanswered(*op);  // an aborted write may or may not have reached the medium
             ++stats_.aborted;
-            if (op->workload()) {
-                busy_.erase(op->lba);
-                ++completed_;
-            }
         }
     } else if (t.response == TmfResponse::TaskDoesNotExist && tmf.fn == TmfFunction::AbortTask) {
         auto it = ops_.find(tmf.tasks.front());
@@ -769,10 +758,7 @@ void Initiator::on_r2t(Pdu& pdu) {
     op.next_r2tsn = r.r2tsn + 1;
     if (r.desired_data_transfer_length > max_burst_) error("R2T beyond MaxBurstLength");
     if (std::uint64_t{r.buffer_offset} + r.desired_data_transfer_length > op.out->size()) return error("R2T beyond the data");
-    if (withhold_data_ && kernel_.now() < withhold_until_) {
-        ++stats_.r2ts_ignored;
-        return;
-    }
+    if (kernel_.now() < withhold_until_) return;  // the fault plan: Data-Out withheld
     send_data_out(op, r.ttt, r.buffer_offset, r.desired_data_transfer_length, true);
 }
 
@@ -912,8 +898,7 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
                     if (crossed_a_loss) {
                         // It may have reached the cache before the loss and gone with it:
                         // no later SYNCHRONIZE CACHE can make it durable.
-                        auto d = durable_.find(lba);
-                        uncertain_[lba] = {d == durable_.end() ? 0 : d->second, gen};
+                        uncertain_[lba] = {durable_gen(lba), gen};
                         continue;
                     }
                     acked_log_.emplace_back(lba, gen);

@@ -65,11 +65,9 @@ struct InitiatorStats {
     std::uint64_t pdus_sent = 0, pdus_received = 0;
     std::uint64_t r2ts = 0, data_in = 0, unit_attentions = 0, nop_in_answered = 0;
     std::uint64_t aborts_sent = 0, aborted = 0, abort_too_late = 0;
-    std::uint64_t tmfs_sent = 0;                       // task management from the fault plan
     std::uint64_t recoveries = 0, lost = 0;            // session recoveries; commands they ended
     std::uint64_t medium_errors = 0, device_errors = 0; // MEDIUM ERROR; NOT READY / HARDWARE ERROR
     std::uint64_t syncs = 0;                           // SYNCHRONIZE CACHE completed
-    std::uint64_t r2ts_ignored = 0;                    // R2Ts left unanswered (fault plan)
     std::uint64_t timed_out = 0;  // commands that outlived command_timeout and were aborted
     std::uint64_t relogins = 0;   // logouts mid-workload (fault plan) followed by a new login
     std::uint64_t reverted = 0;  // blocks read back older than acknowledged after a power loss
@@ -112,7 +110,6 @@ public:
     // From now until this connection ends (or `duration` passes, if not zero), R2Ts go
     // unanswered (a broken initiator: the target's RspTimeout has to notice).
     void withhold_data_out(Nanos duration = Nanos(0)) {
-        withhold_data_ = true;
         withhold_until_ = duration.count() > 0 ? kernel_.now() + duration : Nanos::max();
     }
     // The host stops for a while (a paused VM, a stalled kernel): it neither reads nor
@@ -173,7 +170,10 @@ private:
     std::uint32_t send_tmf(iscsi::TmfFunction fn, std::vector<std::uint32_t> tasks, std::uint32_t ref_itt, std::uint32_t ref_cmdsn);
     void recover(std::string why);
     void watchdog();
-    void lose(Op& op);
+    void end_unanswered(Op& op);   // a command ended without a response
+    void lose(Op& op);             // ... because its session ended
+    void relogin_later();          // the session is over: log in again
+    std::uint64_t durable_gen(std::uint64_t lba) const;
     void unknown(std::uint64_t lba, std::uint32_t blocks);   // contents no longer known
     // settle: the read was sent after the last power loss, so what it found is what
     // the medium holds now.
@@ -227,8 +227,7 @@ private:
     Nanos foreign_reset_at_{-1};
     std::uint32_t foreign_resets_ = 0;
     bool watchdog_armed_ = false;
-    bool withhold_data_ = false;
-    Nanos withhold_until_{0};
+    Nanos withhold_until_{0};              // R2Ts go unanswered before then (fault plan)
     bool frozen_ = false;
     bool relogin_ = false;
     Bytes frozen_in_;                      // bytes that arrived while frozen

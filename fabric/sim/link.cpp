@@ -149,7 +149,6 @@ void SimTcpConnection::deliver(int dir, std::shared_ptr<Bytes> seg, std::uint32_
     // there could pass as, say, another InitiatorName.
     if (faults_ && faults_->corrupt[dir] > 0 && seg->size() == cfg_.mss) {
         --faults_->corrupt[dir];
-        ++faults_->corrupted;
         auto bad = std::make_shared<Bytes>(*seg);
         const std::size_t at = faults_->pick ? faults_->pick(bad->size()) % bad->size() : 0;
         (*bad)[at] ^= std::byte{0x20};

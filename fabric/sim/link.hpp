@@ -26,7 +26,6 @@ struct LinkFaults {
     std::uint32_t corrupt[2]{};     // full-size segments still to corrupt in that direction
     // Which byte of a segment of n bytes to flip (the plan's seeded stream); bit 0x20.
     std::function<std::size_t(std::size_t n)> pick;
-    std::uint64_t corrupted = 0;    // segments corrupted so far
 };
 
 struct LinkConfig {
