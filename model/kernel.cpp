@@ -64,6 +64,16 @@ void SimKernel::arm() {
     armed_for_ = first;
 }
 
+bool SimKernel::take_top(Task& fn) {
+    std::pop_heap(heap_.begin(), heap_.end(), Later{});
+    const Entry e = heap_.back();
+    heap_.pop_back();
+    fn = std::move(slab_[e.slot]);
+    slab_[e.slot] = nullptr;
+    free_slots_.push_back(e.slot);
+    return cancelled_.empty() || !cancelled_.erase(e.seq);
+}
+
 void SimKernel::dispatch() {
     armed_for_ = -1;
     const std::int64_t t = ns_now();
@@ -75,13 +85,7 @@ void SimKernel::dispatch() {
         if (!heap_due && !fifo_due) break;
         Task fn;
         if (heap_due && (!fifo_due || heap_.front().seq < now_queue_.front().seq)) {
-            std::pop_heap(heap_.begin(), heap_.end(), Later{});
-            const Entry e = heap_.back();
-            heap_.pop_back();
-            fn = std::move(slab_[e.slot]);
-            slab_[e.slot] = nullptr;
-            free_slots_.push_back(e.slot);
-            if (!cancelled_.empty() && cancelled_.erase(e.seq)) continue;
+            if (!take_top(fn)) continue;  // cancelled
         } else {
             fn = std::move(now_queue_.front().fn);
             now_queue_.pop_front();
@@ -99,14 +103,8 @@ void SimKernel::run(Nanos limit) {
     // than the limit (a stalled link, say) would never be crossed.
     // Cancelled timers (a login timeout, say) sit in the heap until due: drop those on
     // top, so a long-cancelled one does not carry time past what is really next.
-    while (!heap_.empty() && !cancelled_.empty() && cancelled_.count(heap_.front().seq)) {
-        std::pop_heap(heap_.begin(), heap_.end(), Later{});
-        const Entry e = heap_.back();
-        heap_.pop_back();
-        slab_[e.slot] = nullptr;
-        free_slots_.push_back(e.slot);
-        cancelled_.erase(e.seq);
-    }
+    Task dropped;
+    while (!heap_.empty() && !cancelled_.empty() && cancelled_.count(heap_.front().seq)) take_top(dropped);
     if (idle()) return;
     const std::int64_t next = now_queue_.empty() ? heap_.front().when : ns_now();
     const std::int64_t span = std::max<std::int64_t>(limit.count(), next - ns_now() + 1);

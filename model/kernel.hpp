@@ -38,6 +38,9 @@ public:
 
 private:
     void dispatch();
+    // Pops the earliest timer and frees its slot; fn gets its task. False if it was
+    // cancelled (and forgets the cancellation).
+    bool take_top(Task& fn);
     void arm();
     // Timed work in a binary heap ordered by (time, sequence); work posted for "now" in
     // a FIFO beside it (its sequence numbers only grow, so order is kept by comparing
