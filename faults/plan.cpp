@@ -6,11 +6,12 @@
 namespace iscsilab::faults {
 
 namespace {
+template <typename Value>
 struct Name {
-    Kind kind;
+    Value value;
     const char* text;
 };
-constexpr Name kKinds[] = {
+constexpr Name<Kind> kKinds[] = {
     {Kind::link_stall, "link_stall"},       {Kind::link_reset, "link_reset"},
     {Kind::corrupt, "corrupt"},             {Kind::latency_spike, "latency_spike"},
     {Kind::disk_slow, "disk_slow"},         {Kind::medium_error, "medium_error"},
@@ -20,11 +21,7 @@ constexpr Name kKinds[] = {
     {Kind::freeze, "freeze"},               {Kind::logout, "logout"},
     {Kind::random, "random"},
 };
-struct TmfName {
-    iscsi::TmfFunction fn;
-    const char* text;
-};
-constexpr TmfName kTmfs[] = {
+constexpr Name<iscsi::TmfFunction> kTmfs[] = {
     {iscsi::TmfFunction::AbortTask, "abort_task"},
     {iscsi::TmfFunction::AbortTaskSet, "abort_task_set"},
     {iscsi::TmfFunction::ClearTaskSet, "clear_task_set"},
@@ -32,41 +29,33 @@ constexpr TmfName kTmfs[] = {
     {iscsi::TmfFunction::TargetWarmReset, "target_warm_reset"},
     {iscsi::TmfFunction::TargetColdReset, "target_cold_reset"},
 };
-const char* tmf_name(iscsi::TmfFunction fn) {
-    for (const auto& t : kTmfs)
-        if (t.fn == fn) return t.text;
+template <typename Value, std::size_t N>
+const char* text_of(const Name<Value> (&table)[N], Value v) {
+    for (const auto& n : table)
+        if (n.value == v) return n.text;
     return "?";
+}
+template <typename Value, std::size_t N>
+bool value_of(const Name<Value> (&table)[N], const std::string& s, Value& out) {
+    for (const auto& n : table)
+        if (s == n.text) {
+            out = n.value;
+            return true;
+        }
+    return false;
 }
 std::string ms(Nanos t) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.3f ms", static_cast<double>(t.count()) / 1e6);
     return buf;
 }
+// Does a link fault in direction f.direction (0, 1, or 2 for both) cover dir?
+bool covers(const Fault& f, int dir) { return f.direction == 2 || f.direction == dir; }
 }  // namespace
 
-const char* to_string(Kind k) {
-    for (const auto& n : kKinds)
-        if (n.kind == k) return n.text;
-    return "?";
-}
-
-bool kind_from_string(const std::string& s, Kind& out) {
-    for (const auto& n : kKinds)
-        if (s == n.text) {
-            out = n.kind;
-            return true;
-        }
-    return false;
-}
-
-bool tmf_from_string(const std::string& s, iscsi::TmfFunction& out) {
-    for (const auto& t : kTmfs)
-        if (s == t.text) {
-            out = t.fn;
-            return true;
-        }
-    return false;
-}
+const char* to_string(Kind k) { return text_of(kKinds, k); }
+bool kind_from_string(const std::string& s, Kind& out) { return value_of(kKinds, s, out); }
+bool tmf_from_string(const std::string& s, iscsi::TmfFunction& out) { return value_of(kTmfs, s, out); }
 
 bool Plan::has(Kind k) const {
     return std::any_of(faults.begin(), faults.end(), [k](const Fault& f) {
@@ -201,7 +190,7 @@ void Injector::fire(const Fault& f) {
             for (auto h : hosts(f)) {
                 auto& l = world_.link(h);
                 for (int d = 0; d < 2; ++d)
-                    if (f.direction == 2 || f.direction == d) l.stalled_until[d] = std::max(l.stalled_until[d], until(f));
+                    if (covers(f, d)) l.stalled_until[d] = std::max(l.stalled_until[d], until(f));
             }
             return note(f, "link stall " + dirs + " for " + ms(f.duration));
         case Kind::link_reset:
@@ -210,7 +199,7 @@ void Injector::fire(const Fault& f) {
         case Kind::corrupt:
             for (auto h : hosts(f))
                 for (int d = 0; d < 2; ++d)
-                    if (f.direction == 2 || f.direction == d) world_.link(h).corrupt[d] += f.count;
+                    if (covers(f, d)) world_.link(h).corrupt[d] += f.count;
             return note(f, std::to_string(f.count) + " corrupt segment(s) " + dirs);
         case Kind::latency_spike:
             for (auto h : hosts(f)) {
@@ -267,7 +256,7 @@ void Injector::fire(const Fault& f) {
                 });
                 if (!sent)
                     for (auto* o : others) o->foreign_reset_end();
-                note(f, std::string(tmf_name(f.function)) + " from initiator " + std::to_string(h) + (sent ? "" : " (idle: not sent)"),
+                note(f, std::string(text_of(kTmfs, f.function)) + " from initiator " + std::to_string(h) + (sent ? "" : " (idle: not sent)"),
                      static_cast<int>(h));
             }
             return;

@@ -24,63 +24,54 @@ fi
 
 # Swarm: the random plans (twelve faults of every kind, drawn from the seed) over many
 # seeds; every run must hold the invariants.
-"$bin" run "$suite/13-random-plan.yaml" --seed 5000 --repeat 100 --jobs 2 >"$tmp/swarm.txt"
-if [ $? -eq 0 ] && grep -q "^100 passed, 0 failed" "$tmp/swarm.txt"; then
-    echo "ok: 100 seeds of random fault plans hold every invariant"
-else
-    echo "FAILED: random fault plans"; grep -A30 FAIL "$tmp/swarm.txt" | head -60; fail=1
-fi
-"$bin" run "$suite/16-random-plan-small-bursts.yaml" --seed 5000 --repeat 30 --jobs 2 >"$tmp/swarm16.txt"
-if [ $? -eq 0 ] && grep -q "^30 passed, 0 failed" "$tmp/swarm16.txt"; then
-    echo "ok: 30 seeds of random fault plans with small bursts hold every invariant"
-else
-    echo "FAILED: random fault plans with small bursts"; grep -A30 FAIL "$tmp/swarm16.txt" | head -60; fail=1
-fi
+swarm() {  # FILE SEEDS WHAT
+    "$bin" run "$suite/$1" --seed 5000 --repeat "$2" --jobs 2 >"$tmp/swarm-$1.txt"
+    if [ $? -eq 0 ] && grep -q "^$2 passed, 0 failed" "$tmp/swarm-$1.txt"; then
+        echo "ok: $2 seeds of $3 hold every invariant"
+    else
+        echo "FAILED: $3"; grep -A30 FAIL "$tmp/swarm-$1.txt" | head -60; fail=1
+    fi
+}
+swarm 13-random-plan.yaml 100 "random fault plans"
+swarm 16-random-plan-small-bursts.yaml 30 "random fault plans with small bursts"
+
+# The checks can fail: each scenario below must fail the run with the text given.
+must_fail() {  # SCENARIO TEXT WHAT
+    "$bin" run "$1" --seed 21 >"$1.txt"
+    if [ $? -ne 0 ] && grep -q "$2" "$1.txt"; then
+        echo "ok: $3"
+    else
+        echo "FAILED: not caught: $3"; cat "$1.txt"; fail=1
+    fi
+}
 
 # Without digests a flipped bit goes unnoticed by iSCSI; the shadow copy must catch it.
 sed -e '/HeaderDigest CRC32C,None/d' -e '/DataDigest CRC32C,None/d' \
     -e 's/keys: { HeaderDigest: "CRC32C", DataDigest: "CRC32C" }/keys: {}/' \
     -e '/negotiated:/d' "$suite/02-digest-errors.yaml" >"$tmp/no-digests.yaml"
-"$bin" run "$tmp/no-digests.yaml" --seed 21 >"$tmp/c.txt"
-if [ $? -ne 0 ] && grep -q "data verification failed" "$tmp/c.txt"; then
-    echo "ok: without digests the corruption is caught by data verification"
-else
-    echo "FAILED: corruption without digests went unnoticed"; cat "$tmp/c.txt"; fail=1
-fi
+must_fail "$tmp/no-digests.yaml" "data verification failed" "without digests the corruption is caught by data verification"
 
 # A timeout the plan does not explain is a failure. No fault at all, but an initiator
 # too impatient for a 3 ms disk (command_timeout 500us) aborts commands on its own.
 sed -e '/^faults:/,$d' -e 's/    discovery: false/    discovery: false\n    command_timeout: 500us/' \
     "$suite/01-link-reset.yaml" >"$tmp/impatient.yaml"
-"$bin" run "$tmp/impatient.yaml" --seed 21 >"$tmp/d.txt"
-if [ $? -ne 0 ] && grep -q "commands timed out without a fault to explain them" "$tmp/d.txt"; then
-    echo "ok: a command timeout without a fault to explain it fails the run"
-else
-    echo "FAILED: an unexplained timeout passed"; cat "$tmp/d.txt"; fail=1
-fi
+must_fail "$tmp/impatient.yaml" "commands timed out without a fault to explain them" \
+    "a command timeout without a fault to explain it fails the run"
 
 # A session recovery the plan cannot explain fails the run too: a 20 ms latency spike
 # breaks no session, but an initiator that gives up on an ABORT TASK after 1 ms does.
 sed -e 's/    command_timeout: 500us/    command_timeout: 1ms/' "$tmp/impatient.yaml" >"$tmp/spike.yaml"
 printf 'faults:\n  - { kind: latency_spike, extra: 20ms, at: 5ms, duration: 30ms }\n' >>"$tmp/spike.yaml"
-"$bin" run "$tmp/spike.yaml" --seed 21 >"$tmp/g.txt"
-if [ $? -ne 0 ] && grep -q "session recoveries without a fault to cause them (ABORT TASK unanswered" "$tmp/g.txt"; then
-    echo "ok: a session recovery without a fault to explain it fails the run"
-else
-    echo "FAILED: an unexplained recovery passed"; cat "$tmp/g.txt"; fail=1
-fi
+must_fail "$tmp/spike.yaml" "session recoveries without a fault to cause them (ABORT TASK unanswered" \
+    "a session recovery without a fault to explain it fails the run"
 
 # nv_cache=1 promises a cache that survives power loss; on this volatile disk the
 # target then skips the flush of SYNCHRONIZE CACHE, and synced writes are lost: the
 # durability check must say so.
 sed -e 's#            filename disk0#            filename disk0\n            nv_cache 1#' -e '/^expect:/,$d' \
     "$suite/09-power-loss-write-back.yaml" >"$tmp/nv-cache.yaml"
-"$bin" run "$tmp/nv-cache.yaml" --seed 21 >"$tmp/f.txt"
-if [ $? -ne 0 ] && grep -q "data verification failed" "$tmp/f.txt"; then
-    echo "ok: SYNCHRONIZE CACHE skipped (nv_cache on a volatile cache) loses synced writes, and is caught"
-else
-    echo "FAILED: lost synced writes went unnoticed"; cat "$tmp/f.txt"; fail=1
-fi
+must_fail "$tmp/nv-cache.yaml" "data verification failed" \
+    "SYNCHRONIZE CACHE skipped (nv_cache on a volatile cache) loses synced writes, and is caught"
 
 [ $fail -eq 0 ] && rm -rf "$tmp"
 [ $fail -eq 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"

@@ -76,10 +76,15 @@ struct Rig {
         return out[0];
     }
 
+    // Every operational key, so the login completes in one exchange.
+    static std::vector<KeyValue> full_keys() {
+        return {{"InitialR2T", "No"}, {"ImmediateData", "Yes"}, {"MaxBurstLength", "262144"},
+                {"FirstBurstLength", "65536"}, {"MaxRecvDataSegmentLength", "8192"},
+                {"MaxOutstandingR2T", "1"}, {"HeaderDigest", "None"}, {"DataDigest", "None"}};
+    }
+
     Pdu full_login(MemoryStream& s, std::vector<KeyValue> extra = {}) {
-        std::vector<KeyValue> keys = {{"InitialR2T", "No"}, {"ImmediateData", "Yes"}, {"MaxBurstLength", "262144"},
-                                      {"FirstBurstLength", "65536"}, {"MaxRecvDataSegmentLength", "8192"},
-                                      {"MaxOutstandingR2T", "1"}, {"HeaderDigest", "None"}, {"DataDigest", "None"}};
+        std::vector<KeyValue> keys = full_keys();
         for (auto& kv : extra)
             for (auto& k : keys)
                 if (k.key == kv.key) k.value = kv.value;
@@ -441,10 +446,7 @@ BOOST_AUTO_TEST_CASE(lun_reset_waits_for_other_sessions_tasks) {
     const std::uint32_t a_cmdsn = rig.cmdsn;
     auto b = rig.connect();
     rig.cmdsn = 1;
-    auto keys = std::vector<KeyValue>{{"InitialR2T", "No"}, {"ImmediateData", "Yes"}, {"MaxBurstLength", "262144"},
-                                      {"FirstBurstLength", "65536"}, {"MaxRecvDataSegmentLength", "8192"},
-                                      {"MaxOutstandingR2T", "1"}, {"HeaderDigest", "None"}, {"DataDigest", "None"}};
-    BOOST_REQUIRE(LoginResponsePdu::decode(rig.login(*b, keys, 2).bhs).status_class == 0);  // another ISID
+    BOOST_REQUIRE(LoginResponsePdu::decode(rig.login(*b, Rig::full_keys(), 2).bhs).status_class == 0);  // another ISID
     rig.exchange(*b, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));
     rig.stores.last->hold = true;
     auto out = rig.exchange(*b, rig.command({0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 512, true, false));
@@ -553,11 +555,10 @@ BOOST_AUTO_TEST_CASE(reinstatement_waits_for_the_old_sessions_tasks) {
     r.isid = {std::byte{0x80}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{1}};  // the same
     r.itt = rig.itt++;
     r.cmdsn = rig.cmdsn;
-    Bytes keys = text_bytes({{"InitiatorName", "iqn.2026-11.org.example:host"}, {"TargetName", kIqn},
-                             {"SessionType", "Normal"}, {"InitialR2T", "No"}, {"ImmediateData", "Yes"},
-                             {"MaxBurstLength", "262144"}, {"FirstBurstLength", "65536"},
-                             {"MaxRecvDataSegmentLength", "8192"}, {"MaxOutstandingR2T", "1"},
-                             {"HeaderDigest", "None"}, {"DataDigest", "None"}});
+    std::vector<KeyValue> kv = {{"InitiatorName", "iqn.2026-11.org.example:host"}, {"TargetName", kIqn},
+                                {"SessionType", "Normal"}};
+    for (auto& k : Rig::full_keys()) kv.push_back(k);
+    Bytes keys = text_bytes(kv);
     auto reply = rig.exchange(*b, frame(r.encode(static_cast<std::uint32_t>(keys.size())), keys));
     BOOST_TEST(reply.empty());  // no final Login Response while the old read works
     rig.stores.last->hold = false;
