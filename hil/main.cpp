@@ -6,6 +6,7 @@
 #include "hil/adm.hpp"
 #include "hil/serve.hpp"
 #include "hil/sim_runner.hpp"
+#include "reports/checker/cli.hpp"
 
 #include <cstdlib>
 
@@ -44,7 +45,18 @@ int main(int argc, char** argv) {
     r->add_option("--pcap", run.pcap_dir, "write one pcap per scenario into this folder");
     r->add_option("--jobs,-j", run.jobs, "worker processes");
 
+    iscsilab::checker::CheckArgs check;
+    auto* ck = app.add_subcommand("check", "judge the iSCSI PDUs of a capture against the catalogue's wire rules "
+                                           "(exit 0 clean, 1 violations, 2 unusable input)");
+    ck->add_option("file", check.file, "a pcap or pcapng file (tcpdump, dumpcap, iscsilab run --pcap)")->required();
+    ck->add_option("--port", check.port, "the target's TCP port")->capture_default_str();
+    ck->add_option("--annotate", check.annotate, "write a copy of the capture with a violation record after each offending PDU");
+    ck->add_flag("--pdus", check.pdus, "print every decoded PDU, tab-separated");
+    ck->add_flag("--rules", check.rules, "print how often each rule was exercised and violated");
+    ck->add_flag("--strict", check.strict, "deviations by the initiator fail the check too");
+
     CLI11_PARSE(app, argc, argv);
+    if (ck->parsed()) return iscsilab::checker::check_command(check);
     if (r->parsed()) {
         if (!shard.empty()) {
             auto slash = shard.find('/');

@@ -34,6 +34,7 @@ struct Outcome {
     double sim_s = 0, wall_s = 0;
     std::uint64_t pdus = 0, ops = 0;
     std::uint64_t faults = 0, recoveries = 0;
+    std::uint64_t checked = 0;   // PDUs the wire checker judged
     std::vector<std::string> failures;
 };
 
@@ -55,7 +56,7 @@ std::string xml_escape(const std::string& s) {
 std::string encode(const Outcome& o) {
     std::ostringstream s;
     s << o.index << '\t' << o.passed << '\t' << o.digest << '\t' << o.sim_s << '\t' << o.wall_s << '\t' << o.pdus
-      << '\t' << o.ops << '\t' << o.faults << '\t' << o.recoveries << '\t' << o.name;
+      << '\t' << o.ops << '\t' << o.faults << '\t' << o.recoveries << '\t' << o.checked << '\t' << o.name;
     for (const auto& f : o.failures) {
         std::string g = f;
         std::replace(g.begin(), g.end(), '\t', ' ');
@@ -70,7 +71,7 @@ bool decode(const std::string& line, Outcome& o) {
     std::string field;
     std::vector<std::string> f;
     while (std::getline(s, field, '\t')) f.push_back(field);
-    if (f.size() < 10) return false;
+    if (f.size() < 11) return false;
     o.index = std::stoul(f[0]);
     o.passed = f[1] == "1";
     o.digest = f[2];
@@ -80,8 +81,9 @@ bool decode(const std::string& line, Outcome& o) {
     o.ops = std::stoull(f[6]);
     o.faults = std::stoull(f[7]);
     o.recoveries = std::stoull(f[8]);
-    o.name = f[9];
-    o.failures.assign(f.begin() + 10, f.end());
+    o.checked = std::stoull(f[9]);
+    o.name = f[10];
+    o.failures.assign(f.begin() + 11, f.end());
     return true;
 }
 
@@ -113,6 +115,7 @@ Outcome run_one(const Job& j, std::size_t index, const std::string& pcap_dir) {
     o.ops = r.ops;
     o.faults = r.faults;
     o.recoveries = r.recoveries;
+    o.checked = r.wire_pdus;
     o.failures = r.failures;
     return o;
 }
@@ -121,7 +124,7 @@ void print_line(const Outcome& o, std::size_t total, const std::string& file) {
     std::cout << "[" << (o.index + 1) << "/" << total << "] " << (o.passed ? "PASS " : "FAIL ") << std::left
               << std::setw(44) << o.name << std::right << " seed=" << o.seed << " digest=" << o.digest.substr(0, 16)
               << " sim=" << std::fixed << std::setprecision(3) << o.sim_s << "s wall=" << o.wall_s << "s pdus=" << o.pdus
-              << " ops=" << o.ops;
+              << " ops=" << o.ops << " checked=" << o.checked;
     if (o.faults) std::cout << " faults=" << o.faults << " recoveries=" << o.recoveries;
     std::cout << "\n";
     if (!o.passed) {

@@ -39,7 +39,7 @@ struct Expect {
 
 struct Scenario {
     std::string file, name, description;
-    std::vector<std::string> rfc;
+    std::vector<std::string> requirements;   // catalogue ids (reports/catalogue)
     Nanos duration{std::chrono::seconds(60)};
     std::string target_config;        // scst.conf text
     std::vector<std::pair<std::string, std::string>> mgmt;  // management-tree writes after it
@@ -61,6 +61,7 @@ struct RunResult {
     std::uint64_t events = 0, pdus = 0, target_pdus = 0, initiator_pdus = 0, segments = 0;
     std::uint64_t ops = 0, bytes = 0;
     std::uint64_t faults = 0, recoveries = 0;
+    std::uint64_t wire_pdus = 0, wire_violations = 0;   // judged by the wire checker
 };
 
 // Runs one scenario from a seed. pcap_path: empty for none.
