@@ -1,11 +1,15 @@
-// A Wireshark 4.0 plugin: the dissector for iscsilab's fault records (faults/record.hpp),
-// UDP datagrams on port 47474 that a simulated run writes into its pcap next to the
-// iSCSI traffic. Install iscsilab.so under ~/.local/lib/wireshark/plugins/4.0/epan/.
+// A Wireshark 4.0 plugin: the dissector for iscsilab's records, UDP datagrams on port
+// 47474 next to the iSCSI traffic: fault records (faults/record.hpp), which a simulated
+// run writes into its pcap, and the wire checker's violation records
+// (reports/checker/violation_record.hpp), in simulated pcaps and in copies of any
+// capture made by `iscsilab check --annotate`. Filter with `iscsilab.violation`.
+// Install iscsilab.so under ~/.local/lib/wireshark/plugins/4.0/epan/.
 #include <epan/packet.h>
 #include <epan/proto.h>
 #include <ws_symbol_export.h>
 
 #include "faults/record.hpp"
+#include "reports/checker/violation_record.hpp"
 
 // Namespace-scope consts have internal linkage in C++: `extern` exports them.
 extern "C" {
@@ -20,7 +24,9 @@ namespace {
 int proto_iscsilab = -1;
 int hf_version = -1, hf_kind = -1, hf_direction = -1, hf_initiator = -1, hf_sequence = -1;
 int hf_time = -1, hf_duration = -1, hf_text = -1;
-gint ett_iscsilab = -1;
+gint ett_iscsilab = -1, ett_violation = -1;
+int hf_violation = -1, hf_v_id = -1, hf_v_text = -1, hf_v_connection = -1, hf_v_pdu = -1, hf_v_frame = -1,
+    hf_v_by_initiator = -1;
 
 // The order of faults::Kind.
 const value_string kind_names[] = {
@@ -34,8 +40,37 @@ const value_string direction_names[] = {
     {0, "to the target"}, {1, "to the initiator"}, {2, "both ways"}, {0xff, "n/a"}, {0, nullptr},
 };
 
+// A violation record: the rule's id and what broke it, beside the PDU that did.
+int dissect_violation(tvbuff_t* tvb, packet_info* pinfo, proto_tree* tree) {
+    using iscsilab::checker::VIOLATION_RECORD_HEADER;
+    if (tvb_captured_length(tvb) < VIOLATION_RECORD_HEADER + 2) return 0;
+    const guint8 id_len = tvb_get_guint8(tvb, 34);
+    if (tvb_captured_length(tvb) < VIOLATION_RECORD_HEADER + id_len + 2u) return 0;
+    const guint16 text_len = tvb_get_ntohs(tvb, VIOLATION_RECORD_HEADER + id_len);
+    const int text_at = static_cast<int>(VIOLATION_RECORD_HEADER + id_len + 2);
+    const int total = text_at + text_len;
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "iscsilab");
+    const guint8* id = tvb_get_string_enc(pinfo->pool, tvb, VIOLATION_RECORD_HEADER, id_len, ENC_ASCII);
+    col_add_fstr(pinfo->cinfo, COL_INFO, "Violation of %s (PDU #%" G_GUINT64_FORMAT " of connection %u)", id,
+                 tvb_get_ntoh64(tvb, 10), tvb_get_ntohl(tvb, 6));
+    proto_item* ti = proto_tree_add_item(tree, proto_iscsilab, tvb, 0, total, ENC_NA);
+    proto_tree* t = proto_item_add_subtree(ti, ett_iscsilab);
+    proto_item* vi = proto_tree_add_item(t, hf_violation, tvb, 0, total, ENC_NA);
+    proto_tree* v = proto_item_add_subtree(vi, ett_violation);
+    proto_tree_add_item(v, hf_v_id, tvb, VIOLATION_RECORD_HEADER, id_len, ENC_ASCII);
+    proto_tree_add_item(v, hf_v_by_initiator, tvb, 5, 1, ENC_BIG_ENDIAN);
+    proto_tree_add_item(v, hf_v_connection, tvb, 6, 4, ENC_BIG_ENDIAN);
+    proto_tree_add_item(v, hf_v_pdu, tvb, 10, 8, ENC_BIG_ENDIAN);
+    proto_tree_add_item(v, hf_time, tvb, 18, 8, ENC_BIG_ENDIAN);
+    proto_tree_add_item(v, hf_v_frame, tvb, 26, 8, ENC_BIG_ENDIAN);
+    proto_tree_add_item(v, hf_v_text, tvb, text_at, text_len, ENC_UTF_8);
+    return total;
+}
+
 int dissect(tvbuff_t* tvb, packet_info* pinfo, proto_tree* tree, void*) {
     using iscsilab::faults::kRecordHeader;
+    if (tvb_captured_length(tvb) >= 4 && tvb_get_ntohl(tvb, 0) == iscsilab::checker::VIOLATION_RECORD_MAGIC)
+        return dissect_violation(tvb, pinfo, tree);
     if (tvb_captured_length(tvb) < kRecordHeader || tvb_get_ntohl(tvb, 0) != iscsilab::faults::kRecordMagic)
         return 0;  // not ours: let others try
     const guint16 text_len = tvb_get_ntohs(tvb, 28);
@@ -67,9 +102,21 @@ void register_protocol() {
         {&hf_time, {"Simulated time (ns)", "iscsilab.time", FT_UINT64, BASE_DEC, nullptr, 0x0, nullptr, HFILL}},
         {&hf_duration, {"Duration (ns)", "iscsilab.duration", FT_UINT64, BASE_DEC, nullptr, 0x0, nullptr, HFILL}},
         {&hf_text, {"Text", "iscsilab.text", FT_STRING, BASE_NONE, nullptr, 0x0, nullptr, HFILL}},
+        {&hf_violation, {"Wire rule violation", "iscsilab.violation", FT_NONE, BASE_NONE, nullptr, 0x0,
+                         "A verdict of iscsilab's wire checker", HFILL}},
+        {&hf_v_id, {"Requirement", "iscsilab.violation.id", FT_STRING, BASE_NONE, nullptr, 0x0,
+                    "Catalogue id of the rule broken (reports/catalogue)", HFILL}},
+        {&hf_v_text, {"Rule and detail", "iscsilab.violation.text", FT_STRING, BASE_NONE, nullptr, 0x0, nullptr, HFILL}},
+        {&hf_v_connection, {"Connection", "iscsilab.violation.connection", FT_UINT32, BASE_DEC, nullptr, 0x0, nullptr, HFILL}},
+        {&hf_v_pdu, {"PDU index", "iscsilab.violation.pdu", FT_UINT64, BASE_DEC, nullptr, 0x0,
+                     "PDUs of the connection, both directions, from 0", HFILL}},
+        {&hf_v_frame, {"Frame", "iscsilab.violation.frame", FT_UINT64, BASE_DEC, nullptr, 0x0,
+                       "The capture frame that completed the PDU (0 in simulation)", HFILL}},
+        {&hf_v_by_initiator, {"Broken by the initiator", "iscsilab.violation.by_initiator", FT_UINT8, BASE_DEC, nullptr, 0x1,
+                              nullptr, HFILL}},
     };
-    static gint* ett[] = {&ett_iscsilab};
-    proto_iscsilab = proto_register_protocol("iscsilab fault record", "iscsilab", "iscsilab");
+    static gint* ett[] = {&ett_iscsilab, &ett_violation};
+    proto_iscsilab = proto_register_protocol("iscsilab fault and violation records", "iscsilab", "iscsilab");
     proto_register_field_array(proto_iscsilab, hf, G_N_ELEMENTS(hf));
     proto_register_subtree_array(ett, G_N_ELEMENTS(ett));
 }
