@@ -220,7 +220,7 @@ std::string load_scenario(const std::string& path, Scenario& s) {
     try {
         YAML::Node y = YAML::LoadFile(path);
         s.file = path;
-        only(y, {"name", "description", "requirements", "rfc", "duration", "disks", "link", "target", "initiators", "faults", "expect"}, path);
+        only(y, {"name", "description", "requirements", "duration", "disks", "link", "target", "initiators", "faults", "expect"}, path);
         s.name = y["name"] ? str(y["name"], "name") : path;
         if (y["description"]) s.description = str(y["description"], "description");
         // Catalogue ids (reports/catalogue) the scenario exercises; tests/reports checks them.
