@@ -231,6 +231,7 @@ void check_login_request(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
     r.version_min = u8(p.bhs, 3);
     r.isid_tsih = p.lun;
     r.itt = p.itt;
+    c.cid = be16(p.bhs, 20);
     if (c.phase == Phase::unknown) c.phase = Phase::login;
     // RFC 3720 §3.2.2.1: the login's CmdSN is the first the full feature phase uses.
     c.next_cmdsn = Serial{p.cmdsn()};
@@ -249,9 +250,9 @@ void check_login_response(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
     bool status_ok = false;
     switch (status_class) {
         case 0: status_ok = status_detail == 0; break;
-        case 1: status_ok = status_detail <= 2; break;
-        case 2: status_ok = status_detail <= 0x0b; break;
-        case 3: status_ok = status_detail <= 3; break;
+        case 1: status_ok = status_detail >= 1 && status_detail <= 2; break;  // redirection
+        case 2: status_ok = status_detail <= 0x0b; break;                      // initiator error
+        case 3: status_ok = status_detail <= 2; break;                         // target error
         default: break;
     }
     w.report(c, Rule::login_status_valid, status_ok, "status class 0x%02x detail 0x%02x", status_class, status_detail);

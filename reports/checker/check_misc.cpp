@@ -126,7 +126,11 @@ void check_text_response(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
 
 void check_logout_request(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
     initiator_cmdsn(w, c, p, nullptr);
-    c.logouts[p.itt] = p.flags & 0x7f;
+    // Reason 0 closes the session; reason 1 the connection the CID names, which may be
+    // another one (RFC 3720 §10.14.1).
+    const std::uint8_t reason = p.flags & 0x7f;
+    const bool closes_this = reason == 0 || (reason == 1 && (!c.cid || be16(p.bhs, 20) == *c.cid));
+    c.logouts[p.itt] = closes_this ? 1 : 0;
 }
 
 void check_logout_response(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
@@ -137,8 +141,8 @@ void check_logout_response(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
     // RFC 3720 §10.15.1: 0 closed, 1 CID not found, 2 recovery not supported, 3 cleanup failed.
     w.report(c, Rule::logout_rsp_code, response <= 3, "response 0x%02x", response);
     check_target_numbers(w, c, p, true, true);
-    // Reason 0 (close the session) and 1 (close this connection) end the connection.
-    if (it != c.logouts.end() && response == 0 && it->second <= 1) c.phase = Phase::closing;
+    // A Logout that closes the session or this very connection ends it.
+    if (it != c.logouts.end() && response == 0 && it->second == 1) c.phase = Phase::closing;
     if (it != c.logouts.end()) c.logouts.erase(it);
 }
 

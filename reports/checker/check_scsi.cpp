@@ -14,7 +14,11 @@ constexpr std::uint8_t STATUS_GOOD = 0x00, STATUS_CHECK_CONDITION = 0x02;
 TaskState* target_task(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
     auto it = c.tasks.find(p.itt);
     if (it != c.tasks.end()) {
+        // The task is open: a status or data now keeps every rule about ended tasks.
         w.pass(Rule::response_known_task);
+        w.pass(Rule::response_once);
+        w.pass(Rule::no_pdu_after_response);
+        w.pass(Rule::tmf_no_status_after);
         return &it->second;
     }
     if (c.phase == Phase::unknown) return nullptr;  // began mid-connection: the command was not seen

@@ -133,7 +133,8 @@ struct WireChecker::Conn {
     std::set<std::uint32_t> target_pings;                             // NOP-In TTTs awaiting a NOP-Out
     std::unordered_map<std::uint32_t, TmfState> tmfs;
     std::unordered_map<std::uint32_t, std::uint32_t> text_ttt;        // Text ITT -> TTT of the last partial response
-    std::unordered_map<std::uint32_t, std::uint8_t> logouts;          // Logout ITT -> reason code
+    std::unordered_map<std::uint32_t, std::uint8_t> logouts;          // Logout ITT -> 1 if it closes this connection
+    std::optional<std::uint16_t> cid;                                 // from the Login Request
     std::unordered_set<std::uint32_t> text_pending;                   // Text Requests awaiting a response
     std::deque<std::array<std::byte, BHS_LENGTH>> recent_headers;     // initiator BHSs, for Reject
     std::unordered_set<std::uint32_t> ended_tasks;   // ITTs answered (a late duplicate is judged)

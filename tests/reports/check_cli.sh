@@ -18,7 +18,7 @@ as_nobody() {
     local home=$1; shift
     if [ "$(id -u)" -eq 0 ]; then setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$home" "$@"; else env HOME="$home" "$@"; fi
 }
-want_ids="3720-10.17-reject-itt-reserved 3720-10.7-datain-datasn-sequence 3720-3.2-statsn-increments"
+want_ids="3720-10.17-reject-itt-reserved 3720-3.2-datain-datasn-from-zero 3720-3.2-statsn-per-connection"
 
 "$bad_capture" "$D/bad.pcap"
 "$bin" check "$D/bad.pcap" --annotate "$D/annotated.pcap" >"$D/out.txt" 2>&1
@@ -37,12 +37,12 @@ cp "$plugin" "$D/home/.local/lib/wireshark/plugins/4.0/epan/iscsilab.so"
 chmod -R a+rX "$D"
 ws_ids=$(as_nobody "$D/home" tshark -r "$D/annotated.pcap" -Y iscsilab.violation -T fields -e iscsilab.violation.id 2>/dev/null | sort -u | tr '\n' ' ' | sed 's/ $//')
 check "tshark with the plugin shows the violation records ($ws_ids)" '[ "$ws_ids" = "$want_ids" ]'
-text=$(as_nobody "$D/home" tshark -r "$D/annotated.pcap" -Y 'iscsilab.violation.id == "3720-10.7-datain-datasn-sequence"' -T fields -e iscsilab.violation.text 2>/dev/null)
+text=$(as_nobody "$D/home" tshark -r "$D/annotated.pcap" -Y 'iscsilab.violation.id == "3720-3.2-datain-datasn-from-zero"' -T fields -e iscsilab.violation.text 2>/dev/null)
 check "a record says what broke the rule ($text)" 'echo "$text" | grep -q "DataSN 1 where 0 was next"'
 # Each record follows the frame that completed the offending PDU.
 pairs=$(as_nobody "$D/home" tshark -r "$D/annotated.pcap" -T fields -e frame.number -e iscsi.opcode -e iscsilab.violation.id 2>/dev/null |
         awk -F'\t' '$3!="" {print prev_op "->" $3} {prev_op=$2}' | sort | tr '\n' ' ')
-check "each record comes right after its PDU ($pairs)" 'echo "$pairs" | grep -q "0x25->3720-10.7-datain-datasn-sequence" && echo "$pairs" | grep -q "0x21->3720-3.2-statsn-increments"'
+check "each record comes right after its PDU ($pairs)" 'echo "$pairs" | grep -q "0x25->3720-3.2-datain-datasn-from-zero" && echo "$pairs" | grep -q "0x21->3720-3.2-statsn-per-connection"'
 orig=$(tshark -r "$D/bad.pcap" 2>/dev/null | wc -l); copy=$(tshark -r "$D/annotated.pcap" 2>/dev/null | wc -l)
 check "the copy holds every original frame plus the three records ($orig + 3 = $copy)" '[ $((orig + 3)) -eq "$copy" ]'
 check "without the plugin tshark knows no iscsilab.violation field" '! as_nobody "$D" tshark -r "$D/annotated.pcap" -Y iscsilab.violation >/dev/null 2>&1'

@@ -1,7 +1,7 @@
 // Writes a small pcap of one iSCSI connection whose target breaks three wire rules on
 // purpose, for the tests of `iscsilab check`: a SCSI Response with a StatSN that skips
-// one (3720-3.2-statsn-increments), a Data-In whose DataSN starts at 1
-// (3720-10.7-datain-datasn-sequence) and a Reject whose ITT is not 0xffffffff
+// one (3720-3.2-statsn-per-connection), a Data-In whose DataSN starts at 1
+// (3720-3.2-datain-datasn-from-zero) and a Reject whose ITT is not 0xffffffff
 // (3720-10.17-reject-itt-reserved). The PDU bytes are written here by hand, field by
 // field, so the test does not lean on the target's encoder.
 // Usage: bad_capture OUT.pcap
