@@ -197,6 +197,8 @@ CaptureSummary check_capture(const std::string& path, WireChecker& w, const std:
                     s.fin = fl & 0x01;
                     s.syn = fl & 0x02;
                     s.rst = fl & 0x04;
+                    s.has_ack = fl & 0x10;
+                    s.ack = be32(tcp, 8);
                     s.payload = tcp.subspan(off);
                     ++sum.tcp_segments;
                     w.segment(s);

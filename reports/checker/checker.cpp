@@ -102,7 +102,11 @@ void WireChecker::report(Conn& c, Rule r, bool ok, const char* fmt, ...) {
     va_end(ap);
     v.detail = buf;
     if (on_violation) on_violation(v);
-    if (violations_.size() < opt_.max_violations_kept) violations_.push_back(std::move(v));
+    auto& kept = v.from_initiator ? kept_by_initiator_ : kept_by_target_;
+    if (kept < opt_.max_violations_kept) {
+        ++kept;
+        violations_.push_back(std::move(v));
+    }
 }
 
 void WireChecker::record(std::int64_t, std::span<const std::byte> b) {
@@ -116,8 +120,18 @@ void dispatch(WireChecker& w, WireChecker::Conn& c, const Pdu& p, bool from_init
     const auto dir = from_initiator ? 0 : 1;
     (void)dir;
     // RFC 3720 §10.2.1.2: each side has its own opcodes.
-    w.report(c, Rule::opcode_direction, from_initiator ? is_initiator_opcode(p.opcode) : is_target_opcode(p.opcode),
+    const bool own_opcode = from_initiator ? is_initiator_opcode(p.opcode) : is_target_opcode(p.opcode);
+    w.report(c, from_initiator ? Rule::opcode_initiator : Rule::opcode_direction, own_opcode,
              "opcode 0x%02x is not one the %s may send", p.opcode, from_initiator ? "initiator" : "target");
+    if (!own_opcode) {
+        // Not a PDU this side sends: judged no further, and the stream is searched for
+        // its next header (what follows may be anything).
+        c.framer[from_initiator ? 0 : 1].lose_sync("an opcode of the other side");
+        return;
+    }
+    // RFC 3720 §10.2.2: only a SCSI Command defines an AHS.
+    w.report(c, Rule::ahs_zero, p.total_ahs_length == 0 || (from_initiator && p.opcode == op::SCSI_CMD),
+             "TotalAHSLength %u in a %s", p.total_ahs_length, opcode_name(p.opcode));
     // RFC 3720 §10.2.1: the first bit is reserved; the I bit belongs to initiator PDUs.
     const std::uint8_t b0 = u8(p.bhs, 0);
     w.report(c, Rule::reserved_bit, !(b0 & 0x80) && (from_initiator || !(b0 & 0x40)),
@@ -146,11 +160,19 @@ void dispatch(WireChecker& w, WireChecker::Conn& c, const Pdu& p, bool from_init
 
     // RFC 3720 §10.13.5 and §10.15: after a failed login, or a Logout Response that
     // closes the connection, the target says nothing more on it.
-    if (!from_initiator && c.phase == Phase::closing) {
-        w.report(c, c.login_failed ? Rule::login_error_ends : Rule::logout_last, false, "%s after the connection's end was announced",
-                 opcode_name(p.opcode));
+    if (c.phase == Phase::closing && c.login_failed) {
+        w.report(c, Rule::failed_login_closes, false, "%s after a failed login", opcode_name(p.opcode));
+        if (!from_initiator) w.report(c, Rule::login_error_ends, false, "%s after a failed login", opcode_name(p.opcode));
         return;
     }
+    if (!from_initiator && c.phase == Phase::closing) {
+        w.report(c, Rule::logout_last, false, "%s after the connection's end was announced", opcode_name(p.opcode));
+        return;
+    }
+    // RFC 3720 §10.14: after its Logout Request the initiator asks for nothing more
+    // (Data-Out it owes may still flow).
+    if (from_initiator && c.logout_sent && p.opcode != op::SCSI_DATA_OUT)
+        w.report(c, Rule::no_requests_after_logout, false, "%s after the Logout Request", opcode_name(p.opcode));
 
     switch (p.opcode) {
         case op::LOGIN_REQ: check_login_request(w, c, p); break;
@@ -269,8 +291,20 @@ void WireChecker::segment(const TcpSegment& s) {
     const int dir = from_initiator ? 0 : 1;
     auto& framer = c.framer[dir];
     const std::uint64_t hd_before = framer.header_digest_failures();
+    const std::uint64_t gaps_before = c.tcp[dir].gaps;
     if (s.truncated) {
         note("frame " + std::to_string(s.frame) + ": the capture kept only part of a segment; the PDUs around it were found again by searching");
+    }
+    // The peer acknowledges bytes of the other direction that the capture is still
+    // waiting for: they crossed the wire unseen (dropped by the capture), and the gap
+    // will never fill.
+    if (s.has_ack && !c.lost) {
+        const auto& other = c.tcp[1 - dir];
+        if (other.started && !other.early.empty() && static_cast<std::int32_t>(s.ack - other.next) > 0) {
+            c.lost = true;
+            note(c.name + ": bytes missing from the capture (acknowledged at frame " + std::to_string(s.frame) +
+                 "); the connection is judged no further from there");
+        }
     }
     // No SYN before the first bytes: the capture began mid-connection, after the login.
     if (!c.tcp[dir].started && !s.syn && !s.payload.empty() && c.pdu_index == 0 && !c.tcp[1 - dir].saw_syn)
@@ -280,7 +314,7 @@ void WireChecker::segment(const TcpSegment& s) {
             ++pdus_;
             ++c.pdu_index;
             if (on_pdu) on_pdu(PduEvent{c.index, from_initiator, c.now, c.frame, &p});
-            if (c.corrupted[0] || c.corrupted[1]) return;
+            if (c.corrupted[0] || c.corrupted[1] || c.lost) return;
             current_pdu = &p;
             current_from_initiator = from_initiator;
             // RFC 3720 §12.1: a data digest that does not match means the bytes changed.
@@ -301,6 +335,13 @@ void WireChecker::segment(const TcpSegment& s) {
         });
     });
     if (s.truncated) framer.lose_sync("segment truncated by the capture");
+    // Bytes the capture never saw (a TCP gap, a truncated frame): what was in them cannot
+    // be known, so the connection's sequence numbers and tasks are judged no further.
+    if ((c.tcp[dir].gaps != gaps_before || s.truncated) && !c.lost) {
+        c.lost = true;
+        note(c.name + ": bytes missing from the capture (frame " + std::to_string(s.frame) +
+             "); the connection is judged no further from there");
+    }
     if (framer.header_digest_failures() != hd_before) {
         if (corruption_announced_) {
             note(c.name + ": header digest mismatch after injected corruption; the connection is judged no further");
@@ -318,7 +359,10 @@ void WireChecker::finish() {
         Conn& c = *cp;
         current_pdu = nullptr;
         // A connection whose end was announced and that stayed quiet kept the rule.
-        if (c.phase == Phase::closing) pass(c.login_failed ? Rule::login_error_ends : Rule::logout_last);
+        if (c.phase == Phase::closing) {
+            pass(c.login_failed ? Rule::login_error_ends : Rule::logout_last);
+            if (c.login_failed) pass(Rule::failed_login_closes);
+        }
         for (int d = 0; d < 2; ++d) {
             if (c.framer[d].pending_bytes() > 0)
                 note(c.name + ": " + std::to_string(c.framer[d].pending_bytes()) + " bytes from the " +

@@ -34,6 +34,8 @@ struct TcpSegment {
     Address src, dst;
     std::uint32_t seq = 0;
     bool syn = false, fin = false, rst = false;
+    bool has_ack = false;
+    std::uint32_t ack = 0;    // what the sender has received of the other direction
     std::span<const std::byte> payload;
     bool truncated = false;   // the capture kept fewer bytes than the segment carried
     std::uint64_t frame = 0;  // the capture's frame number (1-based), 0 if none
@@ -57,7 +59,7 @@ struct RuleTally {
 
 struct Options {
     std::uint16_t target_port = 3260;
-    std::size_t max_violations_kept = 1000;  // beyond this they are counted only
+    std::size_t max_violations_kept = 1000;  // for each side; beyond this they are counted only
 };
 
 class WireChecker {
@@ -103,6 +105,10 @@ public:
     struct Conn;
     void report(Conn& c, Rule r, bool ok, const char* detail_fmt, ...) __attribute__((format(printf, 5, 6)));
     void pass(Rule r) { ++tally_[static_cast<std::size_t>(r)].exercised; }
+    // Task management that ends tasks of every session at a target (CLEAR TASK SET, LUN
+    // and target resets) counts up here, so a connection knows its open tasks may be
+    // gone without a word on its own wire (SAM: TAS=0).
+    std::uint64_t& reset_epoch(const Address& target) { return reset_epochs_[target]; }
 
 private:
     Options opt_;
@@ -112,6 +118,8 @@ private:
     std::array<RuleTally, RULE_COUNT> tally_{};
     std::vector<std::string> notes_;
     bool corruption_announced_ = false;
+    std::map<Address, std::uint64_t> reset_epochs_;
+    std::size_t kept_by_target_ = 0, kept_by_initiator_ = 0;
     friend struct ConnAccess;
 };
 

@@ -41,6 +41,21 @@ struct Negotiated {
     bool header_digest = false, data_digest = false;
 };
 
+enum class KeyKind : std::uint8_t { declarative, bool_and, bool_or, num_min, num_max, list, auth, other };
+
+// A key of RFC 3720 §11-§12: how its result is found, its numeric range, and the rule
+// of its own section that an answer keeps.
+struct KeySpec {
+    const char* name;
+    KeyKind kind;
+    std::uint32_t lo = 0, hi = 0;
+    std::optional<Rule> own{};
+};
+const KeySpec* find_key(const std::string& k);
+bool is_special(const std::string& v);   // NotUnderstood, Irrelevant, Reject
+std::optional<std::uint64_t> number(const std::string& v);
+std::vector<std::string> split_list(const std::string& v);
+
 struct R2tState {
     std::uint32_t offset = 0, length = 0, received = 0;
     std::uint32_t next_datasn = 0;
@@ -66,17 +81,21 @@ struct TaskState {
     std::uint32_t r2ts = 0;
     std::unordered_map<std::uint32_t, R2tState> r2t;   // by TTT
     std::uint32_t outstanding_r2t = 0;
+    std::optional<std::uint32_t> last_r2t_offset, last_r2t_end;
     std::uint64_t unsolicited = 0;    // immediate + unsolicited Data-Out bytes
     std::uint32_t unsolicited_next_datasn = 0;
     bool unsolicited_done = false;
     std::uint64_t taken = 0;          // every byte of Data-Out and immediate data
     // The end
     bool answered = false;
+    bool duplicate_cmdsn = false;      // a second command with a CmdSN still in use
+    std::uint64_t reset_epoch = 0;     // WireChecker::reset_epoch when it began
     std::optional<std::uint32_t> ended_by_tmf;   // ITT of the TMF whose response ended it
 };
 
 struct TmfState {
     std::uint8_t function = 0;
+    bool names_tmf = false;             // ABORT TASK of a task management request
     std::uint32_t referenced = RESERVED_TAG;
     std::uint64_t lun = 0;
     std::vector<std::uint32_t> covered;  // tasks under way when the request arrived
@@ -99,6 +118,7 @@ struct WireChecker::Conn {
     std::int64_t now = 0;
     std::uint64_t frame = 0;
     bool corrupted[2] = {false, false};         // a digest mismatch: judged no further that way
+    bool lost = false;                          // the capture missed bytes: judged no further
 
     Phase phase = Phase::login;
     bool discovery = false;
@@ -112,7 +132,14 @@ struct WireChecker::Conn {
         std::uint8_t csg = 0, nsg = 0, version_max = 0, version_min = 0;
         std::uint64_t isid_tsih = 0;
         std::uint32_t itt = 0;
+        std::uint32_t cmdsn = 0;
     } login_req;
+    std::uint32_t login_requests = 0;
+    std::optional<std::uint8_t> stage;      // the login stage the last transit reached
+    std::uint8_t current_csg = 0;
+    bool login_rsp_continued = false, first_request_judged = false, chap_a_offered = false;
+    std::uint32_t declared_initiatorname = 0, declared_targetname = 0;
+    std::uint8_t first_version_max = 0, first_version_active = 0;
     std::uint32_t login_responses = 0;
     std::optional<Serial> login_statsn;
     bool login_failed = false;
@@ -130,16 +157,22 @@ struct WireChecker::Conn {
     std::optional<Serial> highest_statsn_sent;
     std::unordered_map<std::uint32_t, TaskState> tasks;
     std::unordered_map<std::uint32_t, std::vector<std::byte>> pings;   // NOP-Out ITT -> data
-    std::set<std::uint32_t> target_pings;                             // NOP-In TTTs awaiting a NOP-Out
+    std::unordered_map<std::uint32_t, std::uint64_t> target_pings;    // NOP-In TTT -> its LUN, awaiting a NOP-Out
     std::unordered_map<std::uint32_t, TmfState> tmfs;
     std::unordered_map<std::uint32_t, std::uint32_t> text_ttt;        // Text ITT -> TTT of the last partial response
-    std::unordered_map<std::uint32_t, std::uint8_t> logouts;          // Logout ITT -> 1 if it closes this connection
+    std::unordered_map<std::uint32_t, std::uint8_t> logouts;          // Logout ITT -> 1: closes this connection, 2: for recovery
     std::optional<std::uint16_t> cid;                                 // from the Login Request
     std::unordered_set<std::uint32_t> text_pending;                   // Text Requests awaiting a response
+    std::unordered_map<std::uint32_t, bool> text_req_final, text_req_continued, text_rsp_continued;  // by ITT
+    bool logout_sent = false;                                         // a Logout Request awaits its response
+    std::optional<Serial> last_cmdsn;                                 // the last non-immediate CmdSN
+    std::unordered_map<std::uint32_t, std::uint32_t> cmdsn_open;      // CmdSN -> ITT of open non-immediate tasks
+    std::unordered_set<std::uint32_t> discovery_bad;                  // SCSI Commands and TMFs of a discovery session
     std::deque<std::array<std::byte, BHS_LENGTH>> recent_headers;     // initiator BHSs, for Reject
     std::unordered_set<std::uint32_t> ended_tasks;   // ITTs answered (a late duplicate is judged)
     std::deque<std::uint32_t> ended_order;            // the same, oldest first (bounded)
     std::unordered_set<std::uint32_t> aborted_tasks;  // ended by a TMF Response
+    std::unordered_set<std::uint32_t> datain_status;  // ended by a Data-In with S
 };
 
 // Formats "SCSI Response ITT 0x.. ..." for a violation line.
@@ -148,7 +181,11 @@ std::string describe(const Pdu& p, bool from_initiator);
 // The per-family judges (check_*.cpp).
 void check_login_request(WireChecker& w, WireChecker::Conn& c, const Pdu& p);
 void check_login_response(WireChecker& w, WireChecker::Conn& c, const Pdu& p);
-void check_text_keys(WireChecker& w, WireChecker::Conn& c, const Pdu& p, bool from_initiator, bool complete);
+// Key=value data of a Login or Text PDU, gathered over C bits; when complete, judged and
+// returned (check_keys.cpp).
+std::optional<TextKeys> check_text_keys(WireChecker& w, WireChecker::Conn& c, const Pdu& p, bool from_initiator, bool complete,
+                                        bool login);
+void judge_unanswered_keys(WireChecker& w, WireChecker::Conn& c);
 void check_scsi_command(WireChecker& w, WireChecker::Conn& c, const Pdu& p);
 void check_data_out(WireChecker& w, WireChecker::Conn& c, const Pdu& p);
 void check_data_in(WireChecker& w, WireChecker::Conn& c, const Pdu& p);

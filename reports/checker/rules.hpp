@@ -114,6 +114,129 @@ namespace iscsilab::checker {
     X(async_itt, "3720-10.9-header-fixed-fields", "an Asynchronous Message's ITT is 0xffffffff")                    \
     X(async_event, "3720-10.9-event-code-defined-values", "AsyncEvent is one RFC 3720 defines")                             \
     /* discovery sessions, RFC 3720 §3.3 */                                                                       \
+    /* more framing and field rules, RFC 3720 §10 */                                                              \
+    X(opcode_initiator, "3720-10.2-initiator-sends-initiator-opcodes", "the initiator sends only initiator opcodes") \
+    X(ahs_zero, "3720-10.2-total-ahs-length-zero-without-ahs", "TotalAHSLength is 0 in every PDU but a SCSI Command") \
+    X(data_words, "3720-10.7-segments-whole-words-unless-final", "a Data-In or Data-Out payload is a multiple of 4 bytes unless F is set") \
+    X(data_mrdsl, "3720-10.7-segment-within-mrdsl", "Data-In and Data-Out stay within the receiver's MaxRecvDataSegmentLength") \
+    X(text_req_mrdsl, "3720-10.10-request-within-mrdsl", "a Text Request stays within the target's MaxRecvDataSegmentLength") \
+    X(text_rsp_mrdsl, "3720-10.11-text-response-within-mrdsl", "a Text Response stays within the initiator's MaxRecvDataSegmentLength") \
+    X(rsp_final, "3720-10.4-final-bit-set", "a SCSI Response has F set")                                        \
+    X(rsp_residual_bits_clear, "3720-10.4-residual-bits-clear-unless-completed", "o, u, O and U are clear unless the command completed at the target") \
+    X(rsp_residual_zero, "3720-10.4-residual-count-zero-without-flags", "the residual counts are 0 without their flags") \
+    X(expdatasn_zero, "3720-10.4-expdatasn-zero-unless-data-in", "ExpDataSN is 0 when the command did not complete or sent no Data-In") \
+    X(autosense, "3720-9.2-autosense", "a SCSI Response with CHECK CONDITION carries its sense data")          \
+    X(statsn_per_status, "3720-10.4-statsn-advances-per-status", "a SCSI Response or Data-In with S takes the next StatSN") \
+    X(snack_tag_zero, "3720-10.4-snack-tag-zero-without-snack", "a SCSI Response's SNACK Tag is 0 without an R-Data SNACK") \
+    X(no_rsp_after_datain_status, "3720-10.7-no-response-after-data-in-status", "no SCSI Response follows a Data-In with S") \
+    X(datasn_from_zero, "3720-10.7-datasn-starts-at-zero", "the first Data-In of a command has DataSN 0")     \
+    X(datasn_across_sequences, "3720-10.7-datasn-increments-across-sequences", "DataSN goes up by one per Data-In across sequences") \
+    X(data_sequences_in_order, "3720-10.7-data-sequences-in-order", "with DataSequenceInOrder=Yes a task's sequences cover increasing ranges") \
+    X(r2t_ranges_in_order, "3720-10.8-r2t-ranges-in-order", "with DataSequenceInOrder=Yes consecutive R2Ts ask for adjacent increasing ranges") \
+    X(sequences_non_decreasing, "3720-12.19-sequences-non-decreasing", "with DataSequenceInOrder=Yes R2T offsets never go back") \
+    X(r2t_final, "3720-10.8-final-bit-set", "byte 1 of an R2T is 0x80")                                         \
+    X(r2t_no_data, "3720-10.8-no-ahs-or-data", "an R2T carries no AHS and no data")                             \
+    X(r2t_ddtl_nonzero, "3720-10.8-ddtl-nonzero", "an R2T asks for more than 0 bytes")                           \
+    X(r2tsn_from_zero, "3720-3.2-r2tsn-from-zero", "R2TSN counts 0, 1, 2 per task")                              \
+    X(dataout_final, "3720-10.8-answer-ends-with-final", "the Data-Out that completes an R2T's range has F set, and F only then") \
+    X(honours_r2t, "3720-3.2-initiator-honours-r2t", "the initiator sends all the data an R2T asks for")        \
+    X(dataout_datasn_per_sequence, "3720-3.2-dataout-datasn-per-sequence", "Data-Out DataSN restarts at 0 per sequence") \
+    X(data_pdus_in_order, "3720-12.18-data-pdus-in-order", "with DataPDUInOrder=Yes the data PDUs of a sequence follow each other") \
+    X(unsolicited_total, "3720-3.2-unsolicited-total-first-burst", "separate unsolicited Data-Out adds up to FirstBurstLength or the whole transfer") \
+    X(unsolicited_all_or_immediate, "3720-10.3-unsolicited-burst-all-or-immediate-only", "the unsolicited burst is all of min(FirstBurstLength, EDTL) or the immediate data only") \
+    X(f_when_immediate_complete, "3720-10.3-f-set-when-immediate-data-completes-write", "a command whose immediate data is all its data has F set") \
+    X(w_or_f, "3720-10.3-w-and-f-not-both-clear", "a SCSI Command never has W and F both clear")               \
+    X(direction_bit, "3720-10.3-direction-bit-when-data-expected", "a command expecting data sets R or W")     \
+    X(itt_unique, "3720-10.2-itt-unique-while-task-exists", "an ITT is not reused while its task is open")    \
+    X(tmf_final, "3720-10.6-final-bit-set", "byte 1 of a TMF Response is 0x80")                               \
+    X(tmf_no_data, "3720-10.6-no-ahs-or-data", "a TMF Response carries no AHS and no data")                     \
+    X(refcmdsn_queued, "3720-10.5-refcmdsn-for-queued-task", "ABORT TASK of a queued task names its CmdSN in RefCmdSN") \
+    X(refcmdsn_immediate, "3720-10.5-refcmdsn-for-immediate-task", "ABORT TASK of an immediate task names the TMF's own CmdSN") \
+    X(abort_of_tmf, "3720-10.5-abort-of-tmf-rejected", "ABORT TASK of a TMF is answered Function rejected (255)") \
+    X(abort_live, "3720-10.6-abort-task-live-task-complete", "ABORT TASK of a task still open is answered Function complete") \
+    X(nopin_ttt_reply, "3720-10.19-nopin-ttt-reserved-in-reply", "a NOP-In answering a ping has TTT 0xffffffff") \
+    X(nopin_unsolicited_itt, "3720-10.19-unsolicited-nopin-itt-reserved", "a NOP-In that answers no ping has ITT 0xffffffff") \
+    X(nopin_unsolicited_statsn, "3720-10.19-unsolicited-nopin-statsn-not-advanced", "a NOP-In with ITT 0xffffffff repeats the next StatSN") \
+    X(nopin_reply_statsn, "3720-10.19-nopin-reply-statsn-advances", "a NOP-In answering a ping takes the next StatSN") \
+    X(nopout_lun, "3720-10.18-nopout-copies-lun", "a NOP-Out answering a NOP-In copies its LUN")                \
+    X(text_not_final_ttt, "3720-10.11-text-not-final-ttt-valid", "a Text Response with F=0 has a TTT other than 0xffffffff") \
+    X(text_ttt_when_not_final, "3720-5.4-ttt-when-not-final", "a Text Response that is not final names a TTT") \
+    X(text_final_for_final, "3720-10.11-text-final-only-for-final-request", "a Text Request with F=0 is not answered with F=1") \
+    X(text_one_outstanding, "3720-10.10-one-outstanding-text-request", "at most one Text Request awaits its response") \
+    X(text_continue_not_final, "3720-10.10-continue-implies-not-final", "a Text Request with C set has F clear") \
+    X(text_itt_constant, "3720-10.10-itt-constant-in-sequence", "a continued Text exchange keeps its ITT")     \
+    /* more login, RFC 3720 §5.3, §10.12, §10.13 */                                                               \
+    X(version_zero, "3720-10.12-version-zero", "Version-max and Version-min of requests and Version-max of responses are 0") \
+    X(version_same, "3720-10.12-version-same-across-requests", "the Login Requests of a login keep their versions") \
+    X(tsih_same, "3720-10.12-tsih-same-across-requests", "the Login Requests of a login keep their TSIH")    \
+    X(cid_same, "3720-10.12-cid-same-across-requests", "the Login Requests of a login keep their CID")       \
+    X(leading_expcmdsn, "3720-10.12-leading-login-cmdsn-sets-expcmdsn", "a leading login's responses carry ExpCmdSN equal to the request's CmdSN") \
+    X(version_max_constant, "3720-10.13-version-max-constant", "the Login Responses of a login keep Version-max") \
+    X(version_active_constant, "3720-10.13-version-active-constant", "the Login Responses of a login keep Version-active") \
+    X(tsih_nonzero_final, "3720-10.13-new-session-tsih-nonzero-in-final", "a new session's final Login Response has a non-zero TSIH") \
+    X(tsih_with_ffp, "3720-5.3-tsih-with-ffp-transition", "the Login Response moving to full feature phase carries the TSIH") \
+    X(redirect_address, "3720-10.13-redirect-has-targetaddress", "a redirection carries a TargetAddress")        \
+    X(rsp_continue_not_transit, "3720-10.13-continue-not-transit", "a Login Response with C has T clear")      \
+    X(req_continue_not_transit, "3720-10.12-login-continue-not-transit", "a Login Request with C has T clear") \
+    X(failed_login_closes, "3720-10.13-failed-login-closes-connection", "after a failed login neither side sends another PDU") \
+    X(final_accept_shape, "3720-5.3-final-accept-shape", "the accepting Login Response answers a request with T=1 and NSG 3") \
+    X(stage_transitions, "3720-5.3-stage-transitions", "login stages move forward only: 0 to 1 or 3, 1 to 3")    \
+    X(tpgt_first_response, "3720-5.3-tpgt-first-response", "the first Login Response of a normal session names the portal group") \
+    X(answer_continue_empty, "3720-5.2-answer-continue-with-empty", "a request with C set is answered with an empty response") \
+    X(initiator_continue_empty, "3720-5.2-initiator-answers-continue-with-empty", "a response with C set is followed by an empty request") \
+    X(initiatorname_first, "3720-5.3-initiatorname-first", "the first Login Request carries InitiatorName")    \
+    X(initiatorname_first_12, "3720-12.5-initiatorname-in-first-login", "the first Login Request carries InitiatorName") \
+    X(targetname_first, "3720-5.3-targetname-first", "the first Login Request of a normal session carries TargetName") \
+    X(targetname_first_12, "3720-12.4-targetname-in-first-login", "the first Login Request of a normal session carries TargetName") \
+    X(target_no_targetname, "3720-12.4-target-sends-targetname-only-for-sendtargets", "the target sends TargetName only in SendTargets answers") \
+    X(initiator_no_targetalias, "3720-12.6-targetalias-target-only", "the initiator never sends TargetAlias")    \
+    X(initiator_no_targetaddress, "3720-12.8-targetaddress-target-only", "the initiator never sends TargetAddress") \
+    X(initiator_no_tpgt, "3720-12.9-tpgt-target-only", "the initiator never sends TargetPortalGroupTag")          \
+    X(sendtargets_text_only, "3720-12.3-sendtargets-text-only", "SendTargets never appears in a Login Request") \
+    X(initiatorname_once, "3720-12.5-initiatorname-not-redeclared", "InitiatorName is declared once per login") \
+    X(targetname_once, "3720-12.4-targetname-not-redeclared", "TargetName is declared once per login")          \
+    X(sendtargets_address_tpgt, "3720-12.8-sendtargets-targetaddress-has-tpgt", "a SendTargets TargetAddress ends with ,tpgt") \
+    X(redirect_address_no_tpgt, "3720-12.8-redirect-targetaddress-no-tpgt", "a redirection's TargetAddress has no ,tpgt") \
+    X(key_maxconnections, "3720-12.2-maxconnections-minimum", "MaxConnections is answered within 1..65535 and no higher than offered") \
+    X(key_initialr2t, "3720-12.10-initialr2t-or", "InitialR2T offered Yes is answered Yes")                        \
+    X(key_immediatedata, "3720-12.11-immediatedata-and", "ImmediateData offered No is answered No")               \
+    X(key_maxburst, "3720-12.13-maxburstlength-minimum", "MaxBurstLength is answered within range and no higher than offered") \
+    X(key_firstburst, "3720-12.14-firstburstlength-minimum", "FirstBurstLength is answered within range and no higher than offered") \
+    X(key_time2retain, "3720-12.16-defaulttime2retain-minimum", "DefaultTime2Retain is answered within range and no higher than offered") \
+    X(key_maxoutstandingr2t, "3720-12.17-maxoutstandingr2t-minimum", "MaxOutstandingR2T is answered within range and no higher than offered") \
+    X(key_datapduinorder, "3720-12.18-datapduinorder-or", "DataPDUInOrder offered Yes is answered Yes")         \
+    X(key_datasequenceinorder, "3720-12.19-datasequenceinorder-or", "DataSequenceInOrder offered Yes is answered Yes") \
+    X(key_erl, "3720-12.20-errorrecoverylevel-minimum", "ErrorRecoveryLevel is answered within 0..2 and no higher than offered") \
+    X(erl0_supported, "3720-6.1-erl0-supported", "ErrorRecoveryLevel=0 is accepted")                              \
+    X(one_r2t_erl, "3720-12.19-one-r2t-when-erl-and-sequence-order", "ErrorRecoveryLevel > 0 with DataSequenceInOrder=Yes leaves MaxOutstandingR2T 1") \
+    X(key_name_format, "3720-5.1-key-name-format", "key names start with a capital letter and use letters, digits and . - + @ _") \
+    X(reserved_constants_not_proposed, "3720-5.2-key-reserved-constants-not-proposed", "Reject, Irrelevant and NotUnderstood are only ever answers") \
+    X(reserved_constants, "3720-5.2-reserved-constants", "the reserved constants appear only in their roles")  \
+    X(standard_keys_understood, "3720-5.2-standard-keys-understood", "a key of the RFC is never answered NotUnderstood") \
+    X(chapter12_keys_supported, "3720-10.13-chapter12-keys-supported", "a chapter 12 key is never answered NotUnderstood") \
+    X(notunderstood_answer, "3720-5.2-notunderstood-answer", "an unknown key is answered NotUnderstood")         \
+    X(boolean_answer_required, "3720-5.2-boolean-answer-required", "a boolean offer not settled by itself gets an answer") \
+    X(none_only_if_offered, "3720-5.2-none-only-if-offered", "None is chosen only when offered")                  \
+    X(auth_keys_security_stage, "3720-11.1-auth-keys-security-stage-only", "AuthMethod and CHAP keys appear only in the security stage") \
+    X(chap_md5_offered, "3720-11.1-chap-a-offers-md5", "the initiator's CHAP_A lists 5 (MD5)")                   \
+    X(chap_algorithm_offered, "3720-11.1-chap-algorithm-from-offer", "the target's CHAP_A is one the initiator offered") \
+    X(chap_aic, "3720-11.1-chap-target-sends-a-i-c", "the target answers CHAP_A with CHAP_A, CHAP_I and CHAP_C") \
+    X(chap_length, "3720-11.1-chap-binary-length-limit", "CHAP_C and CHAP_R hold at most 1024 bytes")            \
+    X(extension_normal_only, "3720-12.22-extension-keys-normal-sessions-only", "X- keys are not offered in discovery sessions") \
+    X(extension_name_format, "3720-12.22-extension-key-name-format", "an X- key name follows the key-name format") \
+    /* more logout, reject, async, discovery, CmdSN */                                                           \
+    X(logout_rsp_no_data, "3720-10.15-logout-response-no-data", "a Logout Response carries no AHS and no data") \
+    X(logout_req_no_data, "3720-10.14-logout-request-no-data", "a Logout Request carries no AHS and no data")   \
+    X(recovery_logout, "3720-10.15-recovery-logout-below-erl2", "a logout for recovery below ErrorRecoveryLevel 2 is answered 2") \
+    X(no_requests_after_logout, "3720-10.14-no-new-requests-after-logout", "the initiator sends no request after its Logout Request") \
+    X(reject_statsn, "3720-10.17-reject-advances-statsn", "a Reject takes the next StatSN")                      \
+    X(async_statsn, "3720-10.9-advances-statsn", "an Asynchronous Message takes the next StatSN")              \
+    X(async_reserved, "3720-10.9-lun-and-vcode-reserved-otherwise", "LUN and AsyncVCode are 0 unless their event uses them") \
+    X(discovery_rejects, "3720-3.3-discovery-rejects-others", "a SCSI Command or TMF in a discovery session is rejected") \
+    X(discovery_only, "3720-3.3-discovery-only-sendtargets-logout", "a discovery session acts only on SendTargets and Logout") \
+    X(immediate_cmdsn, "3720-3.2-immediate-carries-current-cmdsn", "an immediate command carries the current CmdSN") \
+    X(cmdsn_in_order, "3720-3.2-initiator-sends-cmdsn-in-order", "non-immediate CmdSNs rise on a connection")   \
+    X(duplicate_cmdsn_ignored, "3720-3.2-ignore-duplicate-cmdsn", "a second command with a CmdSN in use gets no response") \
     X(discovery_no_scsi, "3720-12.21-discovery-session-accepts-only-sendtargets-and-logout", "a discovery session carries no SCSI data or status")
 
 enum class Rule : std::uint16_t {

@@ -35,6 +35,8 @@ void WireCheckTap::segment(const capture::Segment& s) {
     t.syn = s.flags & capture::tcp_flags::SYN;
     t.fin = s.flags & capture::tcp_flags::FIN;
     t.rst = s.flags & capture::tcp_flags::RST;
+    t.has_ack = s.flags & capture::tcp_flags::ACK;
+    t.ack = s.ack;
     t.payload = s.payload;
     checker_.segment(t);
 }

@@ -294,7 +294,8 @@ void Connection::send_response(Task& t) {
     r.overflow = overflow;
     r.underflow = underflow;
     r.residual = residual;
-    r.expdatasn = t.read ? t.datain_pdus : t.next_r2tsn;
+    // RFC 3720 §10.4.8: R2Ts and Data-In counted, but 0 when no Data-In was sent (a write).
+    r.expdatasn = t.read ? t.datain_pdus : 0;
     r.sn = status_sn();
     Bytes data;
     if (!cmd.sense.empty()) {

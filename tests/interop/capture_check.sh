@@ -44,7 +44,8 @@ CONF
     port=${PORTAL##*:}
     url="iscsi://$PORTAL/iqn.2026-11.org.iscsilab:cu/0"
 fi
-dumpcap -q -i lo -f "tcp port $port" -w "$tmp/cu.pcap" >"$tmp/dumpcap.log" 2>&1 &
+# A large buffer: loopback runs fast, and a dropped packet leaves a connection unjudged.
+dumpcap -q -B 512 -i lo -f "tcp port $port" -w "$tmp/cu.pcap" >"$tmp/dumpcap.log" 2>&1 &
 cap_pid=$!
 sleep 1
 for f in $families; do
@@ -63,6 +64,7 @@ fi
 "$bin" check "$tmp/cu.pcap" --port "$port" --rules >"$tmp/check.txt"
 rc=$?
 grep -v '^rule ' "$tmp/check.txt" | head -200
+grep -h "dropped" "$tmp/dumpcap.log" 
 echo "rules with verdicts:"; grep '^rule ' "$tmp/check.txt" | awk '$5 > 0 || $7 > 0' | sed 's/^/  /'
 if [ "$peer" = tgtd ]; then
     echo "tgtd capture judged (exit $rc); kept at $tmp/cu.pcap"
