@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "hil/adm.hpp"
+#include "hil/peer_suite.hpp"
 #include "hil/serve.hpp"
 #include "hil/sim_runner.hpp"
 #include "reports/checker/cli.hpp"
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
     r->add_option("--junit", run.junit, "write JUnit XML here");
     r->add_option("--pcap", run.pcap_dir, "write one pcap per scenario into this folder");
     r->add_option("--jobs,-j", run.jobs, "worker processes");
+    r->add_option("--results", run.results, "write JSON results for `iscsilab report` here");
 
     iscsilab::checker::CheckArgs check;
     auto* ck = app.add_subcommand("check", "judge the iSCSI PDUs of a capture against the catalogue's wire rules "
@@ -55,7 +57,16 @@ int main(int argc, char** argv) {
     ck->add_flag("--rules", check.rules, "print how often each rule was exercised and violated");
     ck->add_flag("--strict", check.strict, "deviations by the initiator fail the check too");
 
+    iscsilab::hil::PeerSuiteOptions peer;
+    auto* ps = app.add_subcommand("peer-suite", "libiscsi's iscsi-test-cu against iscsilab serve, each test counted passed, "
+                                                "skipped or failed");
+    ps->add_option("--tests,-t", peer.tests, "iscsi-test-cu -t (families, suites or tests, comma-separated)")->capture_default_str();
+    ps->add_option("--results", peer.results, "write JSON results for `iscsilab report` here");
+    ps->add_option("--capture", peer.capture, "capture the suite with dumpcap into this pcap and check it");
+    ps->add_option("--keep-logs", peer.keep_logs, "copy iscsi-test-cu's console logs into this folder");
+
     CLI11_PARSE(app, argc, argv);
+    if (ps->parsed()) return iscsilab::hil::peer_suite(peer);
     if (ck->parsed()) return iscsilab::checker::check_command(check);
     if (r->parsed()) {
         if (!shard.empty()) {

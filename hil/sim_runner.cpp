@@ -1,4 +1,5 @@
 #include "hil/sim_runner.hpp"
+#include "reports/report/results.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+std::string pcap_path(const std::string& dir, const std::string& name, std::uint64_t seed) {
+    std::string base = name;
+    std::replace(base.begin(), base.end(), '/', '_');
+    return (fs::path(dir) / (base + "-seed" + std::to_string(seed) + ".pcap")).string();
+}
+
 struct Job {
     std::string file;
     std::uint64_t seed;
@@ -35,6 +42,7 @@ struct Outcome {
     std::uint64_t pdus = 0, ops = 0;
     std::uint64_t faults = 0, recoveries = 0;
     std::uint64_t checked = 0;   // PDUs the wire checker judged
+    std::string wire;            // "id=exercised/violated;..." (the rules the run exercised)
     std::vector<std::string> failures;
 };
 
@@ -56,7 +64,7 @@ std::string xml_escape(const std::string& s) {
 std::string encode(const Outcome& o) {
     std::ostringstream s;
     s << o.index << '\t' << o.passed << '\t' << o.digest << '\t' << o.sim_s << '\t' << o.wall_s << '\t' << o.pdus
-      << '\t' << o.ops << '\t' << o.faults << '\t' << o.recoveries << '\t' << o.checked << '\t' << o.name;
+      << '\t' << o.ops << '\t' << o.faults << '\t' << o.recoveries << '\t' << o.checked << '\t' << o.wire << '\t' << o.name;
     for (const auto& f : o.failures) {
         std::string g = f;
         std::replace(g.begin(), g.end(), '\t', ' ');
@@ -71,7 +79,7 @@ bool decode(const std::string& line, Outcome& o) {
     std::string field;
     std::vector<std::string> f;
     while (std::getline(s, field, '\t')) f.push_back(field);
-    if (f.size() < 11) return false;
+    if (f.size() < 12) return false;
     o.index = std::stoul(f[0]);
     o.passed = f[1] == "1";
     o.digest = f[2];
@@ -82,8 +90,9 @@ bool decode(const std::string& line, Outcome& o) {
     o.faults = std::stoull(f[7]);
     o.recoveries = std::stoull(f[8]);
     o.checked = std::stoull(f[9]);
-    o.name = f[10];
-    o.failures.assign(f.begin() + 11, f.end());
+    o.wire = f[10];
+    o.name = f[11];
+    o.failures.assign(f.begin() + 12, f.end());
     return true;
 }
 
@@ -100,11 +109,7 @@ Outcome run_one(const Job& j, std::size_t index, const std::string& pcap_dir) {
         return o;
     }
     std::string pcap;
-    if (!pcap_dir.empty()) {
-        std::string base = s.name;
-        std::replace(base.begin(), base.end(), '/', '_');
-        pcap = (fs::path(pcap_dir) / (base + "-seed" + std::to_string(j.seed) + ".pcap")).string();
-    }
+    if (!pcap_dir.empty()) pcap = pcap_path(pcap_dir, s.name, j.seed);
     const auto t0 = std::chrono::steady_clock::now();
     auto r = scenario::run_scenario(s, j.seed, pcap);
     o.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -116,6 +121,8 @@ Outcome run_one(const Job& j, std::size_t index, const std::string& pcap_dir) {
     o.faults = r.faults;
     o.recoveries = r.recoveries;
     o.checked = r.wire_pdus;
+    for (const auto& t : r.wire_tally)
+        o.wire += (o.wire.empty() ? "" : ";") + t.id + "=" + std::to_string(t.exercised) + "/" + std::to_string(t.violated);
     o.failures = r.failures;
     return o;
 }
@@ -243,6 +250,39 @@ int run_scenarios(const RunOptions& opt) {
             j << "    </testcase>\n";
         }
         j << "  </testsuite>\n</testsuites>\n";
+    }
+    if (!opt.results.empty()) {
+        // The JSON results for `iscsilab report` (reports/README.md): each run with its
+        // catalogue requirements and the wire checker's tally.
+        report::Results res;
+        for (std::size_t k = 0; k < outcomes.size(); ++k) {
+            const auto& o = outcomes[k];
+            report::ScenarioRun r;
+            scenario::Scenario s;
+            scenario::load_scenario(jobs[k].file, s);
+            r.scenario = o.name;
+            r.file = jobs[k].file;
+            r.seed = o.seed;
+            r.passed = o.passed;
+            r.digest = o.digest;
+            r.replay = "iscsilab run " + jobs[k].file + " --seed " + std::to_string(o.seed);
+            if (!opt.pcap_dir.empty()) r.pcap = pcap_path(opt.pcap_dir, s.name, o.seed);
+            r.sim_seconds = o.sim_s;
+            r.wall_seconds = o.wall_s;
+            r.pdus = o.pdus;
+            r.failures = o.failures;
+            r.requirements = s.requirements;
+            std::istringstream items(o.wire);
+            for (std::string item; std::getline(items, item, ';');) {
+                const auto eq = item.find('='), slash = item.find('/');
+                if (eq == std::string::npos || slash == std::string::npos) continue;
+                r.wire[item.substr(0, eq)] = {std::stoull(item.substr(eq + 1, slash - eq - 1)), std::stoull(item.substr(slash + 1))};
+            }
+            res.scenario_runs.push_back(std::move(r));
+        }
+        res.sources.push_back(opt.results);
+        std::string err;
+        if (!report::save(res, opt.results, err)) std::cerr << "iscsilab run: " << err << "\n";
     }
     std::cout << passed << " passed, " << failed << " failed\n";
     return failed == 0 ? 0 : 1;

@@ -15,6 +15,7 @@ struct RunOptions {
     unsigned shard_index = 0, shard_count = 1;
     std::string junit;
     std::string pcap_dir;
+    std::string results;         // JSON results for `iscsilab report` (reports/README.md)
     unsigned jobs = 1;
     bool quiet = false;
 };

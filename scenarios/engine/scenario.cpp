@@ -337,6 +337,11 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
         if (lines.size() > 4) failed(std::to_string(lines.size() - 4) + " more wire-rule violations");
         res.wire_pdus = wire.checker().pdus();
         res.wire_violations = wire.checker().violation_count();
+        for (std::size_t k = 0; k < checker::RULE_COUNT; ++k) {
+            const auto& t = wire.checker().tally()[k];
+            if (t.exercised || t.violated)
+                res.wire_tally.push_back({std::string(checker::rules()[k].id), t.exercised, t.violated});
+        }
     }
     res.faults = injector.fired();
     // A failure under faults is read next to what the plan did, and when, and what the

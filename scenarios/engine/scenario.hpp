@@ -62,6 +62,11 @@ struct RunResult {
     std::uint64_t ops = 0, bytes = 0;
     std::uint64_t faults = 0, recoveries = 0;
     std::uint64_t wire_pdus = 0, wire_violations = 0;   // judged by the wire checker
+    struct WireTally {
+        std::string id;
+        std::uint64_t exercised = 0, violated = 0;
+    };
+    std::vector<WireTally> wire_tally;                   // rules the run exercised, by catalogue id
 };
 
 // Runs one scenario from a seed. pcap_path: empty for none.
