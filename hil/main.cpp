@@ -5,6 +5,7 @@
 
 #include "hil/adm.hpp"
 #include "hil/peer_suite.hpp"
+#include "hil/report_stages.hpp"
 #include "hil/serve.hpp"
 #include "hil/sim_runner.hpp"
 #include "reports/checker/cli.hpp"
@@ -65,7 +66,42 @@ int main(int argc, char** argv) {
     ps->add_option("--capture", peer.capture, "capture the suite with dumpcap into this pcap and check it");
     ps->add_option("--keep-logs", peer.keep_logs, "copy iscsi-test-cu's console logs into this folder");
 
+    iscsilab::hil::ReportOptions rep;
+    std::string rep_shard;
+    bool no_peer = false;
+    auto* rp = app.add_subcommand("report", "the RFC 3720 conformance report: runs the suites, the peer suite, unit tests and "
+                                            "coverage (or merges --from results) and writes index.html, report.md, junit.xml, results.json");
+    rp->add_option("--from", rep.from, "results files or folders of earlier runs (no stage runs then)");
+    rp->add_option("--out", rep.out, "where the report goes")->capture_default_str();
+    rp->add_option("--catalogue", rep.catalogue, "the requirement catalogue")->capture_default_str();
+    rp->add_option("--suites", rep.suites, "scenario files and folders")->capture_default_str();
+    rp->add_option("--seed", rep.seed, "the scenarios' seed")->capture_default_str();
+    rp->add_option("--shard", rep_shard, "I/N: run only the I-th of N shares of the scenarios");
+    rp->add_option("--jobs,-j", rep.jobs, "scenario worker processes")->capture_default_str();
+    rp->add_flag("--no-peer", no_peer, "skip the peer suite");
+    rp->add_option("--peer-tests", rep.peer_tests, "iscsi-test-cu -t for the peer suite")->capture_default_str();
+    rp->add_option("--unit-tests", rep.unit_tests, "folder of the unit test binaries (test_*) to run");
+    rp->add_option("--coverage", rep.coverage_build, "the coverage build folder: gcovr reads its counters");
+    rp->add_option("--source-root", rep.source_root, "the source tree, for gcovr")->capture_default_str();
+
     CLI11_PARSE(app, argc, argv);
+    if (rp->parsed()) {
+        rep.peer = !no_peer;
+        if (!rep_shard.empty()) {
+            const auto slash = rep_shard.find('/');
+            try {
+                rep.shard_index = static_cast<unsigned>(std::stoul(rep_shard.substr(0, slash)));
+                rep.shard_count = static_cast<unsigned>(std::stoul(rep_shard.substr(slash + 1)));
+            } catch (...) {
+                rep.shard_count = 0;
+            }
+            if (slash == std::string::npos || rep.shard_count == 0 || rep.shard_index >= rep.shard_count) {
+                std::cerr << "iscsilab report: --shard wants I/N with 0 <= I < N\n";
+                return 2;
+            }
+        }
+        return iscsilab::hil::report_main(rep);
+    }
     if (ps->parsed()) return iscsilab::hil::peer_suite(peer);
     if (ck->parsed()) return iscsilab::checker::check_command(check);
     if (r->parsed()) {

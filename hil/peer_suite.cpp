@@ -136,7 +136,12 @@ int peer_suite(const PeerSuiteOptions& opt) {
             if (same == tests.end()) tests.push_back(t);
             else if (same->outcome == "skipped") *same = t;
         }
-        if (!opt.keep_logs.empty()) fs::copy_file(log, fs::path(opt.keep_logs) / fs::path(log).filename(), fs::copy_options::overwrite_existing);
+        if (!opt.keep_logs.empty()) {
+            std::error_code ec;
+            fs::create_directories(opt.keep_logs, ec);
+            fs::copy_file(log, fs::path(opt.keep_logs) / fs::path(log).filename(), fs::copy_options::overwrite_existing, ec);
+            if (ec) std::cerr << "iscsilab peer-suite: cannot keep " << log << ": " << ec.message() << "\n";
+        }
     }
     if (capture > 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -1,4 +1,5 @@
 #include "hil/sim_runner.hpp"
+#include "hil/coverage.hpp"
 #include "reports/report/results.hpp"
 
 #include <sys/wait.h>
@@ -192,6 +193,7 @@ int run_scenarios(const RunOptions& opt) {
                     [[maybe_unused]] auto n = write(fds[1], line.data(), line.size());
                 }
                 close(fds[1]);
+                flush_coverage();
                 _exit(0);
             }
             close(fds[1]);
