@@ -16,6 +16,21 @@
 // from `iscsilab run`.
 extern "C" int sc_main(int, char**) { return 0; }
 
+namespace {
+// --shard I/N: the I-th (0-based) of N shares.
+bool parse_shard(const std::string& text, unsigned& index, unsigned& count) {
+    const auto slash = text.find('/');
+    if (slash == std::string::npos) return false;
+    try {
+        index = static_cast<unsigned>(std::stoul(text.substr(0, slash)));
+        count = static_cast<unsigned>(std::stoul(text.substr(slash + 1)));
+    } catch (...) {
+        return false;
+    }
+    return count > 0 && index < count;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
     setenv("SC_COPYRIGHT_MESSAGE", "DISABLE", 1);
     CLI::App app{"iscsilab: a userspace iSCSI target (SCST-compatible configuration) and its testbed"};
@@ -87,36 +102,18 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     if (rp->parsed()) {
         rep.peer = !no_peer;
-        if (!rep_shard.empty()) {
-            const auto slash = rep_shard.find('/');
-            try {
-                rep.shard_index = static_cast<unsigned>(std::stoul(rep_shard.substr(0, slash)));
-                rep.shard_count = static_cast<unsigned>(std::stoul(rep_shard.substr(slash + 1)));
-            } catch (...) {
-                rep.shard_count = 0;
-            }
-            if (slash == std::string::npos || rep.shard_count == 0 || rep.shard_index >= rep.shard_count) {
-                std::cerr << "iscsilab report: --shard wants I/N with 0 <= I < N\n";
-                return 2;
-            }
+        if (!rep_shard.empty() && !parse_shard(rep_shard, rep.shard_index, rep.shard_count)) {
+            std::cerr << "iscsilab report: --shard wants I/N with 0 <= I < N\n";
+            return 2;
         }
         return iscsilab::hil::report_main(rep);
     }
     if (ps->parsed()) return iscsilab::hil::peer_suite(peer);
     if (ck->parsed()) return iscsilab::checker::check_command(check);
     if (r->parsed()) {
-        if (!shard.empty()) {
-            auto slash = shard.find('/');
-            try {
-                run.shard_index = static_cast<unsigned>(std::stoul(shard.substr(0, slash)));
-                run.shard_count = static_cast<unsigned>(std::stoul(shard.substr(slash + 1)));
-            } catch (...) {
-                run.shard_count = 0;
-            }
-            if (slash == std::string::npos || run.shard_count == 0 || run.shard_index >= run.shard_count) {
-                std::cerr << "iscsilab run: --shard wants I/N with 0 <= I < N\n";
-                return 2;
-            }
+        if (!shard.empty() && !parse_shard(shard, run.shard_index, run.shard_count)) {
+            std::cerr << "iscsilab run: --shard wants I/N with 0 <= I < N\n";
+            return 2;
         }
         return iscsilab::hil::run_scenarios(run);
     }

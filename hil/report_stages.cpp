@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "hil/coverage.hpp"
+#include "hil/process.hpp"
 #include "hil/peer_suite.hpp"
 #include "hil/sim_runner.hpp"
 #include "reports/catalogue/catalogue.hpp"
@@ -28,32 +29,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-int run_command(const std::vector<std::string>& argv, const std::string& log) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-        FILE* f = std::fopen(log.c_str(), "w");
-        if (f) {
-            dup2(fileno(f), 1);
-            dup2(fileno(f), 2);
-        }
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        execvp(args[0], args.data());
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // Boost.Test's JUnit log: one <testcase classname="suite" name="case"> each, with a
 // <failure>, <error> or <skipped> child when it did not pass.
@@ -174,7 +149,7 @@ int report_main(const ReportOptions& opt) {
                 const auto xml = logs / (bin.filename().string() + ".xml");
                 run_command({bin.string(), "--log_format=JUNIT", "--log_sink=" + xml.string(), "--report_level=no"},
                             (logs / (bin.filename().string() + ".log")).string());
-                for (auto& u : parse_boost_junit(slurp(xml))) unit.unit_tests.push_back(std::move(u));
+                for (auto& u : parse_boost_junit(slurp(xml.string()))) unit.unit_tests.push_back(std::move(u));
                 ++binaries;
             }
             std::size_t failed = 0;
@@ -211,7 +186,7 @@ int report_main(const ReportOptions& opt) {
                           << ", branches " << t.at("branches").covered << "/" << t.at("branches").total << " ("
                           << static_cast<int>(since(ts)) << " s)\n";
             } else {
-                std::cout << "== stage 4/4: gcovr failed (exit " << grc << "): " << slurp(stages / "gcovr.log") << "\n";
+                std::cout << "== stage 4/4: gcovr failed (exit " << grc << "): " << slurp((stages / "gcovr.log").string()) << "\n";
             }
         } else {
             std::cout << "== stage 4/4: coverage skipped (no --coverage BUILD_DIR)\n";

@@ -1,5 +1,6 @@
 #include "hil/sim_runner.hpp"
 #include "hil/coverage.hpp"
+#include "reports/report/report.hpp"
 #include "reports/report/results.hpp"
 
 #include <sys/wait.h>
@@ -46,20 +47,6 @@ struct Outcome {
     std::string wire;            // "id=exercised/violated;..." (the rules the run exercised)
     std::vector<std::string> failures;
 };
-
-std::string xml_escape(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-        switch (c) {
-            case '<': o += "&lt;"; break;
-            case '>': o += "&gt;"; break;
-            case '&': o += "&amp;"; break;
-            case '"': o += "&quot;"; break;
-            default: o += c;
-        }
-    }
-    return o;
-}
 
 // One line per outcome travels from a worker process to the parent.
 std::string encode(const Outcome& o) {
@@ -239,14 +226,14 @@ int run_scenarios(const RunOptions& opt) {
           << outcomes.size() << "\" failures=\"" << failed << "\" time=\"" << total << "\">\n";
         for (std::size_t k = 0; k < outcomes.size(); ++k) {
             const auto& o = outcomes[k];
-            j << "    <testcase classname=\"scenarios\" name=\"" << xml_escape(o.name) << " [seed " << o.seed << "]\" time=\""
+            j << "    <testcase classname=\"scenarios\" name=\"" << report::escape_xml(o.name) << " [seed " << o.seed << "]\" time=\""
               << o.wall_s << "\">\n";
             j << "      <system-out>digest " << o.digest << " sim " << o.sim_s << " s pdus " << o.pdus << "</system-out>\n";
             if (!o.passed) {
                 std::string msg;
                 for (const auto& f : o.failures) msg += f + "\n";
-                j << "      <failure message=\"" << xml_escape(o.failures.empty() ? "failed" : o.failures[0]) << "\">"
-                  << xml_escape(msg + "replay: iscsilab run " + jobs[k].file + " --seed " + std::to_string(o.seed))
+                j << "      <failure message=\"" << report::escape_xml(o.failures.empty() ? "failed" : o.failures[0]) << "\">"
+                  << report::escape_xml(msg + "replay: iscsilab run " + jobs[k].file + " --seed " + std::to_string(o.seed))
                   << "</failure>\n";
             }
             j << "    </testcase>\n";

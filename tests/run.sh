@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: set up and build, run unit and interop tests, then the same again built
-# with AddressSanitizer + UndefinedBehaviorSanitizer (any report fails the run).
+# with AddressSanitizer + UndefinedBehaviorSanitizer (any report fails the run), then the
+# main job (the conformance report) and its page in headless Chromium.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -14,6 +15,16 @@ export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 (cd build-asan && ctest --output-on-failure --output-junit junit.xml) ; rc2=$?
 
+echo "== the main job (the conformance report, from a coverage build), then its page in Chromium"
+bash hil/run-report.sh; rc3=$?
+# 1 means the report shows a violation or a failure: the report is still made and read.
+[ $rc3 -le 1 ] && rc3=0
+bash tests/reports/html_check.sh reports/out; rc4=$?
+
 echo "tests took $(( $(date +%s) - start )) s"
-[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && echo "all test runs passed" || echo "some tests FAILED (plain: $rc1, sanitizers: $rc2)"
-[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ]
+if [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ]; then
+    echo "all test runs passed"
+else
+    echo "some tests FAILED (plain: $rc1, sanitizers: $rc2, main job: $rc3, report page: $rc4)"
+fi
+[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ]

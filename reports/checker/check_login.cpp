@@ -199,10 +199,10 @@ void check_login_response(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
         return;
     }
     if (t && !cont) c.stage = nsg;
-    if (!c.first_response_done && !cont) {
+    if (!c.first_response_done && !r.cont && !cont) {
         c.first_response_done = true;
-        // RFC 3720 §5.3.1, §12.9: a normal session's first Login Response names the
-        // portal group.
+        // RFC 3720 §5.3.1, §12.9: the answer to the first Login Request with C=0 (a
+        // request with C=1 gets an empty answer, §5.2) names the portal group.
         if (!c.discovery) {
             const bool tpgt = c.answered_by_target.count("TargetPortalGroupTag") > 0;
             w.report(c, Rule::login_tpgt_first, tpgt, "no TargetPortalGroupTag in the first Login Response");

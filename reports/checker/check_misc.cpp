@@ -223,7 +223,8 @@ void check_logout_request(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
     const std::uint8_t reason = p.flags & 0x7f;
     const bool closes_this = reason == 0 || (reason == 1 && (!c.cid || be16(p.bhs, 20) == *c.cid));
     c.logouts[p.itt] = static_cast<std::uint8_t>((closes_this ? 1 : 0) | (reason == 2 ? 2 : 0));
-    c.logout_sent = true;
+    // RFC 3720 §10.14: no new request on a connection this logout closes.
+    if (closes_this) c.logout_sent = true;
     // RFC 3720 §10.14: a Logout Request carries no AHS and no data.
     w.report(c, Rule::logout_req_no_data, p.total_ahs_length == 0 && p.data_segment_length == 0,
              "Logout Request with AHS %u words and %u data bytes", p.total_ahs_length, p.data_segment_length);

@@ -14,6 +14,22 @@ namespace iscsilab::report {
 
 namespace fs = std::filesystem;
 
+std::string escape_xml(const std::string& s) {
+    std::string o;
+    o.reserve(s.size());
+    for (char ch : s) {
+        switch (ch) {
+            case '<': o += "&lt;"; break;
+            case '>': o += "&gt;"; break;
+            case '&': o += "&amp;"; break;
+            case '"': o += "&quot;"; break;
+            case '\'': o += "&#39;"; break;
+            default: o += ch;
+        }
+    }
+    return o;
+}
+
 const char* to_string(Status s) {
     switch (s) {
         case Status::violated: return "violated";
@@ -24,6 +40,8 @@ const char* to_string(Status s) {
 }
 
 namespace {
+
+std::string esc(const std::string& s) { return escape_xml(s); }
 
 const char* css_class(Status s) {
     switch (s) {
@@ -41,22 +59,6 @@ void add(Counts& c, Status s) {
     if (s == Status::observed) ++c.observed;
     else if (s == Status::violated) ++c.violated;
     else ++c.never;
-}
-
-std::string esc(const std::string& s) {
-    std::string o;
-    o.reserve(s.size());
-    for (char ch : s) {
-        switch (ch) {
-            case '<': o += "&lt;"; break;
-            case '>': o += "&gt;"; break;
-            case '&': o += "&amp;"; break;
-            case '"': o += "&quot;"; break;
-            case '\'': o += "&#39;"; break;
-            default: o += ch;
-        }
-    }
-    return o;
 }
 
 std::string pct(std::size_t a, std::size_t b) {

@@ -56,6 +56,9 @@ Report build(const catalogue::Catalogue& c, const Results& r);
 // Writes the four files into `dir` (created); an error text, or empty.
 std::string write(const Report& rep, const Results& r, const std::string& dir);
 
+// Text for HTML and XML: < > & " ' escaped.
+std::string escape_xml(const std::string& s);
+
 // The one-line summary every run ends with.
 std::string summary_line(const Report& rep);
 

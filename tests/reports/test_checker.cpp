@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -84,6 +85,7 @@ Bytes keys_data(const Keys& keys) {
 // One PDU: a 48-byte BHS with big-endian setters, and a data segment.
 struct Pkt {
     std::array<std::byte, 48> bhs{};
+    Bytes ahs;                            // Additional Header Segments, whole words (RFC 3720 §10.2.2)
     Bytes data;
     std::uint8_t pad = 0;                 // the value of the pad bytes
     std::optional<std::uint32_t> dsl;     // DataSegmentLength, if not data.size()
@@ -106,8 +108,10 @@ struct Pkt {
         h[5] = static_cast<std::byte>((n >> 16) & 0xff);
         h[6] = static_cast<std::byte>((n >> 8) & 0xff);
         h[7] = static_cast<std::byte>(n & 0xff);
+        if (!ahs.empty()) h[4] = static_cast<std::byte>(ahs.size() / 4);  // TotalAHSLength
         Bytes out(h.begin(), h.end());
-        if (hd) put_le32(out, crc32c_ref(h.data(), h.size()) ^ (bad_hd ? 1u : 0u));
+        out.insert(out.end(), ahs.begin(), ahs.end());
+        if (hd) put_le32(out, crc32c_ref(out.data(), out.size()) ^ (bad_hd ? 1u : 0u));
         const std::size_t start = out.size();
         out.insert(out.end(), data.begin(), data.end());
         while ((out.size() - start) % 4) out.push_back(std::byte{pad});
@@ -200,6 +204,16 @@ Pkt scsi_cmd(Wire& w, std::uint32_t itt, std::uint8_t rw, std::uint32_t edtl, By
     p.data = std::move(imm);
     w.task_cmdsn[itt] = w.cmdsn;
     initiator_numbers(w, p, false);
+    return p;
+}
+
+// A SCSI Command marked for immediate delivery: it carries the next CmdSN without taking it.
+Pkt imm_cmd(Wire& w, std::uint32_t itt, std::uint8_t rw, std::uint32_t edtl) {
+    Pkt p;
+    p.u8(0, 0x01).flags(F | rw).be32(16, itt).be32(20, edtl);
+    p.u8(32, (rw & R) ? 0x28 : (rw & W) ? 0x2a : 0x00);
+    w.task_cmdsn[itt] = w.cmdsn;
+    initiator_numbers(w, p, true);
     return p;
 }
 
@@ -369,6 +383,44 @@ void login(Wire& w, const Keys& offer = {}, const std::optional<Keys>& answer = 
     }
 }
 
+// A normal login in two exchanges: the names first with T=0 (answered with the portal
+// group tag), then an empty request that moves to full feature phase. The second
+// request and its response may be altered by the caller.
+void login_two_step(Wire& w, const std::function<void(Pkt&)>& edit_req2 = {},
+                    const std::function<void(Pkt&)>& edit_rsp2 = {}) {
+    w.from_initiator(login_req({}, 0x04).wire());                 // T=0 CSG=1
+    w.from_target(login_rsp({}, 0x04, 0, LOGIN_STATSN).wire());   // StatSN 7, TSIH 0
+    Pkt req2 = login_req({}, LOGIN_FINAL);
+    req2.data.clear();
+    if (edit_req2) edit_req2(req2);
+    w.from_initiator(req2.wire());
+    Pkt rsp2 = login_rsp({}, LOGIN_FINAL, SESSION_TSIH, LOGIN_STATSN + 1, false, w.window);
+    if (edit_rsp2) edit_rsp2(rsp2);
+    w.from_target(rsp2.wire());
+    w.cmdsn = 1;
+    w.statsn = LOGIN_STATSN + 2;
+}
+
+// The security stage of a login up to the initiator's CHAP_A (RFC 3720 §11.1.4):
+// AuthMethod=CHAP offered and accepted, then CHAP_A sent. The target's answer is the
+// caller's, with StatSN LOGIN_STATSN + 1.
+void chap_start(Wire& w, const std::string& chap_a) {
+    w.from_initiator(login_req({{"AuthMethod", "CHAP"}}, 0x00).wire());   // T=0 CSG=0
+    w.from_target(login_rsp({{"AuthMethod", "CHAP"}}, 0x00, 0).wire());
+    Pkt q = login_req({}, 0x00);
+    q.data = keys_data({{"CHAP_A", chap_a}});
+    w.from_initiator(q.wire());
+}
+
+// Sense data of a CHECK CONDITION (RFC 3720 §10.4.7): SenseLength 18, fixed format, NOT READY.
+Bytes sense_data() {
+    Bytes d = filled(20, 0);
+    d[1] = std::byte{18};
+    d[2] = std::byte{0x70};
+    d[4] = std::byte{0x02};
+    return d;
+}
+
 // ---- Expectations ----
 
 const ck::RuleTally& tally(const Wire& w, Rule r) { return w.checker.tally()[static_cast<std::size_t>(r)]; }
@@ -426,6 +478,11 @@ const std::vector<std::vector<Rule>> COMPANIONS = {
     {Rule::cmdsn_sequence, Rule::cmdsn_in_order, Rule::immediate_cmdsn},
     {Rule::text_ttt, Rule::text_not_final_ttt, Rule::text_ttt_when_not_final, Rule::text_final_for_final},
     {Rule::text_c_f_exclusive, Rule::text_continue_not_final},
+    {Rule::unsolicited_total, Rule::unsolicited_all_or_immediate},
+    {Rule::initiatorname_first, Rule::initiatorname_first_12},
+    {Rule::targetname_first, Rule::targetname_first_12},
+    {Rule::reserved_constants_not_proposed, Rule::reserved_constants},
+    {Rule::standard_keys_understood, Rule::chapter12_keys_supported},
 };
 
 bool companions(Rule a, Rule b) {
@@ -1672,6 +1729,42 @@ BOOST_AUTO_TEST_CASE(logout_last) {
     expect_broken(*run(true), Rule::logout_last);
 }
 
+// 3720-12.9-tpgt-in-first-login-response: a first Login Request with C=1 gets an empty
+// answer (RFC 3720 §5.2); the tag is due in the answer to the first request with C=0.
+BOOST_AUTO_TEST_CASE(tpgt_after_a_continued_first_request) {
+    auto run = [](bool tag_in_second) {
+        auto p = std::make_unique<Wire>();
+        Wire& w = *p;
+        Pkt first = login_req({}, 0x04 | 0x40);  // C=1, CSG 1, T=0: the keys go on
+        w.from_initiator(first);
+        w.from_target(login_rsp({}, 0x04, 0, LOGIN_STATSN, false).wire());   // empty, no tag
+        Pkt rest = login_req({}, LOGIN_FINAL);
+        rest.data.clear();
+        w.from_initiator(rest);
+        w.from_target(login_rsp({}, LOGIN_FINAL, SESSION_TSIH, LOGIN_STATSN + 1, tag_in_second).wire());
+        return p;
+    };
+    BOOST_TEST(run(true)->checker.tally()[static_cast<std::size_t>(Rule::login_tpgt_first)].violated == 0u);
+    BOOST_TEST(run(true)->checker.tally()[static_cast<std::size_t>(Rule::login_tpgt_first)].exercised == 1u);
+    BOOST_TEST(run(false)->checker.tally()[static_cast<std::size_t>(Rule::login_tpgt_first)].violated == 1u);
+}
+
+// 3720-10.14-no-new-requests-after-logout: a Logout of another connection's CID leaves
+// this one free to go on (RFC 3720 §10.14).
+BOOST_AUTO_TEST_CASE(logout_of_another_cid_allows_requests_here) {
+    auto run = [](std::uint16_t cid) {
+        auto p = logged_in();
+        Wire& w = *p;
+        Pkt req = logout_req(w, 0x62, 1);
+        req.u8(20, static_cast<std::uint8_t>(cid >> 8)).u8(21, static_cast<std::uint8_t>(cid));
+        w.from_initiator(req);
+        w.from_initiator(nop_out(w, 0x33));
+        return p;
+    };
+    BOOST_TEST(run(5)->checker.tally()[static_cast<std::size_t>(Rule::no_requests_after_logout)].violated == 0u);
+    BOOST_TEST(run(0)->checker.tally()[static_cast<std::size_t>(Rule::no_requests_after_logout)].violated == 1u);
+}
+
 // 3720-7.1-logout-response-then-close: a Logout for another connection's CID
 // (RFC 3720 §10.14.1) closes that one, not the connection it travelled on.
 BOOST_AUTO_TEST_CASE(logout_of_another_cid_keeps_this_connection) {
@@ -1797,6 +1890,1597 @@ BOOST_AUTO_TEST_CASE(discovery_no_scsi) {
     expect_kept(*run(false), Rule::discovery_no_scsi);
     expect_broken(*run(true), Rule::discovery_no_scsi);
 }
+
+// ======================= more framing (RFC 3720 §10.2, §10.7) =======================
+
+// 3720-10.2-initiator-sends-initiator-opcodes
+BOOST_AUTO_TEST_CASE(opcode_initiator) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        Pkt n = nop_out(w, NO_TAG);      // a NOP-Out that wants no answer
+        if (bad) n.u8(0, 0x40 | 0x1b);   // no opcode of RFC 3720, and none of the initiator's
+        w.from_initiator(n);
+        return p;
+    };
+    expect_kept(*run(false), Rule::opcode_initiator);
+    expect_broken(*run(true), Rule::opcode_initiator);
+}
+
+// 3720-10.2-total-ahs-length-zero-without-ahs
+BOOST_AUTO_TEST_CASE(ahs_zero) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        Pkt n = nop_in(w, NO_TAG);
+        if (bad) n.ahs = filled(4, 0);   // one AHS word in a NOP-In
+        w.from_target(n);
+        return p;
+    };
+    expect_kept(*run(false), Rule::ahs_zero);
+    expect_broken(*run(true), Rule::ahs_zero);
+}
+
+// 3720-10.7-segments-whole-words-unless-final
+BOOST_AUTO_TEST_CASE(data_words) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        const std::uint32_t first = bad ? 510 : 512;  // the bad first PDU ends mid-word without F
+        w.from_initiator(scsi_cmd(w, 0x10, R, 1024));
+        w.from_target(data_in(w, 0x10, 0, 0, filled(first, 0x11), 0));
+        w.from_target(data_in(w, 0x10, 1, first, filled(1024 - first, 0x11), F | S));
+        return p;
+    };
+    expect_kept(*run(false), Rule::data_words);
+    expect_broken(*run(true), Rule::data_words);
+}
+
+// 3720-10.7-segment-within-mrdsl
+BOOST_AUTO_TEST_CASE(data_mrdsl) {
+    auto run = [](bool bad) {
+        auto p = logged_in({{"MaxRecvDataSegmentLength", bad ? "512" : "1024"}});
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 1024));
+        w.from_target(data_in(w, 0x10, 0, 0, filled(1024, 0x11), F | S));
+        return p;
+    };
+    expect_kept(*run(false), Rule::data_mrdsl);
+    expect_broken(*run(true), Rule::data_mrdsl);
+}
+
+// Vendor keys of 200 bytes each, to make a Text PDU long.
+Keys long_keys(int n) {
+    Keys k;
+    for (int i = 0; i < n; ++i) k.emplace_back("X-org.example.Note" + std::to_string(i), std::string(200, 'a'));
+    return k;
+}
+
+// 3720-10.10-request-within-mrdsl
+BOOST_AUTO_TEST_CASE(text_req_mrdsl) {
+    auto run = [](bool bad) {
+        auto p = logged_in({{"MaxRecvDataSegmentLength", bad ? "512" : "1024"}});
+        Wire& w = *p;
+        Keys offer = SEND_TARGETS;
+        const Keys notes = long_keys(3);  // some 700 bytes
+        offer.insert(offer.end(), notes.begin(), notes.end());
+        w.from_initiator(text_req(w, 0x20, F, offer));
+        Keys answer = TARGETS;
+        for (const auto& [k, v] : notes) answer.emplace_back(k, "NotUnderstood");
+        w.from_target(text_rsp(w, 0x20, F, answer));
+        return p;
+    };
+    expect_kept(*run(false), Rule::text_req_mrdsl);
+    expect_broken(*run(true), Rule::text_req_mrdsl);
+}
+
+// 3720-10.11-text-response-within-mrdsl
+BOOST_AUTO_TEST_CASE(text_rsp_mrdsl) {
+    auto run = [](bool bad) {
+        auto p = logged_in({{"MaxRecvDataSegmentLength", bad ? "512" : "1024"}});
+        Wire& w = *p;
+        w.from_initiator(text_req(w, 0x20, F, SEND_TARGETS));
+        Keys targets;  // eight targets, some 600 bytes
+        for (int i = 0; i < 8; ++i) {
+            targets.emplace_back("TargetName", "iqn.2024-01.org.example:disk" + std::to_string(i));
+            targets.emplace_back("TargetAddress", "192.0.2.1:3260,1");
+        }
+        w.from_target(text_rsp(w, 0x20, F, targets));
+        return p;
+    };
+    expect_kept(*run(false), Rule::text_rsp_mrdsl);
+    expect_broken(*run(true), Rule::text_rsp_mrdsl);
+}
+
+// ======================= more SCSI Response (RFC 3720 §9.2, §10.4) =======================
+
+// 3720-10.4-final-bit-set
+BOOST_AUTO_TEST_CASE(rsp_final) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, 0, 0));
+        Pkt r = scsi_rsp(w, 0x10);
+        if (bad) r.flags(0);
+        w.from_target(r);
+        return p;
+    };
+    expect_kept(*run(false), Rule::rsp_final);
+    expect_broken(*run(true), Rule::rsp_final);
+}
+
+// 3720-10.4-residual-bits-clear-unless-completed
+BOOST_AUTO_TEST_CASE(rsp_residual_bits_clear) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 512));
+        Pkt r = scsi_rsp(w, 0x10, 0, 0, bad ? U : 0, bad ? 512 : 0);
+        r.u8(2, 0x01);  // target failure: the command did not complete
+        w.from_target(r);
+        return p;
+    };
+    expect_kept(*run(false), Rule::rsp_residual_bits_clear);
+    expect_broken(*run(true), Rule::rsp_residual_bits_clear);
+}
+
+// 3720-10.4-residual-count-zero-without-flags
+BOOST_AUTO_TEST_CASE(rsp_residual_zero) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, 0, 0));
+        Pkt r = scsi_rsp(w, 0x10);
+        if (bad) r.be32(40, 100);  // a Bidirectional Read Residual Count without o or u
+        w.from_target(r);
+        return p;
+    };
+    expect_kept(*run(false), Rule::rsp_residual_zero);
+    expect_broken(*run(true), Rule::rsp_residual_zero);
+}
+
+// 3720-10.4-expdatasn-zero-unless-data-in
+BOOST_AUTO_TEST_CASE(expdatasn_zero) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, 0, 0));   // no data: no Data-In
+        w.from_target(scsi_rsp(w, 0x10, bad ? 1 : 0));
+        return p;
+    };
+    expect_kept(*run(false), Rule::expdatasn_zero);
+    expect_broken(*run(true), Rule::expdatasn_zero);
+}
+
+// 3720-9.2-autosense
+BOOST_AUTO_TEST_CASE(autosense) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, 0, 0));
+        Pkt r = scsi_rsp(w, 0x10, 0, 0x02);  // CHECK CONDITION
+        if (!bad) r.data = sense_data();
+        w.from_target(r);
+        return p;
+    };
+    expect_kept(*run(false), Rule::autosense);
+    expect_broken(*run(true), Rule::autosense);
+}
+
+// 3720-10.4-statsn-advances-per-status
+BOOST_AUTO_TEST_CASE(statsn_per_status) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 512));
+        const std::uint32_t sn = w.statsn;
+        Pkt d = data_in(w, 0x10, 0, 0, filled(512, 0x11), F | S);  // status in the Data-In
+        if (bad) d.be32(24, sn + 1);
+        w.from_target(d);
+        return p;
+    };
+    expect_kept(*run(false), Rule::statsn_per_status);
+    expect_broken(*run(true), Rule::statsn_per_status);
+}
+
+// 3720-10.4-snack-tag-zero-without-snack
+BOOST_AUTO_TEST_CASE(snack_tag_zero) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, 0, 0));
+        Pkt r = scsi_rsp(w, 0x10);
+        if (bad) r.be32(20, 7);  // a SNACK Tag, though no SNACK was sent (and ERL 0 has none)
+        w.from_target(r);
+        return p;
+    };
+    expect_kept(*run(false), Rule::snack_tag_zero);
+    expect_broken(*run(true), Rule::snack_tag_zero);
+}
+
+// 3720-10.7-no-response-after-data-in-status
+BOOST_AUTO_TEST_CASE(no_rsp_after_datain_status) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 512));
+        w.from_target(data_in(w, 0x10, 0, 0, filled(512, 0x11), bad ? F | S : F));
+        w.from_target(scsi_rsp(w, 0x10, 1));
+        return p;
+    };
+    expect_kept(*run(false), Rule::no_rsp_after_datain_status);
+    // The response after the Data-In's status is a second status too.
+    expect_broken(*run(true), Rule::no_rsp_after_datain_status, {Rule::response_once});
+}
+
+// ======================= more Data-In and R2T (RFC 3720 §10.7, §10.8) =======================
+
+// 3720-10.7-datasn-starts-at-zero
+BOOST_AUTO_TEST_CASE(datasn_from_zero) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 512));
+        w.from_target(data_in(w, 0x10, bad ? 1 : 0, 0, filled(512, 0x11), F | S));
+        return p;
+    };
+    expect_kept(*run(false), Rule::datasn_from_zero);
+    expect_broken(*run(true), Rule::datasn_from_zero);
+}
+
+// 3720-10.7-datasn-increments-across-sequences
+BOOST_AUTO_TEST_CASE(datasn_across_sequences) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 1024));
+        w.from_target(data_in(w, 0x10, 0, 0, filled(512, 0x11), F));  // F ends the first sequence
+        w.from_target(data_in(w, 0x10, bad ? 0 : 1, 512, filled(512, 0x11), F | S));
+        return p;
+    };
+    expect_kept(*run(false), Rule::datasn_across_sequences);
+    expect_broken(*run(true), Rule::datasn_across_sequences);
+}
+
+// 3720-10.7-data-sequences-in-order
+BOOST_AUTO_TEST_CASE(data_sequences_in_order) {
+    auto run = [](bool bad) {
+        // PDUs may come in any order within a sequence; sequences may not.
+        const Keys order{{"DataPDUInOrder", "No"}};
+        auto p = logged_in(order, order);
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 1024));
+        w.from_target(data_in(w, 0x10, 0, bad ? 512 : 0, filled(512, 0x11), F));
+        w.from_target(data_in(w, 0x10, 1, bad ? 0 : 512, filled(512, 0x11), F | S));
+        return p;
+    };
+    expect_kept(*run(false), Rule::data_sequences_in_order);
+    expect_broken(*run(true), Rule::data_sequences_in_order);
+}
+
+// 3720-10.8-r2t-ranges-in-order
+BOOST_AUTO_TEST_CASE(r2t_ranges_in_order) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 1536));
+        w.from_target(r2t_pdu(w, 0x10, 0x100, 0, 0, 512));
+        w.from_initiator(data_out(w, 0x10, 0x100, 0, 0, filled(512, 0x22), true));
+        w.from_target(r2t_pdu(w, 0x10, 0x101, 1, bad ? 1024 : 512, 512));  // the bad one leaves a gap
+        return p;
+    };
+    expect_kept(*run(false), Rule::r2t_ranges_in_order);
+    expect_broken(*run(true), Rule::r2t_ranges_in_order);
+}
+
+// 3720-12.19-sequences-non-decreasing
+BOOST_AUTO_TEST_CASE(sequences_non_decreasing) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        const std::uint32_t first = bad ? 512 : 0, second = bad ? 0 : 512;  // the bad R2Ts go back
+        w.from_initiator(scsi_cmd(w, 0x10, W, 1024));
+        w.from_target(r2t_pdu(w, 0x10, 0x100, 0, first, 512));
+        w.from_initiator(data_out(w, 0x10, 0x100, 0, first, filled(512, 0x22), true));
+        w.from_target(r2t_pdu(w, 0x10, 0x101, 1, second, 512));
+        return p;
+    };
+    expect_kept(*run(false), Rule::sequences_non_decreasing);
+    expect_broken(*run(true), Rule::sequences_non_decreasing);
+}
+
+// 3720-10.8-final-bit-set
+BOOST_AUTO_TEST_CASE(r2t_final) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 512));
+        Pkt r = r2t_pdu(w, 0x10, 0x100, 0, 0, 512);
+        if (bad) r.flags(0);
+        w.from_target(r);
+        return p;
+    };
+    expect_kept(*run(false), Rule::r2t_final);
+    expect_broken(*run(true), Rule::r2t_final);
+}
+
+// 3720-10.8-no-ahs-or-data
+BOOST_AUTO_TEST_CASE(r2t_no_data) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 512));
+        Pkt r = r2t_pdu(w, 0x10, 0x100, 0, 0, 512);
+        if (bad) r.data = filled(4, 0);
+        w.from_target(r);
+        return p;
+    };
+    expect_kept(*run(false), Rule::r2t_no_data);
+    expect_broken(*run(true), Rule::r2t_no_data);
+}
+
+// 3720-10.8-ddtl-nonzero
+BOOST_AUTO_TEST_CASE(r2t_ddtl_nonzero) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 512));
+        w.from_target(r2t_pdu(w, 0x10, 0x100, 0, 0, bad ? 0 : 512));
+        return p;
+    };
+    expect_kept(*run(false), Rule::r2t_ddtl_nonzero);
+    expect_broken(*run(true), Rule::r2t_ddtl_nonzero);
+}
+
+// 3720-3.2-r2tsn-from-zero
+BOOST_AUTO_TEST_CASE(r2tsn_from_zero) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 1024));
+        w.from_target(r2t_pdu(w, 0x10, 0x100, 0, 0, 512));
+        w.from_initiator(data_out(w, 0x10, 0x100, 0, 0, filled(512, 0x22), true));
+        w.from_target(r2t_pdu(w, 0x10, 0x101, bad ? 2 : 1, 512, 512));
+        return p;
+    };
+    expect_kept(*run(false), Rule::r2tsn_from_zero);
+    expect_broken(*run(true), Rule::r2tsn_from_zero);
+}
+
+// ======================= more Data-Out and SCSI Command (RFC 3720 §3.2, §10.3, §10.7) =======================
+
+// 3720-10.8-answer-ends-with-final
+BOOST_AUTO_TEST_CASE(dataout_final) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 1024));
+        w.from_target(r2t_pdu(w, 0x10, 0x100, 0, 0, 1024));
+        w.from_initiator(data_out(w, 0x10, 0x100, 0, 0, filled(512, 0x22), false));
+        w.from_initiator(data_out(w, 0x10, 0x100, 1, 512, filled(512, 0x22), !bad));  // completes the range
+        return p;
+    };
+    expect_kept(*run(false), Rule::dataout_final);
+    expect_broken(*run(true), Rule::dataout_final);
+}
+
+// 3720-3.2-initiator-honours-r2t
+BOOST_AUTO_TEST_CASE(honours_r2t) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 1024));
+        w.from_target(r2t_pdu(w, 0x10, 0x100, 0, 0, 1024));
+        w.from_initiator(data_out(w, 0x10, 0x100, 0, 0, filled(bad ? 512 : 1024, 0x22), true));
+        return p;
+    };
+    expect_kept(*run(false), Rule::honours_r2t);
+    expect_broken(*run(true), Rule::honours_r2t);
+}
+
+// 3720-3.2-dataout-datasn-per-sequence
+BOOST_AUTO_TEST_CASE(dataout_datasn_per_sequence) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 1024));
+        w.from_target(r2t_pdu(w, 0x10, 0x100, 0, 0, 512));
+        w.from_initiator(data_out(w, 0x10, 0x100, 0, 0, filled(512, 0x22), true));
+        w.from_target(r2t_pdu(w, 0x10, 0x101, 1, 512, 512));
+        w.from_initiator(data_out(w, 0x10, 0x101, bad ? 1 : 0, 512, filled(512, 0x22), true));  // a new sequence
+        w.from_target(scsi_rsp(w, 0x10));
+        return p;
+    };
+    expect_kept(*run(false), Rule::dataout_datasn_per_sequence);
+    expect_broken(*run(true), Rule::dataout_datasn_per_sequence);
+}
+
+// 3720-12.18-data-pdus-in-order
+BOOST_AUTO_TEST_CASE(data_pdus_in_order) {
+    auto run = [](bool bad) {
+        auto p = logged_in();  // DataPDUInOrder=Yes (the default)
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 1024));
+        w.from_target(r2t_pdu(w, 0x10, 0x100, 0, 0, 1024));
+        w.from_initiator(data_out(w, 0x10, 0x100, 0, bad ? 512 : 0, filled(512, 0x22), false));
+        w.from_initiator(data_out(w, 0x10, 0x100, 1, bad ? 0 : 512, filled(512, 0x22), true));
+        return p;
+    };
+    expect_kept(*run(false), Rule::data_pdus_in_order);
+    expect_broken(*run(true), Rule::data_pdus_in_order);
+}
+
+const Keys NO_INITIAL_R2T{{"InitialR2T", "No"}};
+
+// 3720-3.2-unsolicited-total-first-burst
+BOOST_AUTO_TEST_CASE(unsolicited_total) {
+    auto run = [](bool bad) {
+        auto p = logged_in(NO_INITIAL_R2T, NO_INITIAL_R2T);
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 1024, {}, false));  // unsolicited Data-Out follows
+        w.from_initiator(data_out(w, 0x10, NO_TAG, 0, 0, filled(bad ? 512 : 1024, 0x22), true));
+        return p;
+    };
+    expect_kept(*run(false), Rule::unsolicited_total);
+    expect_broken(*run(true), Rule::unsolicited_total);
+}
+
+// 3720-10.3-unsolicited-burst-all-or-immediate-only
+BOOST_AUTO_TEST_CASE(unsolicited_all_or_immediate) {
+    auto run = [](bool bad) {
+        auto p = logged_in(NO_INITIAL_R2T, NO_INITIAL_R2T);
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 1024, filled(512, 0x22), false));  // immediate data, then more
+        w.from_initiator(data_out(w, 0x10, NO_TAG, 0, 512, filled(bad ? 256 : 512, 0x22), true));
+        return p;
+    };
+    expect_kept(*run(false), Rule::unsolicited_all_or_immediate);
+    expect_broken(*run(true), Rule::unsolicited_all_or_immediate);
+}
+
+// 3720-10.3-f-set-when-immediate-data-completes-write
+BOOST_AUTO_TEST_CASE(f_when_immediate_complete) {
+    auto run = [](bool bad) {
+        auto p = logged_in(NO_INITIAL_R2T, NO_INITIAL_R2T);  // F=0 alone would be allowed
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 512, filled(512, 0x22), !bad));
+        return p;
+    };
+    expect_kept(*run(false), Rule::f_when_immediate_complete);
+    expect_broken(*run(true), Rule::f_when_immediate_complete);
+}
+
+// 3720-10.3-w-and-f-not-both-clear
+BOOST_AUTO_TEST_CASE(w_or_f) {
+    auto run = [](bool bad) {
+        auto p = logged_in(NO_INITIAL_R2T, NO_INITIAL_R2T);
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 512, {}, !bad));
+        return p;
+    };
+    expect_kept(*run(false), Rule::w_or_f);
+    expect_broken(*run(true), Rule::w_or_f);
+}
+
+// 3720-10.3-direction-bit-when-data-expected
+BOOST_AUTO_TEST_CASE(direction_bit) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, bad ? 0 : R, 512));
+        return p;
+    };
+    expect_kept(*run(false), Rule::direction_bit);
+    expect_broken(*run(true), Rule::direction_bit);
+}
+
+// 3720-10.2-itt-unique-while-task-exists
+BOOST_AUTO_TEST_CASE(itt_unique) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, 0, 0));
+        w.from_initiator(scsi_cmd(w, bad ? 0x10 : 0x11, 0, 0));  // task 0x10 is still open
+        return p;
+    };
+    expect_kept(*run(false), Rule::itt_unique);
+    expect_broken(*run(true), Rule::itt_unique);
+}
+
+// ======================= more task management (RFC 3720 §10.5, §10.6) =======================
+
+// 3720-10.6-final-bit-set
+BOOST_AUTO_TEST_CASE(tmf_final) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 512));
+        w.from_initiator(tmf_req(w, 0x50, ABORT_TASK, 0x10));
+        Pkt r = tmf_rsp(w, 0x50, 0);
+        if (bad) r.flags(0);
+        w.from_target(r);
+        return p;
+    };
+    expect_kept(*run(false), Rule::tmf_final);
+    expect_broken(*run(true), Rule::tmf_final);
+}
+
+// 3720-10.6-no-ahs-or-data
+BOOST_AUTO_TEST_CASE(tmf_no_data) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 512));
+        w.from_initiator(tmf_req(w, 0x50, ABORT_TASK, 0x10));
+        Pkt r = tmf_rsp(w, 0x50, 0);
+        if (bad) r.data = filled(4, 0);
+        w.from_target(r);
+        return p;
+    };
+    expect_kept(*run(false), Rule::tmf_no_data);
+    expect_broken(*run(true), Rule::tmf_no_data);
+}
+
+// 3720-10.5-refcmdsn-for-queued-task
+BOOST_AUTO_TEST_CASE(refcmdsn_queued) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 512));               // CmdSN 1
+        Pkt t = tmf_req(w, 0x50, ABORT_TASK, 0x10);                // RefCmdSN 1
+        if (bad) t.be32(32, 7);
+        w.from_initiator(t);
+        w.from_target(tmf_rsp(w, 0x50, 0));
+        return p;
+    };
+    expect_kept(*run(false), Rule::refcmdsn_queued);
+    expect_broken(*run(true), Rule::refcmdsn_queued);
+}
+
+// 3720-10.5-refcmdsn-for-immediate-task
+BOOST_AUTO_TEST_CASE(refcmdsn_immediate) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(imm_cmd(w, 0x10, R, 512));                // immediate: CmdSN 1, not taken
+        Pkt t = tmf_req(w, 0x50, ABORT_TASK, 0x10);                // CmdSN 1, RefCmdSN 1: its own
+        if (bad) t.be32(32, 0);
+        w.from_initiator(t);
+        w.from_target(tmf_rsp(w, 0x50, 0));
+        return p;
+    };
+    expect_kept(*run(false), Rule::refcmdsn_immediate);
+    expect_broken(*run(true), Rule::refcmdsn_immediate);
+}
+
+// 3720-10.5-abort-of-tmf-rejected
+BOOST_AUTO_TEST_CASE(abort_of_tmf) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 512));
+        w.from_initiator(tmf_req(w, 0x50, ABORT_TASK, 0x10));
+        w.from_initiator(tmf_req(w, 0x51, ABORT_TASK, 0x50));      // aborts the TMF itself
+        w.from_target(tmf_rsp(w, 0x51, bad ? 0 : 255));
+        w.from_target(tmf_rsp(w, 0x50, 0));
+        return p;
+    };
+    expect_kept(*run(false), Rule::abort_of_tmf);
+    expect_broken(*run(true), Rule::abort_of_tmf);
+}
+
+// 3720-10.6-abort-task-live-task-complete
+BOOST_AUTO_TEST_CASE(abort_live) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 512));
+        w.from_initiator(tmf_req(w, 0x50, ABORT_TASK, 0x10));
+        w.from_target(tmf_rsp(w, 0x50, bad ? 1 : 0));  // 1: task does not exist, yet it is open
+        return p;
+    };
+    expect_kept(*run(false), Rule::abort_live);
+    expect_broken(*run(true), Rule::abort_live);
+}
+
+// ======================= more NOP (RFC 3720 §10.18, §10.19) =======================
+
+// 3720-10.19-nopin-ttt-reserved-in-reply
+BOOST_AUTO_TEST_CASE(nopin_ttt_reply) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(nop_out(w, 0x30));
+        w.from_target(nop_in(w, 0x30, bad ? 0x99 : NO_TAG));
+        return p;
+    };
+    expect_kept(*run(false), Rule::nopin_ttt_reply);
+    expect_broken(*run(true), Rule::nopin_ttt_reply);
+}
+
+// 3720-10.19-unsolicited-nopin-statsn-not-advanced
+BOOST_AUTO_TEST_CASE(nopin_unsolicited_statsn) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        Pkt n = nop_in(w, NO_TAG, 0x77);   // the target pings
+        if (bad) n.be32(24, w.statsn + 1);
+        w.from_target(n);
+        return p;
+    };
+    expect_kept(*run(false), Rule::nopin_unsolicited_statsn);
+    expect_broken(*run(true), Rule::nopin_unsolicited_statsn);
+}
+
+// 3720-10.19-nopin-reply-statsn-advances
+BOOST_AUTO_TEST_CASE(nopin_reply_statsn) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(nop_out(w, 0x30));
+        w.from_initiator(nop_out(w, 0x31));
+        w.from_target(nop_in(w, 0x30));
+        Pkt n = nop_in(w, 0x31);
+        if (bad) n.be32(24, w.statsn - 2);  // the StatSN of the first answer again
+        w.from_target(n);
+        return p;
+    };
+    expect_kept(*run(false), Rule::nopin_reply_statsn);
+    expect_broken(*run(true), Rule::nopin_reply_statsn);
+}
+
+// 3720-10.18-nopout-copies-lun
+BOOST_AUTO_TEST_CASE(nopout_lun) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        Pkt ping = nop_in(w, NO_TAG, 0x77);
+        ping.u8(9, 0x01);                  // LUN 1
+        w.from_target(ping);
+        Pkt answer = nop_out(w, NO_TAG, 0x77);
+        if (!bad) answer.u8(9, 0x01);
+        w.from_initiator(answer);
+        return p;
+    };
+    expect_kept(*run(false), Rule::nopout_lun);
+    expect_broken(*run(true), Rule::nopout_lun);
+}
+
+// ======================= more text (RFC 3720 §5.4, §10.10, §10.11) =======================
+
+// SendTargets=All cut in two Text Requests with C (RFC 3720 §5.1, §10.10.2).
+Bytes send_targets_part(int part) {
+    const Bytes all = keys_data(SEND_TARGETS);
+    return part == 0 ? Bytes(all.begin(), all.begin() + 8) : Bytes(all.begin() + 8, all.end());
+}
+
+// 3720-10.11-text-not-final-ttt-valid
+BOOST_AUTO_TEST_CASE(text_not_final_ttt) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(text_req(w, 0x20, F, SEND_TARGETS));
+        w.from_target(text_rsp(w, 0x20, 0, {TARGETS[0]}, bad ? NO_TAG : 0x77));  // more to come
+        return p;
+    };
+    expect_kept(*run(false), Rule::text_not_final_ttt);
+    expect_broken(*run(true), Rule::text_not_final_ttt);
+}
+
+// 3720-5.4-ttt-when-not-final
+BOOST_AUTO_TEST_CASE(text_ttt_when_not_final) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(text_req(w, 0x20, F, SEND_TARGETS));
+        w.from_target(text_rsp(w, 0x20, 0, {TARGETS[0]}, bad ? NO_TAG : 0x77));
+        if (!bad) {
+            w.from_initiator(text_req(w, 0x20, F, {}, 0x77));
+            w.from_target(text_rsp(w, 0x20, F, {TARGETS[1]}));
+        }
+        return p;
+    };
+    expect_kept(*run(false), Rule::text_ttt_when_not_final);
+    expect_broken(*run(true), Rule::text_ttt_when_not_final);
+}
+
+// 3720-10.11-text-final-only-for-final-request
+BOOST_AUTO_TEST_CASE(text_final_for_final) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(text_req(w, 0x20, 0, SEND_TARGETS));  // F=0: more requests follow
+        if (bad) {
+            w.from_target(text_rsp(w, 0x20, F, TARGETS));
+        } else {
+            w.from_target(text_rsp(w, 0x20, 0, {}, 0x77));
+            w.from_initiator(text_req(w, 0x20, F, {}, 0x77));
+            w.from_target(text_rsp(w, 0x20, F, TARGETS));
+        }
+        return p;
+    };
+    expect_kept(*run(false), Rule::text_final_for_final);
+    expect_broken(*run(true), Rule::text_final_for_final);
+}
+
+// 3720-10.10-one-outstanding-text-request
+BOOST_AUTO_TEST_CASE(text_one_outstanding) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(text_req(w, 0x20, F, SEND_TARGETS));
+        if (!bad) w.from_target(text_rsp(w, 0x20, F, TARGETS));
+        w.from_initiator(text_req(w, 0x21, F, SEND_TARGETS));  // the bad one while 0x20 waits
+        return p;
+    };
+    expect_kept(*run(false), Rule::text_one_outstanding);
+    expect_broken(*run(true), Rule::text_one_outstanding);
+}
+
+// 3720-10.10-continue-implies-not-final
+BOOST_AUTO_TEST_CASE(text_continue_not_final) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        Pkt first = text_req(w, 0x20, bad ? F | C : C, {});
+        first.data = send_targets_part(0);
+        w.from_initiator(first);
+        w.from_target(text_rsp(w, 0x20, 0, {}, 0x77));          // empty: go on
+        Pkt second = text_req(w, 0x20, F, {}, 0x77);
+        second.data = send_targets_part(1);
+        w.from_initiator(second);
+        w.from_target(text_rsp(w, 0x20, F, TARGETS));
+        return p;
+    };
+    expect_kept(*run(false), Rule::text_continue_not_final);
+    expect_broken(*run(true), Rule::text_continue_not_final);
+}
+
+// 3720-10.10-itt-constant-in-sequence
+BOOST_AUTO_TEST_CASE(text_itt_constant) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(text_req(w, 0x20, F, SEND_TARGETS));
+        w.from_target(text_rsp(w, 0x20, 0, {TARGETS[0]}, 0x77));
+        w.from_initiator(text_req(w, bad ? 0x21 : 0x20, F, {}, 0x77));
+        return p;
+    };
+    expect_kept(*run(false), Rule::text_itt_constant);
+    // Under another ITT the continuation copies no TTT of its own exchange, and is a
+    // second request while the first exchange is still open.
+    expect_broken(*run(true), Rule::text_itt_constant, {Rule::text_ttt_echo, Rule::text_one_outstanding});
+}
+
+// 3720-5.2-answer-continue-with-empty (a Text Request with C)
+BOOST_AUTO_TEST_CASE(answer_continue_empty) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        Pkt first = text_req(w, 0x20, C, {});
+        first.data = send_targets_part(0);
+        w.from_initiator(first);
+        w.from_target(text_rsp(w, 0x20, 0, bad ? Keys{TARGETS[0]} : Keys{}, 0x77));
+        Pkt second = text_req(w, 0x20, F, {}, 0x77);
+        second.data = send_targets_part(1);
+        w.from_initiator(second);
+        w.from_target(text_rsp(w, 0x20, F, TARGETS));
+        return p;
+    };
+    expect_kept(*run(false), Rule::answer_continue_empty);
+    expect_broken(*run(true), Rule::answer_continue_empty);
+}
+
+// 3720-12.8-sendtargets-targetaddress-has-tpgt
+BOOST_AUTO_TEST_CASE(sendtargets_address_tpgt) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(text_req(w, 0x20, F, SEND_TARGETS));
+        w.from_target(text_rsp(w, 0x20, F, {TARGETS[0], {"TargetAddress", bad ? "192.0.2.1:3260" : "192.0.2.1:3260,1"}}));
+        return p;
+    };
+    expect_kept(*run(false), Rule::sendtargets_address_tpgt);
+    expect_broken(*run(true), Rule::sendtargets_address_tpgt);
+}
+
+// ======================= more login (RFC 3720 §5.3, §10.12, §10.13) =======================
+
+// 3720-10.12-version-zero
+BOOST_AUTO_TEST_CASE(version_zero) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        p->from_initiator(login_req().wire());
+        Pkt r = login_rsp();
+        if (bad) r.u8(2, 1);  // Version-max 1 (Version-active stays 0)
+        p->from_target(r.wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::version_zero);
+    expect_broken(*run(true), Rule::version_zero);
+}
+
+// 3720-10.12-version-same-across-requests
+BOOST_AUTO_TEST_CASE(version_same) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        login_two_step(*p, [&](Pkt& q) {
+            if (bad) q.u8(2, 1);
+        });
+        return p;
+    };
+    expect_kept(*run(false), Rule::version_same);
+    // Any version but 0 is one RFC 3720 does not define.
+    expect_broken(*run(true), Rule::version_same, {Rule::version_zero});
+}
+
+// 3720-10.12-tsih-same-across-requests
+BOOST_AUTO_TEST_CASE(tsih_same) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        login_two_step(*p, [&](Pkt& q) {
+            if (bad) q.be16(14, SESSION_TSIH);
+        });
+        return p;
+    };
+    expect_kept(*run(false), Rule::tsih_same);
+    expect_broken(*run(true), Rule::tsih_same);
+}
+
+// 3720-10.12-cid-same-across-requests
+BOOST_AUTO_TEST_CASE(cid_same) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        login_two_step(*p, [&](Pkt& q) {
+            if (bad) q.be16(20, 1);
+        });
+        return p;
+    };
+    expect_kept(*run(false), Rule::cid_same);
+    expect_broken(*run(true), Rule::cid_same);
+}
+
+// 3720-10.12-leading-login-cmdsn-sets-expcmdsn
+BOOST_AUTO_TEST_CASE(leading_expcmdsn) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        p->from_initiator(login_req().wire());  // TSIH 0, CmdSN 1
+        Pkt r = login_rsp();
+        if (bad) r.be32(28, 2);
+        p->from_target(r.wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::leading_expcmdsn);
+    expect_broken(*run(true), Rule::leading_expcmdsn);
+}
+
+// 3720-10.13-version-max-constant
+BOOST_AUTO_TEST_CASE(version_max_constant) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        login_two_step(*p, {}, [&](Pkt& r) {
+            if (bad) r.u8(2, 1);
+        });
+        return p;
+    };
+    expect_kept(*run(false), Rule::version_max_constant);
+    expect_broken(*run(true), Rule::version_max_constant, {Rule::version_zero});
+}
+
+// 3720-10.13-version-active-constant
+BOOST_AUTO_TEST_CASE(version_active_constant) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        login_two_step(*p, {}, [&](Pkt& r) {
+            if (bad) r.u8(3, 1);
+        });
+        return p;
+    };
+    expect_kept(*run(false), Rule::version_active_constant);
+    // The requests offer only version 0, so an active 1 is out of their range too.
+    expect_broken(*run(true), Rule::version_active_constant, {Rule::login_rsp_version});
+}
+
+// 3720-10.13-new-session-tsih-nonzero-in-final
+BOOST_AUTO_TEST_CASE(tsih_nonzero_final) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        login_two_step(*p, {}, [&](Pkt& r) {
+            if (bad) r.be16(14, 0);
+        });
+        return p;
+    };
+    expect_kept(*run(false), Rule::tsih_nonzero_final);
+    expect_broken(*run(true), Rule::tsih_nonzero_final);
+}
+
+// 3720-5.3-tsih-with-ffp-transition (a connection added to an existing session)
+BOOST_AUTO_TEST_CASE(tsih_with_ffp) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        p->from_initiator(login_req({}, LOGIN_FINAL, SESSION_TSIH).wire());
+        p->from_target(login_rsp({}, LOGIN_FINAL, bad ? 0 : SESSION_TSIH).wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::tsih_with_ffp);
+    // TSIH 0 is not the request's TSIH either.
+    expect_broken(*run(true), Rule::tsih_with_ffp, {Rule::login_tsih_echo});
+}
+
+// A redirection (status class 1, RFC 3720 §10.13.5) with the given keys.
+Pkt redirect(const Keys& k) {
+    Pkt r = login_error(1, 0x01);  // target moved temporarily
+    r.data = keys_data(k);
+    return r;
+}
+
+// 3720-10.13-redirect-has-targetaddress
+BOOST_AUTO_TEST_CASE(redirect_address) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        p->from_initiator(login_req().wire());
+        p->from_target(redirect(bad ? Keys{} : Keys{{"TargetAddress", "192.0.2.2:3260"}}).wire());
+        p->finish();
+        return p;
+    };
+    expect_kept(*run(false), Rule::redirect_address);
+    expect_broken(*run(true), Rule::redirect_address);
+}
+
+// 3720-12.8-redirect-targetaddress-no-tpgt
+BOOST_AUTO_TEST_CASE(redirect_address_no_tpgt) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        p->from_initiator(login_req().wire());
+        p->from_target(redirect({{"TargetAddress", bad ? "192.0.2.2:3260,1" : "192.0.2.2:3260"}}).wire());
+        p->finish();
+        return p;
+    };
+    expect_kept(*run(false), Rule::redirect_address_no_tpgt);
+    expect_broken(*run(true), Rule::redirect_address_no_tpgt);
+}
+
+// 3720-10.13-continue-not-transit
+BOOST_AUTO_TEST_CASE(rsp_continue_not_transit) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        p->from_initiator(login_req().wire());
+        p->from_target(login_rsp({}, bad ? 0xc7 : LOGIN_FINAL).wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::rsp_continue_not_transit);
+    expect_broken(*run(true), Rule::rsp_continue_not_transit);
+}
+
+// 3720-10.12-login-continue-not-transit
+BOOST_AUTO_TEST_CASE(req_continue_not_transit) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        p->from_initiator(login_req({}, bad ? 0xc7 : LOGIN_FINAL).wire());
+        p->from_target(login_rsp().wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::req_continue_not_transit);
+    expect_broken(*run(true), Rule::req_continue_not_transit);
+}
+
+// 3720-10.13-failed-login-closes-connection (the initiator's side of it)
+BOOST_AUTO_TEST_CASE(failed_login_closes) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        Wire& w = *p;
+        w.from_initiator(login_req().wire());
+        w.from_target(login_error(2, 0x01).wire());  // authentication failure
+        if (bad) w.from_initiator(login_req().wire());
+        w.finish();
+        return p;
+    };
+    expect_kept(*run(false), Rule::failed_login_closes);
+    expect_broken(*run(true), Rule::failed_login_closes);
+}
+
+// 3720-5.3-final-accept-shape
+BOOST_AUTO_TEST_CASE(final_accept_shape) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        // Security to full feature (T=1 CSG=0 NSG=3); the bad request asks only for NSG 1.
+        p->from_initiator(login_req({}, bad ? 0x81 : 0x83).wire());
+        p->from_target(login_rsp({}, 0x83).wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::final_accept_shape);
+    expect_broken(*run(true), Rule::final_accept_shape);
+}
+
+// 3720-5.3-stage-transitions
+BOOST_AUTO_TEST_CASE(stage_transitions) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        p->from_initiator(login_req().wire());  // T=1 CSG=1 NSG=3
+        // The bad response moves to stage 2, which RFC 3720 §10.12.3 reserves (no TSIH:
+        // it is not the final response).
+        p->from_target(login_rsp({}, bad ? 0x86 : LOGIN_FINAL, bad ? 0 : SESSION_TSIH).wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::stage_transitions);
+    expect_broken(*run(true), Rule::stage_transitions);
+}
+
+// 3720-5.3-tpgt-first-response
+BOOST_AUTO_TEST_CASE(tpgt_first_response) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        Wire& w = *p;
+        w.from_initiator(login_req({}, 0x04).wire());                            // T=0 CSG=1
+        w.from_target(login_rsp({}, 0x04, 0, LOGIN_STATSN, !bad).wire());
+        Pkt q = login_req({}, LOGIN_FINAL);
+        q.data.clear();
+        w.from_initiator(q.wire());
+        // The bad target names its portal group only in the second response.
+        w.from_target(login_rsp({}, LOGIN_FINAL, SESSION_TSIH, LOGIN_STATSN + 1, bad).wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::tpgt_first_response);
+    expect_broken(*run(true), Rule::tpgt_first_response);
+}
+
+// 3720-5.2-initiator-answers-continue-with-empty
+BOOST_AUTO_TEST_CASE(initiator_continue_empty) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        Wire& w = *p;
+        const Bytes tag = keys_data({{"TargetPortalGroupTag", "1"}});
+        w.from_initiator(login_req({}, 0x04).wire());                 // T=0 CSG=1
+        Pkt r1 = login_rsp({}, 0x44, 0, LOGIN_STATSN, false);          // C=1: its text goes on
+        r1.data.assign(tag.begin(), tag.begin() + 10);
+        w.from_target(r1.wire());
+        Pkt q2 = login_req({}, 0x04);
+        q2.data = bad ? keys_data({{"InitiatorAlias", "host"}}) : Bytes{};
+        w.from_initiator(q2.wire());
+        Pkt r2 = login_rsp({}, 0x04, 0, LOGIN_STATSN + 1, false);
+        r2.data.assign(tag.begin() + 10, tag.end());
+        w.from_target(r2.wire());
+        Pkt q3 = login_req({}, LOGIN_FINAL);
+        q3.data.clear();
+        w.from_initiator(q3.wire());
+        w.from_target(login_rsp({}, LOGIN_FINAL, SESSION_TSIH, LOGIN_STATSN + 2, false).wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::initiator_continue_empty);
+    expect_broken(*run(true), Rule::initiator_continue_empty);
+}
+
+// The first Login Request with only the given keys.
+WireP login_with_keys(const Keys& k) {
+    auto p = std::make_unique<Wire>();
+    Pkt q = login_req();
+    q.data = keys_data(k);
+    p->from_initiator(q.wire());
+    p->from_target(login_rsp().wire());
+    return p;
+}
+
+const std::pair<std::string, std::string> INITIATOR_NAME{"InitiatorName", "iqn.2024-01.org.example:initiator"};
+const std::pair<std::string, std::string> TARGET_NAME{"TargetName", "iqn.2024-01.org.example:disk0"};
+const std::pair<std::string, std::string> NORMAL{"SessionType", "Normal"};
+
+// 3720-5.3-initiatorname-first
+BOOST_AUTO_TEST_CASE(initiatorname_first) {
+    expect_kept(*login_with_keys({INITIATOR_NAME, TARGET_NAME, NORMAL}), Rule::initiatorname_first);
+    expect_broken(*login_with_keys({TARGET_NAME, NORMAL}), Rule::initiatorname_first);
+}
+
+// 3720-12.5-initiatorname-in-first-login
+BOOST_AUTO_TEST_CASE(initiatorname_first_12) {
+    // SessionType may be left out: Normal is its default.
+    expect_kept(*login_with_keys({INITIATOR_NAME, TARGET_NAME}), Rule::initiatorname_first_12);
+    expect_broken(*login_with_keys({TARGET_NAME}), Rule::initiatorname_first_12);
+}
+
+// 3720-5.3-targetname-first
+BOOST_AUTO_TEST_CASE(targetname_first) {
+    expect_kept(*login_with_keys({INITIATOR_NAME, TARGET_NAME, NORMAL}), Rule::targetname_first);
+    expect_broken(*login_with_keys({INITIATOR_NAME, NORMAL}), Rule::targetname_first);
+}
+
+// 3720-12.4-targetname-in-first-login
+BOOST_AUTO_TEST_CASE(targetname_first_12) {
+    expect_kept(*login_with_keys({INITIATOR_NAME, TARGET_NAME}), Rule::targetname_first_12);
+    expect_broken(*login_with_keys({INITIATOR_NAME}), Rule::targetname_first_12);
+}
+
+// 3720-12.4-target-sends-targetname-only-for-sendtargets
+BOOST_AUTO_TEST_CASE(target_no_targetname) {
+    const Keys none{};
+    expect_kept(*logged_in(none, Keys{{"TargetAlias", "disk0"}}), Rule::target_no_targetname);
+    expect_broken(*logged_in(none, Keys{TARGET_NAME}), Rule::target_no_targetname);
+}
+
+// 3720-12.6-targetalias-target-only
+BOOST_AUTO_TEST_CASE(initiator_no_targetalias) {
+    expect_kept(*logged_in({{"InitiatorAlias", "host"}}, Keys{}), Rule::initiator_no_targetalias);
+    expect_broken(*logged_in({{"TargetAlias", "disk0"}}, Keys{}), Rule::initiator_no_targetalias);
+}
+
+// 3720-12.8-targetaddress-target-only
+BOOST_AUTO_TEST_CASE(initiator_no_targetaddress) {
+    expect_kept(*logged_in({{"InitiatorAlias", "host"}}, Keys{}), Rule::initiator_no_targetaddress);
+    expect_broken(*logged_in({{"TargetAddress", "192.0.2.1:3260,1"}}, Keys{}), Rule::initiator_no_targetaddress);
+}
+
+// 3720-12.9-tpgt-target-only
+BOOST_AUTO_TEST_CASE(initiator_no_tpgt) {
+    expect_kept(*logged_in({{"InitiatorAlias", "host"}}, Keys{}), Rule::initiator_no_tpgt);
+    expect_broken(*logged_in({{"TargetPortalGroupTag", "1"}}, Keys{}), Rule::initiator_no_tpgt);
+}
+
+// 3720-12.3-sendtargets-text-only
+BOOST_AUTO_TEST_CASE(sendtargets_text_only) {
+    expect_kept(*logged_in({{"InitiatorAlias", "host"}}, Keys{}), Rule::sendtargets_text_only);
+    expect_broken(*logged_in({{"SendTargets", "All"}}, Keys{}), Rule::sendtargets_text_only);
+}
+
+// 3720-12.5-initiatorname-not-redeclared
+BOOST_AUTO_TEST_CASE(initiatorname_once) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        login_two_step(*p, [&](Pkt& q) {
+            if (bad) q.data = keys_data({INITIATOR_NAME});
+        });
+        return p;
+    };
+    expect_kept(*run(false), Rule::initiatorname_once);
+    expect_broken(*run(true), Rule::initiatorname_once);
+}
+
+// 3720-12.4-targetname-not-redeclared
+BOOST_AUTO_TEST_CASE(targetname_once) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        login_two_step(*p, [&](Pkt& q) {
+            if (bad) q.data = keys_data({TARGET_NAME});
+        });
+        return p;
+    };
+    expect_kept(*run(false), Rule::targetname_once);
+    expect_broken(*run(true), Rule::targetname_once);
+}
+
+// ======================= more keys (RFC 3720 §5.1, §5.2, §6.1, §11, §12) =======================
+
+// 3720-12.2-maxconnections-minimum
+BOOST_AUTO_TEST_CASE(key_maxconnections) {
+    const Keys offer{{"MaxConnections", "1"}};
+    expect_kept(*logged_in(offer, offer), Rule::key_maxconnections);
+    expect_broken(*logged_in(offer, Keys{{"MaxConnections", "2"}}), Rule::key_maxconnections);
+}
+
+// 3720-12.10-initialr2t-or
+BOOST_AUTO_TEST_CASE(key_initialr2t) {
+    const Keys offer{{"InitialR2T", "Yes"}};
+    expect_kept(*logged_in(offer, offer), Rule::key_initialr2t);
+    expect_broken(*logged_in(offer, Keys{{"InitialR2T", "No"}}), Rule::key_initialr2t);
+}
+
+// 3720-12.11-immediatedata-and
+BOOST_AUTO_TEST_CASE(key_immediatedata) {
+    const Keys offer{{"ImmediateData", "No"}};
+    expect_kept(*logged_in(offer, offer), Rule::key_immediatedata);
+    expect_broken(*logged_in(offer, Keys{{"ImmediateData", "Yes"}}), Rule::key_immediatedata);
+}
+
+// 3720-12.13-maxburstlength-minimum
+BOOST_AUTO_TEST_CASE(key_maxburst) {
+    const Keys offer{{"MaxBurstLength", "131072"}};  // never below FirstBurstLength (65536 by default)
+    expect_kept(*logged_in(offer, Keys{{"MaxBurstLength", "65536"}}), Rule::key_maxburst);
+    expect_broken(*logged_in(offer, Keys{{"MaxBurstLength", "262144"}}), Rule::key_maxburst);
+}
+
+// 3720-12.14-firstburstlength-minimum
+BOOST_AUTO_TEST_CASE(key_firstburst) {
+    const Keys offer{{"FirstBurstLength", "65536"}};
+    expect_kept(*logged_in(offer, Keys{{"FirstBurstLength", "16384"}}), Rule::key_firstburst);
+    expect_broken(*logged_in(offer, Keys{{"FirstBurstLength", "131072"}}), Rule::key_firstburst);
+}
+
+// 3720-12.16-defaulttime2retain-minimum
+BOOST_AUTO_TEST_CASE(key_time2retain) {
+    const Keys offer{{"DefaultTime2Retain", "20"}};
+    expect_kept(*logged_in(offer, Keys{{"DefaultTime2Retain", "0"}}), Rule::key_time2retain);
+    expect_broken(*logged_in(offer, Keys{{"DefaultTime2Retain", "30"}}), Rule::key_time2retain);
+}
+
+// 3720-12.17-maxoutstandingr2t-minimum
+BOOST_AUTO_TEST_CASE(key_maxoutstandingr2t) {
+    const Keys offer{{"MaxOutstandingR2T", "1"}};
+    expect_kept(*logged_in(offer, offer), Rule::key_maxoutstandingr2t);
+    expect_broken(*logged_in(offer, Keys{{"MaxOutstandingR2T", "2"}}), Rule::key_maxoutstandingr2t);
+}
+
+// 3720-12.18-datapduinorder-or
+BOOST_AUTO_TEST_CASE(key_datapduinorder) {
+    const Keys offer{{"DataPDUInOrder", "Yes"}};
+    expect_kept(*logged_in(offer, offer), Rule::key_datapduinorder);
+    expect_broken(*logged_in(offer, Keys{{"DataPDUInOrder", "No"}}), Rule::key_datapduinorder);
+}
+
+// 3720-12.19-datasequenceinorder-or
+BOOST_AUTO_TEST_CASE(key_datasequenceinorder) {
+    const Keys offer{{"DataSequenceInOrder", "Yes"}};
+    expect_kept(*logged_in(offer, offer), Rule::key_datasequenceinorder);
+    expect_broken(*logged_in(offer, Keys{{"DataSequenceInOrder", "No"}}), Rule::key_datasequenceinorder);
+}
+
+// 3720-12.20-errorrecoverylevel-minimum
+BOOST_AUTO_TEST_CASE(key_erl) {
+    const Keys offer{{"ErrorRecoveryLevel", "1"}};
+    expect_kept(*logged_in(offer, offer), Rule::key_erl);
+    expect_broken(*logged_in(offer, Keys{{"ErrorRecoveryLevel", "2"}}), Rule::key_erl);
+}
+
+// 3720-6.1-erl0-supported
+BOOST_AUTO_TEST_CASE(erl0_supported) {
+    const Keys offer{{"ErrorRecoveryLevel", "0"}};
+    expect_kept(*logged_in(offer, offer), Rule::erl0_supported);
+    expect_broken(*logged_in(offer, Keys{{"ErrorRecoveryLevel", "Reject"}}), Rule::erl0_supported);
+}
+
+// 3720-12.19-one-r2t-when-erl-and-sequence-order
+BOOST_AUTO_TEST_CASE(one_r2t_erl) {
+    const Keys good{{"ErrorRecoveryLevel", "1"}, {"MaxOutstandingR2T", "1"}};
+    const Keys bad{{"ErrorRecoveryLevel", "1"}, {"MaxOutstandingR2T", "2"}};
+    expect_kept(*logged_in(good, good), Rule::one_r2t_erl);
+    expect_broken(*logged_in(bad, bad), Rule::one_r2t_erl);
+}
+
+// 3720-5.1-key-name-format
+BOOST_AUTO_TEST_CASE(key_name_format) {
+    auto run = [](const std::string& name) { return logged_in({{name, "3"}}, Keys{{name, "NotUnderstood"}}); };
+    expect_kept(*run("FrobnicationLevel"), Rule::key_name_format);
+    expect_broken(*run("Frob!Level"), Rule::key_name_format);
+    expect_broken(*run("frobnicationLevel"), Rule::key_name_format);
+}
+
+// 3720-5.2-key-reserved-constants-not-proposed (a target's declaration)
+BOOST_AUTO_TEST_CASE(reserved_constants_not_proposed) {
+    const Keys offer{{"FrobnicationLevel", "3"}};
+    auto answer = [](const char* alias) { return Keys{{"FrobnicationLevel", "NotUnderstood"}, {"TargetAlias", alias}}; };
+    expect_kept(*logged_in(offer, answer("disk0")), Rule::reserved_constants_not_proposed);
+    expect_broken(*logged_in(offer, answer("Irrelevant")), Rule::reserved_constants_not_proposed);
+}
+
+// 3720-5.2-reserved-constants (an initiator's offer)
+BOOST_AUTO_TEST_CASE(reserved_constants) {
+    const Keys answer{{"FrobnicationLevel", "NotUnderstood"}, {"MaxConnections", "1"}};
+    auto offer = [](const char* v) { return Keys{{"FrobnicationLevel", "3"}, {"MaxConnections", v}}; };
+    expect_kept(*logged_in(offer("1"), answer), Rule::reserved_constants);
+    expect_broken(*logged_in(offer("Reject"), answer), Rule::reserved_constants);
+}
+
+// 3720-5.2-standard-keys-understood
+BOOST_AUTO_TEST_CASE(standard_keys_understood) {
+    const Keys offer{{"MaxConnections", "1"}};
+    expect_kept(*logged_in(offer, offer), Rule::standard_keys_understood);
+    expect_broken(*logged_in(offer, Keys{{"MaxConnections", "NotUnderstood"}}), Rule::standard_keys_understood);
+}
+
+// 3720-10.13-chapter12-keys-supported
+BOOST_AUTO_TEST_CASE(chapter12_keys_supported) {
+    const Keys offer{{"DefaultTime2Wait", "2"}};
+    expect_kept(*logged_in(offer, offer), Rule::chapter12_keys_supported);
+    expect_broken(*logged_in(offer, Keys{{"DefaultTime2Wait", "NotUnderstood"}}), Rule::chapter12_keys_supported);
+}
+
+// 3720-5.2-notunderstood-answer
+BOOST_AUTO_TEST_CASE(notunderstood_answer) {
+    const Keys offer{{"FrobnicationLevel", "3"}};
+    expect_kept(*logged_in(offer, Keys{{"FrobnicationLevel", "NotUnderstood"}}), Rule::notunderstood_answer);
+    expect_broken(*logged_in(offer, Keys{{"FrobnicationLevel", "Irrelevant"}}), Rule::notunderstood_answer);
+}
+
+// 3720-5.2-boolean-answer-required
+BOOST_AUTO_TEST_CASE(boolean_answer_required) {
+    const Keys offer{{"InitialR2T", "No"}};  // OR offered No: the answer decides
+    expect_kept(*logged_in(offer, offer), Rule::boolean_answer_required);
+    expect_broken(*logged_in(offer, Keys{}), Rule::boolean_answer_required, {Rule::key_answered});
+}
+
+// 3720-5.2-none-only-if-offered
+BOOST_AUTO_TEST_CASE(none_only_if_offered) {
+    const Keys answer{{"HeaderDigest", "None"}};
+    expect_kept(*logged_in({{"HeaderDigest", "CRC32C,None"}}, answer), Rule::none_only_if_offered);
+    // None is then also no value of the list offered.
+    expect_broken(*logged_in({{"HeaderDigest", "CRC32C"}}, answer), Rule::none_only_if_offered, {Rule::key_list_choice});
+}
+
+// 3720-11.1-auth-keys-security-stage-only
+BOOST_AUTO_TEST_CASE(auth_keys_security_stage) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        const Keys auth{{"AuthMethod", "None"}};
+        const std::uint8_t flags = bad ? LOGIN_FINAL : 0x83;  // CSG 1 (operational) or 0 (security), NSG 3
+        p->from_initiator(login_req(auth, flags).wire());
+        p->from_target(login_rsp(auth, flags).wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::auth_keys_security_stage);
+    expect_broken(*run(true), Rule::auth_keys_security_stage);
+}
+
+// The target's CHAP challenge (RFC 3720 §11.1.4), StatSN LOGIN_STATSN + 1.
+Pkt chap_challenge(const Keys& k) { return login_rsp(k, 0x00, 0, LOGIN_STATSN + 1, false); }
+const std::pair<std::string, std::string> CHAP_I{"CHAP_I", "1"};
+const std::pair<std::string, std::string> CHAP_C{"CHAP_C", "0x" + std::string(32, 'a')};
+
+// 3720-11.1-chap-a-offers-md5
+BOOST_AUTO_TEST_CASE(chap_md5_offered) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        chap_start(*p, bad ? "7" : "5");
+        p->from_target(chap_challenge(bad ? Keys{{"CHAP_A", "Reject"}} : Keys{{"CHAP_A", "5"}, CHAP_I, CHAP_C}).wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::chap_md5_offered);
+    expect_broken(*run(true), Rule::chap_md5_offered);
+}
+
+// 3720-11.1-chap-algorithm-from-offer
+BOOST_AUTO_TEST_CASE(chap_algorithm_offered) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        chap_start(*p, "5");
+        p->from_target(chap_challenge({{"CHAP_A", bad ? "7" : "5"}, CHAP_I, CHAP_C}).wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::chap_algorithm_offered);
+    expect_broken(*run(true), Rule::chap_algorithm_offered);
+}
+
+// 3720-11.1-chap-target-sends-a-i-c
+BOOST_AUTO_TEST_CASE(chap_aic) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        chap_start(*p, "5");
+        Keys k{{"CHAP_A", "5"}, CHAP_I};
+        if (!bad) k.push_back(CHAP_C);
+        p->from_target(chap_challenge(k).wire());
+        return p;
+    };
+    expect_kept(*run(false), Rule::chap_aic);
+    expect_broken(*run(true), Rule::chap_aic);
+}
+
+// 3720-11.1-chap-binary-length-limit
+BOOST_AUTO_TEST_CASE(chap_length) {
+    auto run = [](std::size_t bytes) {
+        auto p = std::make_unique<Wire>();
+        chap_start(*p, "5");
+        p->from_target(chap_challenge({{"CHAP_A", "5"}, CHAP_I, {"CHAP_C", "0x" + std::string(2 * bytes, 'b')}}).wire());
+        return p;
+    };
+    expect_kept(*run(1024), Rule::chap_length);
+    expect_broken(*run(1025), Rule::chap_length);
+}
+
+// 3720-12.22-extension-keys-normal-sessions-only
+BOOST_AUTO_TEST_CASE(extension_normal_only) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        login(*p, {{"X-org.example.Frob", "1"}}, Keys{{"X-org.example.Frob", "NotUnderstood"}}, bad);  // bad: discovery
+        return p;
+    };
+    expect_kept(*run(false), Rule::extension_normal_only);
+    expect_broken(*run(true), Rule::extension_normal_only);
+}
+
+// 3720-12.22-extension-key-name-format
+BOOST_AUTO_TEST_CASE(extension_name_format) {
+    auto run = [](const std::string& name) { return logged_in({{name, "1"}}, Keys{{name, "NotUnderstood"}}); };
+    expect_kept(*run("X-org.example.Frob"), Rule::extension_name_format);
+    expect_kept(*run("X#org.example.Frob"), Rule::extension_name_format);
+    expect_broken(*run("X-org.example!Frob"), Rule::extension_name_format);
+}
+
+// ======================= more logout (RFC 3720 §10.14, §10.15) =======================
+
+// 3720-10.15-logout-response-no-data
+BOOST_AUTO_TEST_CASE(logout_rsp_no_data) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(logout_req(w, 0x60));
+        Pkt r = logout_rsp(w, 0x60);
+        if (bad) r.data = filled(4, 0);
+        w.from_target(r);
+        return p;
+    };
+    expect_kept(*run(false), Rule::logout_rsp_no_data);
+    expect_broken(*run(true), Rule::logout_rsp_no_data);
+}
+
+// 3720-10.14-logout-request-no-data
+BOOST_AUTO_TEST_CASE(logout_req_no_data) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        Pkt q = logout_req(w, 0x60);
+        if (bad) q.data = filled(4, 0);
+        w.from_initiator(q);
+        w.from_target(logout_rsp(w, 0x60));
+        return p;
+    };
+    expect_kept(*run(false), Rule::logout_req_no_data);
+    expect_broken(*run(true), Rule::logout_req_no_data);
+}
+
+// 3720-10.15-recovery-logout-below-erl2
+BOOST_AUTO_TEST_CASE(recovery_logout) {
+    auto run = [](bool bad) {
+        auto p = logged_in();  // ErrorRecoveryLevel 0
+        Wire& w = *p;
+        Pkt q = logout_req(w, 0x60, 2);  // remove connection 5 for recovery
+        q.be16(20, 5);
+        w.from_initiator(q);
+        w.from_target(logout_rsp(w, 0x60, bad ? 0 : 2));
+        return p;
+    };
+    expect_kept(*run(false), Rule::recovery_logout);
+    expect_broken(*run(true), Rule::recovery_logout);
+}
+
+// 3720-10.14-no-new-requests-after-logout
+// Tallied only when broken (see response_once).
+BOOST_AUTO_TEST_CASE(no_requests_after_logout) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(logout_req(w, 0x60, 0));  // close the session
+        if (bad) w.from_initiator(nop_out(w, NO_TAG));
+        w.from_target(logout_rsp(w, 0x60, 0));
+        w.finish();
+        return p;
+    };
+    expect_quiet(*run(false), Rule::no_requests_after_logout);
+    expect_broken(*run(true), Rule::no_requests_after_logout);
+}
+
+// ======================= more reject and async (RFC 3720 §10.9, §10.17) =======================
+
+// 3720-10.17-reject-advances-statsn
+BOOST_AUTO_TEST_CASE(reject_statsn) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        const Pkt c = scsi_cmd(w, 0x30, 0, 0);
+        w.from_initiator(c);
+        const std::uint32_t sn = w.statsn;
+        Pkt r = reject_pdu(w, 0x09, header_of(c));
+        if (bad) r.be32(24, sn + 1);
+        w.from_target(r);
+        w.from_initiator(nop_out(w, 0x31));
+        w.from_target(nop_in(w, 0x31));  // the next status after the Reject
+        return p;
+    };
+    expect_kept(*run(false), Rule::reject_statsn);
+    expect_broken(*run(true), Rule::reject_statsn);
+}
+
+// 3720-10.9-advances-statsn
+BOOST_AUTO_TEST_CASE(async_statsn) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        const std::uint32_t sn = w.statsn;
+        Pkt a = async_pdu(w, 1);
+        if (bad) a.be32(24, sn + 1);
+        w.from_target(a);
+        return p;
+    };
+    expect_kept(*run(false), Rule::async_statsn);
+    expect_broken(*run(true), Rule::async_statsn);
+}
+
+// 3720-10.9-lun-and-vcode-reserved-otherwise
+BOOST_AUTO_TEST_CASE(async_reserved) {
+    auto run = [](std::uint8_t event, std::uint8_t lun, std::uint8_t vcode) {
+        auto p = logged_in();
+        Wire& w = *p;
+        Pkt a = async_pdu(w, event);
+        a.u8(9, lun).u8(37, vcode);
+        w.from_target(a);
+        return p;
+    };
+    expect_kept(*run(1, 0, 0), Rule::async_reserved);
+    expect_kept(*run(0, 1, 0), Rule::async_reserved);     // a SCSI event names its LUN
+    expect_kept(*run(255, 0, 9), Rule::async_reserved);   // a vendor event has its code
+    expect_broken(*run(1, 1, 0), Rule::async_reserved);
+    expect_broken(*run(1, 0, 9), Rule::async_reserved);
+}
+
+// ======================= more discovery (RFC 3720 §3.3) =======================
+
+// 3720-3.3-discovery-rejects-others
+BOOST_AUTO_TEST_CASE(discovery_rejects) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        Wire& w = *p;
+        login(w, {}, std::nullopt, true);  // a discovery session
+        const Pkt c = scsi_cmd(w, 0x10, 0, 0);
+        w.from_initiator(c);
+        w.from_target(bad ? scsi_rsp(w, 0x10) : reject_pdu(w, 0x05, header_of(c)));  // command not supported
+        return p;
+    };
+    expect_kept(*run(false), Rule::discovery_rejects);
+    expect_broken(*run(true), Rule::discovery_rejects);
+}
+
+// 3720-3.3-discovery-only-sendtargets-logout
+BOOST_AUTO_TEST_CASE(discovery_only) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        Wire& w = *p;
+        login(w, {}, std::nullopt, bad);  // the bad session is a discovery session
+        w.from_initiator(scsi_cmd(w, 0x10, W, 512));
+        w.from_target(r2t_pdu(w, 0x10, 0x100, 0, 0, 512));
+        return p;
+    };
+    expect_kept(*run(false), Rule::discovery_only);
+    expect_broken(*run(true), Rule::discovery_only);
+}
+
+// ======================= more CmdSN (RFC 3720 §3.2.2.1) =======================
+
+// 3720-3.2-immediate-carries-current-cmdsn
+BOOST_AUTO_TEST_CASE(immediate_cmdsn) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, 0, 0));  // CmdSN 1
+        Pkt n = nop_out(w, NO_TAG);                 // immediate: CmdSN 2, not taken
+        if (bad) n.be32(24, 3);
+        w.from_initiator(n);
+        return p;
+    };
+    expect_kept(*run(false), Rule::immediate_cmdsn);
+    expect_broken(*run(true), Rule::immediate_cmdsn);
+}
+
+// 3720-3.2-initiator-sends-cmdsn-in-order
+BOOST_AUTO_TEST_CASE(cmdsn_in_order) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        const Pkt a = scsi_cmd(w, 0x10, 0, 0);  // CmdSN 1
+        const Pkt b = scsi_cmd(w, 0x11, 0, 0);  // CmdSN 2
+        w.from_initiator(bad ? b : a);
+        w.from_initiator(bad ? a : b);
+        return p;
+    };
+    expect_kept(*run(false), Rule::cmdsn_in_order);
+    expect_broken(*run(true), Rule::cmdsn_in_order);
+}
+
+// 3720-3.2-ignore-duplicate-cmdsn
+BOOST_AUTO_TEST_CASE(duplicate_cmdsn_ignored) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, 0, 0));  // CmdSN 1
+        Pkt dup = scsi_cmd(w, 0x11, 0, 0);          // CmdSN 2
+        if (bad) {
+            dup.be32(24, 1);                        // CmdSN 1 again, while task 0x10 is open
+            w.cmdsn = 2;
+        }
+        w.from_initiator(dup);
+        w.from_target(scsi_rsp(w, 0x10));
+        w.from_target(scsi_rsp(w, 0x11));           // the bad target answers the duplicate
+        return p;
+    };
+    expect_kept(*run(false), Rule::duplicate_cmdsn_ignored);
+    // The duplicate is the initiator's fault first.
+    expect_broken(*run(true), Rule::duplicate_cmdsn_ignored, {Rule::cmdsn_sequence, Rule::cmdsn_in_order});
+}
+
 
 // ======================= the framer and TCP reassembly =======================
 
