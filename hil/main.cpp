@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
     rp->add_option("--shard", rep_shard, "I/N: run only the I-th of N shares of the scenarios");
     rp->add_option("--jobs,-j", rep.jobs, "scenario worker processes")->capture_default_str();
     rp->add_flag("--no-peer", no_peer, "skip the peer suite");
+    rp->add_flag("--all-pcaps", rep.all_pcaps, "keep every pcap (default: only failed runs', and the peer capture when the target broke a rule)");
     rp->add_option("--peer-tests", rep.peer_tests, "iscsi-test-cu -t for the peer suite")->capture_default_str();
     rp->add_option("--unit-tests", rep.unit_tests, "folder of the unit test binaries (test_*) to run");
     rp->add_option("--coverage", rep.coverage_build, "the coverage build folder: gcovr reads its counters");

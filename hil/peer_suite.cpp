@@ -139,6 +139,10 @@ int peer_suite(const PeerSuiteOptions& opt) {
             res.peer_wire[std::string(checker::rules()[r].id)] = {t.exercised, target_violations};
         }
         res.peer_capture = opt.capture;
+        if (opt.capture_on_violation_only && by_target == 0) {
+            fs::remove(opt.capture);
+            res.peer_capture.clear();
+        }
         std::cout << "peer suite: wire checker on the capture: " << w.pdus() << " PDUs on " << w.connections() << " connections, "
                   << by_target << " violations by the target" << (s.usable ? "" : " (capture unusable: " + s.error + ")") << "\n";
     }

@@ -13,6 +13,7 @@ struct PeerSuiteOptions {
     std::string results;         // JSON results here
     std::string capture;         // dumpcap the suite into this pcap and check it
     std::string keep_logs;       // copy iscsi-test-cu's console logs into this folder
+    bool capture_on_violation_only = false;  // delete the capture (it can be GBs) unless the target broke a rule
 };
 
 int peer_suite(const PeerSuiteOptions& opt);

@@ -114,6 +114,7 @@ int report_main(const ReportOptions& opt) {
         run.jobs = opt.jobs;
         run.pcap_dir = (out / "pcaps").string();
         run.results = (stages / "scenarios.json").string();
+        run.pcap_failed_only = !opt.all_pcaps;
         const int rc = run_scenarios(run);
         std::cout << "== stage 1/4: scenario suites done (exit " << rc << ", " << static_cast<int>(since(ts)) << " s)\n";
         inputs.push_back(run.results);
@@ -126,6 +127,7 @@ int report_main(const ReportOptions& opt) {
             peer.tests = opt.peer_tests;
             peer.results = (stages / "peer.json").string();
             peer.capture = (out / "pcaps" / "peer-suite.pcap").string();
+            peer.capture_on_violation_only = !opt.all_pcaps;
             const int prc = peer_suite(peer);
             std::cout << "== stage 2/4: peer suite done (exit " << prc << ", " << static_cast<int>(since(ts)) << " s)\n";
             if (fs::exists(peer.results)) inputs.push_back(peer.results);

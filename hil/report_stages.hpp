@@ -22,6 +22,7 @@ struct ReportOptions {
     std::string unit_tests;                 // folder of Boost.Test binaries (test_*)
     std::string coverage_build;             // a build made with -DISCSILAB_COVERAGE=ON
     std::string source_root = ".";
+    bool all_pcaps = false;                 // keep every pcap, not only those of failures
 };
 
 int report_main(const ReportOptions& opt);

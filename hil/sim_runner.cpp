@@ -84,7 +84,7 @@ bool decode(const std::string& line, Outcome& o) {
     return true;
 }
 
-Outcome run_one(const Job& j, std::size_t index, const std::string& pcap_dir) {
+Outcome run_one(const Job& j, std::size_t index, const std::string& pcap_dir, bool pcap_failed_only) {
     Outcome o;
     o.index = index;
     o.file = j.file;
@@ -108,6 +108,8 @@ Outcome run_one(const Job& j, std::size_t index, const std::string& pcap_dir) {
     o.ops = r.ops;
     o.faults = r.faults;
     o.recoveries = r.recoveries;
+    // Same seed, same binary, same pcap: a passing run's capture can always be made again.
+    if (pcap_failed_only && r.passed && !pcap.empty()) fs::remove(pcap);
     o.checked = r.wire_pdus;
     for (const auto& t : r.wire_tally)
         o.wire += (o.wire.empty() ? "" : ";") + t.id + "=" + std::to_string(t.exercised) + "/" + std::to_string(t.violated);
@@ -163,7 +165,7 @@ int run_scenarios(const RunOptions& opt) {
     const unsigned workers = std::max(1u, std::min<unsigned>(opt.jobs, static_cast<unsigned>(jobs.size())));
     if (workers == 1) {
         for (std::size_t k = 0; k < jobs.size(); ++k) {
-            outcomes[k] = run_one(jobs[k], k, opt.pcap_dir);
+            outcomes[k] = run_one(jobs[k], k, opt.pcap_dir, opt.pcap_failed_only);
             print_line(outcomes[k], jobs.size(), jobs[k].file);
         }
     } else {
@@ -176,7 +178,7 @@ int run_scenarios(const RunOptions& opt) {
             if (pid == 0) {
                 close(fds[0]);
                 for (std::size_t k = w; k < jobs.size(); k += workers) {
-                    std::string line = encode(run_one(jobs[k], k, opt.pcap_dir)) + "\n";
+                    std::string line = encode(run_one(jobs[k], k, opt.pcap_dir, opt.pcap_failed_only)) + "\n";
                     [[maybe_unused]] auto n = write(fds[1], line.data(), line.size());
                 }
                 close(fds[1]);
@@ -255,7 +257,7 @@ int run_scenarios(const RunOptions& opt) {
             r.passed = o.passed;
             r.digest = o.digest;
             r.replay = "iscsilab run " + jobs[k].file + " --seed " + std::to_string(o.seed);
-            if (!opt.pcap_dir.empty()) r.pcap = pcap_path(opt.pcap_dir, s.name, o.seed);
+            if (!opt.pcap_dir.empty() && (!opt.pcap_failed_only || !o.passed)) r.pcap = pcap_path(opt.pcap_dir, s.name, o.seed);
             r.sim_seconds = o.sim_s;
             r.wall_seconds = o.wall_s;
             r.pdus = o.pdus;

@@ -16,6 +16,7 @@ struct RunOptions {
     std::string junit;
     std::string pcap_dir;
     std::string results;         // JSON results for `iscsilab report` (reports/README.md)
+    bool pcap_failed_only = false;   // keep the pcaps of failed runs only (a replay remakes any other)
     unsigned jobs = 1;
     bool quiet = false;
 };

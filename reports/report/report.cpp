@@ -457,6 +457,8 @@ std::string html(const Report& rep, const Results& r) {
       << "<li><b>violated</b>: at least one observation saw it broken (the observation says where; a scenario run comes with the command that "
          "replays it, and the pcap, in which the violation record sits next to the PDU: filter <code>iscsilab.violation</code> in Wireshark "
          "with our plugin).</li>"
+      << "<li>A scenario run's pcap is kept when the run failed; any run's pcap is remade bit for bit by its replay command "
+         "with <code>--pcap DIR</code> (same seed, same binary). The peer suite's capture is kept when the target broke a rule in it.</li>"
       << "<li><b>never observed</b>: nothing in these results exercised it; the row says whether it is planned or why it cannot be observed.</li>"
       << "<li>Deviations of the test initiator (iscsi-test-cu breaks rules on purpose to see the target's answer) do not count against the "
          "target.</li></ul>\n";
