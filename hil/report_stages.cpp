@@ -81,8 +81,22 @@ std::vector<std::string> results_files(const std::string& from) {
 
 }  // namespace
 
-int report_main(const ReportOptions& opt) {
+namespace {
+// A path given relative to the source tree works from anywhere (the build folder, CTest).
+std::string in_source(const std::string& p) {
+#if defined(ISCSILAB_SOURCE_DIR)
+    if (!p.empty() && fs::path(p).is_relative() && !fs::exists(p) && fs::exists(fs::path(ISCSILAB_SOURCE_DIR) / p))
+        return (fs::path(ISCSILAB_SOURCE_DIR) / p).string();
+#endif
+    return p;
+}
+}  // namespace
+
+int report_main(const ReportOptions& given) {
     const auto t0 = Clock::now();
+    ReportOptions opt = given;
+    opt.catalogue = in_source(opt.catalogue);
+    for (auto& s : opt.suites) s = in_source(s);
     const fs::path out(opt.out);
     const fs::path stages = out / "stages";
     std::error_code ec;

@@ -18,6 +18,11 @@ const Requirement* Catalogue::find(const std::string& id) const {
 Catalogue load(const std::string& dir) {
     namespace fs = std::filesystem;
     Catalogue c;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+        c.errors.push_back(dir + ": no such catalogue folder");
+        return c;
+    }
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(dir))
         if (e.path().extension() == ".yaml") files.push_back(e.path());

@@ -48,6 +48,9 @@ void check_tmf_request(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
         }
         if (covered) s.covered.push_back(itt);
     }
+    // A task-set-wide function may act before its response comes back (or never comes
+    // back: the connection may drop): from its request on, any open task may be gone.
+    if (s.function >= CLEAR_TASK_SET && s.function <= TARGET_COLD_RESET) ++w.reset_epoch(c.target);
     c.tmfs[p.itt] = std::move(s);
 }
 

@@ -309,6 +309,15 @@ void WireChecker::segment(const TcpSegment& s) {
     // No SYN before the first bytes: the capture began mid-connection, after the login.
     if (!c.tcp[dir].started && !s.syn && !s.payload.empty() && c.pdu_index == 0 && !c.tcp[1 - dir].saw_syn)
         c.phase = Phase::unknown;
+    // A connection that ends while a task-set-wide TMF awaits its answer: it may have
+    // acted at the target all the same.
+    if ((s.fin || s.rst) && !c.tmfs.empty()) {
+        for (const auto& [itt, t] : c.tmfs)
+            if (t.function >= 4 && t.function <= 7) {
+                ++reset_epoch(c.target);
+                break;
+            }
+    }
     reassemble(c.tcp[dir], s, framer, *this, c.name, [&](std::span<const std::byte> bytes) {
         framer.feed(bytes, [&](const Pdu& p) {
             ++pdus_;
