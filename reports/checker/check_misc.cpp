@@ -26,6 +26,13 @@ void check_tmf_request(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
         // RFC 3720 §10.5.4: RefCmdSN names the task's CmdSN, or the TMF's own for an
         // immediate task.
         auto t = c.tasks.find(s.referenced);
+        // RFC 3720 §10.6.1: a tag the target never saw, whose RefCmdSN is outside the
+        // window, names no task the target could have: Task does not exist.
+        if (t == c.tasks.end() && c.phase == Phase::full_feature && !c.ended_tasks.count(s.referenced) &&
+            !c.aborted_tasks.count(s.referenced) && c.exp_cmdsn && c.max_cmdsn) {
+            const Serial ref{p.f32};
+            s.unknown_outside_window = ref < *c.exp_cmdsn || ref > *c.max_cmdsn;
+        }
         if (t != c.tasks.end()) {
             if (t->second.immediate)
                 w.report(c, Rule::refcmdsn_immediate, p.f32 == p.cmdsn(), "RefCmdSN %u for an immediate task, the TMF's CmdSN is %u",
@@ -68,6 +75,9 @@ void check_tmf_response(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
     if (it != c.tmfs.end() && it->second.function == ABORT_TASK) {
         if (it->second.names_tmf) {
             w.report(c, Rule::abort_of_tmf, response == 255, "ABORT TASK of a TMF answered 0x%02x", response);
+        } else if (it->second.unknown_outside_window) {
+            w.report(c, Rule::abort_unknown_outside, response == 1, "ABORT TASK of unknown ITT 0x%x (RefCmdSN outside the window) answered 0x%02x",
+                     it->second.referenced, response);
         } else if (auto open = c.tasks.find(it->second.referenced);
                    open != c.tasks.end() && open->second.reset_epoch == w.reset_epoch(c.target)) {
             // RFC 3720 §10.6.1: the task is still open now, so it existed: Function complete.

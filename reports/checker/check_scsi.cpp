@@ -59,6 +59,8 @@ void end_task(WireChecker::Conn& c, std::uint32_t itt) {
 void judge_residual(WireChecker& w, WireChecker::Conn& c, const TaskState& t, bool under, bool over, std::uint32_t residual) {
     w.report(c, Rule::residual_flags, !(under && over) && (under || over || residual == 0),
              "U=%d O=%d residual %u", under, over, residual);
+    // RFC 3720 §10.4.5: U or O says some data did not move; a residual of 0 contradicts it.
+    if (under || over) w.report(c, Rule::residual_write, residual > 0, "U=%d O=%d with residual 0", under, over);
     if (t.read && !t.write) {
         const std::uint64_t moved = t.datain_bytes;
         if (under)

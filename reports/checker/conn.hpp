@@ -96,6 +96,7 @@ struct TaskState {
 struct TmfState {
     std::uint8_t function = 0;
     bool names_tmf = false;             // ABORT TASK of a task management request
+    bool unknown_outside_window = false; // ABORT TASK of a tag never seen, RefCmdSN outside the window
     std::uint32_t referenced = RESERVED_TAG;
     std::uint64_t lun = 0;
     std::vector<std::uint32_t> covered;  // tasks under way when the request arrived

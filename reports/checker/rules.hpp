@@ -154,6 +154,7 @@ namespace iscsilab::checker {
     X(refcmdsn_immediate, "3720-10.5-refcmdsn-for-immediate-task", "ABORT TASK of an immediate task names the TMF's own CmdSN") \
     X(abort_of_tmf, "3720-10.5-abort-of-tmf-rejected", "ABORT TASK of a TMF is answered Function rejected (255)") \
     X(abort_live, "3720-10.6-abort-task-live-task-complete", "ABORT TASK of a task still open is answered Function complete") \
+    X(abort_unknown_outside, "3720-10.6-abort-task-unknown-outside-window", "ABORT TASK of an unknown task with RefCmdSN outside the window is answered Task does not exist") \
     X(nopin_ttt_reply, "3720-10.19-nopin-ttt-reserved-in-reply", "a NOP-In answering a ping has TTT 0xffffffff") \
     X(nopin_unsolicited_itt, "3720-10.19-unsolicited-nopin-itt-reserved", "a NOP-In that answers no ping has ITT 0xffffffff") \
     X(nopin_unsolicited_statsn, "3720-10.19-unsolicited-nopin-statsn-not-advanced", "a NOP-In with ITT 0xffffffff repeats the next StatSN") \

@@ -331,10 +331,16 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
         if (!driver.sessions().empty()) failed(std::to_string(driver.sessions().size()) + " sessions left at the target");
     }
     // The wire checker's verdicts (RFC 3720 rules of reports/catalogue, by id).
+    std::size_t wire_lines = 0;
     {
+        // They lead the failure list, so the cut below never hides them behind the
+        // initiator model's own lines.
         const auto lines = wire.finish();
-        for (std::size_t k = 0; k < lines.size() && k < 4; ++k) failed(lines[k]);
-        if (lines.size() > 4) failed(std::to_string(lines.size() - 4) + " more wire-rule violations");
+        std::vector<std::string> first;
+        for (std::size_t k = 0; k < lines.size() && k < 4; ++k) first.push_back(lines[k]);
+        if (lines.size() > 4) first.push_back(std::to_string(lines.size() - 4) + " more wire-rule violations");
+        res.failures.insert(res.failures.begin(), first.begin(), first.end());
+        wire_lines = first.size();
         res.wire_pdus = wire.checker().pdus();
         res.wire_violations = wire.checker().violation_count();
         for (std::size_t k = 0; k < checker::RULE_COUNT; ++k) {
@@ -347,7 +353,7 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
     // A failure under faults is read next to what the plan did, and when, and what the
     // target said last.
     if (!res.failures.empty()) {
-        if (res.failures.size() > 8) res.failures.resize(8);
+        if (res.failures.size() > 8 + wire_lines) res.failures.resize(8 + wire_lines);
         const auto& fault_log = injector.log();
         for (std::size_t k = 0; k < fault_log.size() && k < 16; ++k) res.failures.push_back("fault at " + fault_log[k]);
         for (const auto& line : target_log) res.failures.push_back("target at " + line);

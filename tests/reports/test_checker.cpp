@@ -465,7 +465,7 @@ const std::vector<std::vector<Rule>> COMPANIONS = {
      Rule::key_maxoutstandingr2t, Rule::key_erl},
     {Rule::statsn_increment, Rule::statsn_per_status, Rule::r2t_statsn, Rule::nopin_reply_statsn, Rule::nopin_unsolicited_statsn,
      Rule::reject_statsn, Rule::async_statsn},
-    {Rule::residual_flags, Rule::rsp_residual_zero},
+    {Rule::residual_flags, Rule::rsp_residual_zero, Rule::residual_write},
     {Rule::datain_datasn, Rule::datasn_from_zero, Rule::datasn_across_sequences},
     {Rule::dataout_datasn, Rule::dataout_datasn_per_sequence},
     {Rule::dataout_within_r2t, Rule::data_pdus_in_order, Rule::dataout_final, Rule::honours_r2t},
@@ -1503,16 +1503,16 @@ BOOST_AUTO_TEST_CASE(tmf_response_known) {
 
 // 3720-10.6-response-code-defined-values
 BOOST_AUTO_TEST_CASE(tmf_response_code) {
-    auto run = [](std::uint8_t response, std::uint32_t referenced = 0x10) {
+    auto run = [](std::uint8_t response, std::uint8_t function = ABORT_TASK) {
         auto p = logged_in();
         Wire& w = *p;
         w.from_initiator(scsi_cmd(w, 0x10, R, 512));
-        w.from_initiator(tmf_req(w, 0x50, ABORT_TASK, referenced));
+        w.from_initiator(tmf_req(w, 0x50, function, 0x10));
         w.from_target(tmf_rsp(w, 0x50, response));
         return p;
     };
     expect_kept(*run(0), Rule::tmf_response_code);
-    expect_kept(*run(255, 0x77), Rule::tmf_response_code);  // function rejected (of a task it cannot see)
+    expect_kept(*run(255, 8), Rule::tmf_response_code);  // TASK REASSIGN at ErrorRecoveryLevel 0: function rejected
     expect_broken(*run(7), Rule::tmf_response_code);
 }
 
@@ -1763,6 +1763,35 @@ BOOST_AUTO_TEST_CASE(logout_of_another_cid_allows_requests_here) {
     };
     BOOST_TEST(run(5)->checker.tally()[static_cast<std::size_t>(Rule::no_requests_after_logout)].violated == 0u);
     BOOST_TEST(run(0)->checker.tally()[static_cast<std::size_t>(Rule::no_requests_after_logout)].violated == 1u);
+}
+
+// 3720-10.6-abort-task-unknown-outside-window
+BOOST_AUTO_TEST_CASE(abort_unknown_outside) {
+    auto run = [](std::uint8_t response) {
+        auto p = logged_in();
+        Wire& w = *p;
+        Pkt abort = tmf_req(w, 0x50, ABORT_TASK, 0x77);  // a tag never sent
+        abort.be32(32, w.cmdsn + 1000);                    // RefCmdSN far beyond MaxCmdSN
+        w.from_initiator(abort);
+        w.from_target(tmf_rsp(w, 0x50, response));
+        return p;
+    };
+    expect_kept(*run(1), Rule::abort_unknown_outside);
+    expect_broken(*run(0), Rule::abort_unknown_outside);
+}
+
+// 3720-10.4-residual-count-valid-when-flagged: U says data did not move; residual 0 contradicts it.
+BOOST_AUTO_TEST_CASE(underflow_flag_with_zero_residual) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, R, 1024));
+        w.from_target(data_in(w, 0x10, 0, 0, filled(512, 1), F));
+        w.from_target(scsi_rsp(w, 0x10, 1, 0, 0x02, bad ? 0 : 512));  // U: 512 of 1024 bytes not sent
+        return p;
+    };
+    expect_kept(*run(false), Rule::residual_write);
+    expect_broken(*run(true), Rule::residual_write, {Rule::residual_read});
 }
 
 // 3720-7.1-logout-response-then-close: a Logout for another connection's CID
