@@ -26,8 +26,12 @@ void PduFramer::lose_sync(std::string why) {
 }
 
 std::size_t PduFramer::length_at(std::size_t at, bool hd, bool dd) const {
-    if (buf_.size() - at < BHS_LENGTH) return 0;
-    const std::span<const std::byte> b(buf_.data() + at, BHS_LENGTH);
+    return length_in(std::span<const std::byte>(buf_.data() + at, buf_.size() - at), hd, dd);
+}
+
+std::size_t PduFramer::length_in(std::span<const std::byte> from, bool hd, bool dd) {
+    if (from.size() < BHS_LENGTH) return 0;
+    const std::span<const std::byte> b = from.first(BHS_LENGTH);
     const std::uint32_t dsl = be24(b, 5);
     return BHS_LENGTH + std::size_t{u8(b, 4)} * 4 + (hd ? 4 : 0) + padded(dsl) + (dsl && dd ? 4 : 0);
 }
@@ -94,7 +98,10 @@ bool PduFramer::seek() {
 }
 
 bool PduFramer::decode(std::size_t at, Pdu& p) const {
-    const std::span<const std::byte> all(buf_.data() + at, buf_.size() - at);
+    return decode_in(std::span<const std::byte>(buf_.data() + at, buf_.size() - at), p);
+}
+
+bool PduFramer::decode_in(std::span<const std::byte> all, Pdu& p) const {
     std::memcpy(p.bhs.data(), all.data(), BHS_LENGTH);
     const std::span<const std::byte> b(p.bhs);
     const std::uint8_t b0 = u8(b, 0);
@@ -140,6 +147,20 @@ void PduFramer::feed(std::span<const std::byte> bytes, const Sink& out) {
     if (pos_ > 0 && pos_ == buf_.size()) {
         buf_.clear();
         pos_ = 0;
+    }
+    // The common case, nothing held back and in step: whole PDUs are judged straight from
+    // the segment's bytes; only a PDU the segment cuts is copied and waits for the rest.
+    if (buf_.empty() && sync_ == Sync::in_step && digests_known_) {
+        Pdu p;
+        while (sync_ == Sync::in_step && digests_known_ && bytes.size() >= BHS_LENGTH) {
+            const std::size_t len = length_in(bytes, header_digest_, data_digest_);
+            if (bytes.size() < len) break;
+            if (!decode_in(bytes, p)) break;  // a header digest error: the slow path below loses sync
+            ++pdus_;
+            out(p);
+            bytes = bytes.subspan(p.wire_length);
+        }
+        if (bytes.empty()) return;
     }
     buf_.insert(buf_.end(), bytes.begin(), bytes.end());
     Pdu p;

@@ -71,10 +71,12 @@ private:
     // Bytes a PDU starting at `at` occupies with the given digests, or 0 if its header
     // is not all here yet.
     std::size_t length_at(std::size_t at, bool hd, bool dd) const;
+    static std::size_t length_in(std::span<const std::byte> from, bool hd, bool dd);
     bool plausible(std::size_t at) const;
     // While seeking: find a BHS at or after pos_ (digests detected); true when found.
     bool seek();
     bool decode(std::size_t at, Pdu& p) const;
+    bool decode_in(std::span<const std::byte> from, Pdu& p) const;  // `from` starts at the BHS
 };
 
 }  // namespace iscsilab::checker
