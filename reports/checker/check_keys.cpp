@@ -288,6 +288,18 @@ std::optional<TextKeys> check_text_keys(WireChecker& w, WireChecker::Conn& c, co
     return keys;
 }
 
+std::string open_target_keys(const WireChecker::Conn& c, const TextKeys& keys) {
+    std::string open;
+    for (const auto& [k, v] : keys.items) {
+        const KeySpec* spec = find_key(k);
+        if (!spec || is_special(v)) continue;
+        if (spec->kind == KeyKind::declarative || spec->kind == KeyKind::auth || spec->kind == KeyKind::other) continue;
+        if (c.offered[0].count(k)) continue;  // an answer to the initiator's offer
+        open += (open.empty() ? "" : ",") + k;
+    }
+    return open;
+}
+
 void judge_unanswered_keys(WireChecker& w, WireChecker::Conn& c) {
     // RFC 3720 §5.2: by the end of the login every negotiable key the initiator offered
     // has its answer (AND offered No and OR offered Yes settle themselves).

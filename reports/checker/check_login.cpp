@@ -175,6 +175,13 @@ void check_login_response(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
     c.login_rsp_continued = cont;
     const auto keys = check_text_keys(w, c, p, false, !cont, true);
     if (keys) {
+        // RFC 3720 §5.3, §10.13.1: a response that ends the stage offers nothing that
+        // would need the initiator's answer in it.
+        if (t && status_class == 0) {
+            const std::string open = open_target_keys(c, *keys);
+            w.report(c, Rule::transit_no_open_keys, open.empty(), "T=1 with the target's own offers %s", open.c_str());
+            w.report(c, Rule::transit_no_open_keys_53, open.empty(), "T=1 with the target's own offers %s", open.c_str());
+        }
         // RFC 3720 §12.4: TargetName comes back only in SendTargets answers.
         w.report(c, Rule::target_no_targetname, !has_key(*keys, "TargetName"), "TargetName in a Login Response");
         if (status_class == 1) {

@@ -206,6 +206,12 @@ void check_text_response(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
     c.text_rsp_continued[p.itt] = cont;
     if (p.data_segment_length > 0 || !cont) {
         const auto keys = check_text_keys(w, c, p, false, !cont, false);
+        // RFC 3720 §5.4, §10.11.1: a final response offers nothing that needs an answer.
+        if (keys && final) {
+            const std::string open = open_target_keys(c, *keys);
+            w.report(c, Rule::text_final_no_open_keys, open.empty(), "F=1 with the target's own offers %s", open.c_str());
+            w.report(c, Rule::text_final_no_open_keys_54, open.empty(), "F=1 with the target's own offers %s", open.c_str());
+        }
         // RFC 3720 §12.8, appendix D: SendTargets answers give each address its tag.
         if (keys)
             for (const auto& [k, v] : keys->items)

@@ -199,6 +199,12 @@ void check_data_out(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
     if (c.phase == Phase::full_feature)
         w.report(c, Rule::data_mrdsl, len <= c.neg.mrdsl_target, "a %u-byte Data-Out, the target declared %u", len, c.neg.mrdsl_target);
     auto it = c.tasks.find(p.itt);
+    // RFC 3720 §3.2.4.3 (connection allegiance): Data-Out names a task of this connection.
+    // One that ended or was aborted here may still see Data-Out in flight.
+    if (c.phase == Phase::full_feature)
+        w.report(c, Rule::dataout_same_connection,
+                 it != c.tasks.end() || c.ended_tasks.count(p.itt) || c.aborted_tasks.count(p.itt) || c.datain_status.count(p.itt),
+                 "Data-Out for ITT 0x%x, which no command on this connection started", p.itt);
     if (it == c.tasks.end()) return;  // an ended or unknown task: the target ignores it
     auto& t = it->second;
     if (p.ttt() == RESERVED_TAG) {
@@ -328,6 +334,9 @@ void check_r2t(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
     TaskState* t = target_task(w, c, p);
     if (t) {
         w.report(c, Rule::r2t_write_only, t->write, "R2T for ITT 0x%x, a command without W", p.itt);
+        // RFC 3720 §3.2.4.3, §10.8: the R2T repeats the task's LUN.
+        w.report(c, Rule::task_lun, p.lun == t->lun, "R2T LUN 0x%llx, the command had 0x%llx", static_cast<unsigned long long>(p.lun),
+                 static_cast<unsigned long long>(t->lun));
         std::uint32_t& next = (t->read && t->write) ? t->datain_next_datasn : t->r2t_next_sn;
         w.report(c, Rule::r2t_sequence, p.r2tsn() == next, "R2TSN %u where %u was next", p.r2tsn(), next);
         w.report(c, Rule::r2tsn_from_zero, p.r2tsn() == next, "R2TSN %u where %u was next", p.r2tsn(), next);

@@ -187,6 +187,9 @@ void check_login_response(WireChecker& w, WireChecker::Conn& c, const Pdu& p);
 std::optional<TextKeys> check_text_keys(WireChecker& w, WireChecker::Conn& c, const Pdu& p, bool from_initiator, bool complete,
                                         bool login);
 void judge_unanswered_keys(WireChecker& w, WireChecker::Conn& c);
+// Keys of a target PDU that the target offers itself and that need the initiator's
+// answer (not declarative, not an answer to an offer), comma-separated; empty if none.
+std::string open_target_keys(const WireChecker::Conn& c, const TextKeys& keys);
 void check_scsi_command(WireChecker& w, WireChecker::Conn& c, const Pdu& p);
 void check_data_out(WireChecker& w, WireChecker::Conn& c, const Pdu& p);
 void check_data_in(WireChecker& w, WireChecker::Conn& c, const Pdu& p);

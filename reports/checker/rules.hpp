@@ -235,6 +235,12 @@ namespace iscsilab::checker {
     X(async_reserved, "3720-10.9-lun-and-vcode-reserved-otherwise", "LUN and AsyncVCode are 0 unless their event uses them") \
     X(discovery_rejects, "3720-3.3-discovery-rejects-others", "a SCSI Command or TMF in a discovery session is rejected") \
     X(discovery_only, "3720-3.3-discovery-only-sendtargets-logout", "a discovery session acts only on SendTargets and Logout") \
+    X(transit_no_open_keys, "3720-10.13-transit-no-open-keys", "a Login Response with T=1 offers no key that needs an answer") \
+    X(transit_no_open_keys_53, "3720-5.3-no-open-keys-with-transit", "a Login Response with T=1 offers no key that needs an answer") \
+    X(text_final_no_open_keys, "3720-10.11-text-final-no-open-keys", "a final Text Response offers no key that needs an answer") \
+    X(text_final_no_open_keys_54, "3720-5.4-no-open-keys-with-final", "a final Text Response offers no key that needs an answer") \
+    X(task_lun, "3720-3.2-task-pdus-match-command-lun", "an R2T repeats its command's LUN")                 \
+    X(dataout_same_connection, "3720-3.2-dataout-same-connection", "Data-Out names a task of its own connection") \
     X(immediate_cmdsn, "3720-3.2-immediate-carries-current-cmdsn", "an immediate command carries the current CmdSN") \
     X(cmdsn_in_order, "3720-3.2-initiator-sends-cmdsn-in-order", "non-immediate CmdSNs rise on a connection")   \
     X(duplicate_cmdsn_ignored, "3720-3.2-ignore-duplicate-cmdsn", "a second command with a CmdSN in use gets no response") \

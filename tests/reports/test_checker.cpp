@@ -1794,6 +1794,62 @@ BOOST_AUTO_TEST_CASE(underflow_flag_with_zero_residual) {
     expect_broken(*run(true), Rule::residual_write, {Rule::residual_read});
 }
 
+// 3720-10.13-transit-no-open-keys: a Login Response that ends the stage offers no key
+// the initiator would have to answer (here MaxBurstLength, which it never offered).
+BOOST_AUTO_TEST_CASE(transit_no_open_keys) {
+    auto run = [](bool bad) {
+        auto p = std::make_unique<Wire>();
+        login(*p, {}, bad ? Keys{{"MaxBurstLength", "65536"}} : Keys{});
+        return p;
+    };
+    expect_kept(*run(false), Rule::transit_no_open_keys);
+    expect_broken(*run(true), Rule::transit_no_open_keys, {Rule::transit_no_open_keys_53});
+}
+
+// 3720-10.11-text-final-no-open-keys
+BOOST_AUTO_TEST_CASE(text_final_no_open_keys) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(text_req(w, 0x20, F, SEND_TARGETS));
+        Keys answer = TARGETS;
+        if (bad) answer.emplace_back("MaxBurstLength", "65536");
+        w.from_target(text_rsp(w, 0x20, F, answer));
+        return p;
+    };
+    expect_kept(*run(false), Rule::text_final_no_open_keys);
+    expect_broken(*run(true), Rule::text_final_no_open_keys, {Rule::text_final_no_open_keys_54});
+}
+
+// 3720-3.2-task-pdus-match-command-lun
+BOOST_AUTO_TEST_CASE(task_lun) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 512));
+        Pkt r = r2t_pdu(w, 0x10, 0x500, 0, 0, 512);
+        if (bad) r.u8(9, 1);  // LUN 1, the command named LUN 0
+        w.from_target(r);
+        return p;
+    };
+    expect_kept(*run(false), Rule::task_lun);
+    expect_broken(*run(true), Rule::task_lun);
+}
+
+// 3720-3.2-dataout-same-connection
+BOOST_AUTO_TEST_CASE(dataout_same_connection) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        w.from_initiator(scsi_cmd(w, 0x10, W, 512));
+        w.from_target(r2t_pdu(w, 0x10, 0x500, 0, 0, 512));
+        w.from_initiator(data_out(w, bad ? 0x99 : 0x10, 0x500, 0, 0, filled(512, 1), true));
+        return p;
+    };
+    expect_kept(*run(false), Rule::dataout_same_connection);
+    expect_broken(*run(true), Rule::dataout_same_connection);
+}
+
 // 3720-7.1-logout-response-then-close: a Logout for another connection's CID
 // (RFC 3720 §10.14.1) closes that one, not the connection it travelled on.
 BOOST_AUTO_TEST_CASE(logout_of_another_cid_keeps_this_connection) {
