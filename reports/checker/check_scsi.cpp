@@ -39,7 +39,12 @@ TaskState* target_task(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
 }
 
 void end_task(WireChecker::Conn& c, std::uint32_t itt) {
-    c.tasks.erase(itt);
+    if (auto t = c.tasks.find(itt); t != c.tasks.end()) {
+        // Its CmdSN is free again (RFC 3720 §3.2.2.1: only a CmdSN in use is a duplicate).
+        if (auto open = c.cmdsn_open.find(t->second.cmdsn.v); open != c.cmdsn_open.end() && open->second == itt)
+            c.cmdsn_open.erase(open);
+        c.tasks.erase(t);
+    }
     c.ended_tasks.insert(itt);
     c.ended_order.push_back(itt);
     if (c.ended_order.size() > 4096) {
@@ -47,11 +52,6 @@ void end_task(WireChecker::Conn& c, std::uint32_t itt) {
         c.datain_status.erase(c.ended_order.front());
         c.ended_order.pop_front();
     }
-    for (auto it = c.cmdsn_open.begin(); it != c.cmdsn_open.end(); ++it)
-        if (it->second == itt) {
-            c.cmdsn_open.erase(it);
-            break;
-        }
 }
 
 // RFC 3720 §10.4.1, §10.7: residuals against the data that moved, for a task ending

@@ -274,7 +274,8 @@ void WireChecker::segment(const TcpSegment& s) {
     else if (s.src.port == opt_.target_port) from_initiator = false;
     else return;
     const auto key = from_initiator ? std::make_pair(s.src, s.dst) : std::make_pair(s.dst, s.src);
-    auto it = conns_.find(key);
+    // Segments come in runs of one connection: the last one found is tried first.
+    auto it = (last_ != conns_.end() && last_->first == key) ? last_ : conns_.find(key);
     if (it == conns_.end() || (s.syn && from_initiator && it->second->tcp[0].started)) {
         // A new connection (or the same ports used again after a SYN).
         auto c = std::make_unique<Conn>();
@@ -285,6 +286,7 @@ void WireChecker::segment(const TcpSegment& s) {
         if (it != conns_.end()) it->second = std::move(c);
         else it = conns_.emplace(key, std::move(c)).first;
     }
+    last_ = it;
     Conn& c = *it->second;
     c.now = s.time_ns;
     c.frame = s.frame;

@@ -113,6 +113,7 @@ public:
 private:
     Options opt_;
     std::map<std::pair<Address, Address>, std::unique_ptr<Conn>> conns_;  // (initiator, target)
+    std::map<std::pair<Address, Address>, std::unique_ptr<Conn>>::iterator last_ = conns_.end();
     std::vector<Violation> violations_;
     std::uint64_t violation_count_ = 0, pdus_ = 0, connections_ = 0;
     std::array<RuleTally, RULE_COUNT> tally_{};
