@@ -4,7 +4,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 
 namespace iscsilab::model {
 

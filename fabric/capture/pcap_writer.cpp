@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 
 namespace iscsilab::capture {
 

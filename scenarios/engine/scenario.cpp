@@ -11,7 +11,7 @@
 #include "fabric/capture/pcap_writer.hpp"
 #include "model/kernel.hpp"
 #include "target/iscsi/driver.hpp"
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 #include "scenarios/engine/wire_check.hpp"
 #include "target/mgmt/tree.hpp"
 

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "target/iscsi/params.hpp"
-#include "target/iscsi/wire.hpp"
+#include "target/parse.hpp"
+#include "target/bytes.hpp"
 
 namespace iscsilab::handlers {
 
@@ -119,7 +119,7 @@ std::string VdiskConfig::set(const std::string& key, const std::string& value) {
         return {};
     }
     if (key == "blocksize") {
-        auto n = iscsi::parse_number(value);
+        auto n = parse_u32(value);
         if (!n || (*n != 512 && *n != 1024 && *n != 2048 && *n != 4096))
             return "blocksize: expected 512, 1024, 2048 or 4096, got '" + value + "'";
         blocksize = *n;
@@ -136,7 +136,7 @@ std::string VdiskConfig::set(const std::string& key, const std::string& value) {
     }
     if (key == "removable") return flag(removable);
     if (key == "size_mb" || key == "size") {
-        auto n = iscsi::parse_number(value);
+        auto n = parse_u32(value);
         if (!n || *n == 0) return key + ": expected a positive number, got '" + value + "'";
         size_bytes = key == "size_mb" ? std::uint64_t{*n} << 20 : *n;
         return {};

@@ -5,7 +5,7 @@
 
 #include "target/iscsi/connection.hpp"
 #include "target/iscsi/driver.hpp"
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 #include "target/scsi/spc.hpp"
 
 namespace iscsilab::iscsi {

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 
 #include "target/iscsi/driver.hpp"
 

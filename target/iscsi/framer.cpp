@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "target/iscsi/crc32c.hpp"
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 
 namespace iscsilab::iscsi {
 

@@ -1,5 +1,7 @@
 #include "target/iscsi/params.hpp"
 
+#include "target/parse.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -127,18 +129,7 @@ std::string encode_text(const std::vector<KeyValue>& pairs) {
     return s;
 }
 
-std::optional<std::uint32_t> parse_number(std::string_view v) {
-    std::uint64_t n = 0;
-    int base = 10;
-    if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
-        v.remove_prefix(2);
-        base = 16;
-    }
-    if (v.empty()) return std::nullopt;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n, base);
-    if (ec != std::errc{} || p != v.data() + v.size() || n > 0xffffffffULL) return std::nullopt;
-    return static_cast<std::uint32_t>(n);
-}
+std::optional<std::uint32_t> parse_number(std::string_view v) { return parse_u32(v); }
 
 std::optional<bool> parse_bool(std::string_view v) {
     if (v == "Yes") return true;

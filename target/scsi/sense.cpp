@@ -1,6 +1,6 @@
 #include "target/scsi/sense.hpp"
 
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 
 namespace iscsilab::scsi {
 

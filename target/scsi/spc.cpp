@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 
 namespace iscsilab::scsi {
 

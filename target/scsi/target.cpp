@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 #include "target/scsi/spc.hpp"
 
 namespace iscsilab::scsi {

@@ -36,6 +36,26 @@ BOOST_AUTO_TEST_CASE(core_includes_no_os_headers) {
     BOOST_TEST(lines > 3000);
 }
 
+// DESIGN.md, the rooms: target/scsi and target/handlers know nothing of iSCSI (as SPDK's
+// lib/scsi knows nothing of its iscsi library); the dependency runs one way.
+BOOST_AUTO_TEST_CASE(scsi_and_handlers_include_nothing_of_iscsi) {
+    const std::regex iscsi_include(R"re(#\s*include\s*"target/iscsi/)re");
+    int files = 0;
+    for (const char* dir : {"target/scsi", "target/handlers"})
+        for (const auto& e : fs::recursive_directory_iterator(fs::path(ISCSILAB_SOURCE_DIR) / dir)) {
+            if (!e.is_regular_file()) continue;
+            ++files;
+            std::ifstream in(e.path());
+            std::string line;
+            int n = 0;
+            while (std::getline(in, line)) {
+                ++n;
+                if (std::regex_search(line, iscsi_include)) BOOST_ERROR(e.path().string() << ":" << n << " includes " << line);
+            }
+        }
+    BOOST_TEST(files >= 6);
+}
+
 // DESIGN.md, determinism: outside the real runtime (hil/) and real sockets (fabric/tcp),
 // no source or test reaches for sockets, threads or the wall clock.
 BOOST_AUTO_TEST_CASE(only_hil_and_fabric_tcp_touch_sockets_threads_and_clocks) {

@@ -4,7 +4,7 @@
 #include "support/harness.hpp"
 #include "target/handlers/null_store.hpp"
 #include "target/handlers/vdisk.hpp"
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 #include "target/scsi/target.hpp"
 
 using namespace iscsilab;

@@ -5,7 +5,7 @@
 
 #include "support/harness.hpp"
 #include "target/iscsi/driver.hpp"
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 #include "target/mgmt/scst.hpp"
 #include "target/scsi/command.hpp"
 

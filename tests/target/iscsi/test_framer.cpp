@@ -4,7 +4,7 @@
 #include "support/harness.hpp"
 #include "target/iscsi/crc32c.hpp"
 #include "target/iscsi/framer.hpp"
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 
 using namespace iscsilab;
 using namespace iscsilab::iscsi;

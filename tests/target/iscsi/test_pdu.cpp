@@ -2,7 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "target/iscsi/pdu.hpp"
-#include "target/iscsi/wire.hpp"
+#include "target/bytes.hpp"
 
 using namespace iscsilab;
 using namespace iscsilab::iscsi;

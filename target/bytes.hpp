@@ -1,4 +1,5 @@
-// Big-endian field access over byte spans: the byte order of every iSCSI and SCSI field.
+// Big-endian field access over byte spans: the byte order of every iSCSI and SCSI field
+// (shared by target/iscsi, target/scsi and the handlers, so it belongs to neither).
 #pragma once
 
 #include <cstddef>
