@@ -117,8 +117,6 @@ namespace {
 
 // Judges one whole PDU.
 void dispatch(WireChecker& w, WireChecker::Conn& c, const Pdu& p, bool from_initiator) {
-    const auto dir = from_initiator ? 0 : 1;
-    (void)dir;
     // RFC 3720 §10.2.1.2: each side has its own opcodes.
     const bool own_opcode = from_initiator ? is_initiator_opcode(p.opcode) : is_target_opcode(p.opcode);
     w.report(c, from_initiator ? Rule::opcode_initiator : Rule::opcode_direction, own_opcode,

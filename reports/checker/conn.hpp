@@ -86,11 +86,9 @@ struct TaskState {
     std::uint32_t unsolicited_next_datasn = 0;
     bool unsolicited_done = false;
     std::uint64_t taken = 0;          // every byte of Data-Out and immediate data
-    // The end
-    bool answered = false;
+    // How it began and ended
     bool duplicate_cmdsn = false;      // a second command with a CmdSN still in use
     std::uint64_t reset_epoch = 0;     // WireChecker::reset_epoch when it began
-    std::optional<std::uint32_t> ended_by_tmf;   // ITT of the TMF whose response ended it
 };
 
 struct TmfState {
@@ -155,7 +153,6 @@ struct WireChecker::Conn {
     std::optional<Serial> next_statsn;      // the StatSN the next status must carry
     std::optional<Serial> exp_cmdsn, max_cmdsn;
     std::optional<Serial> next_cmdsn;       // initiator's next non-immediate CmdSN
-    std::optional<Serial> highest_statsn_sent;
     std::unordered_map<std::uint32_t, TaskState> tasks;
     std::unordered_map<std::uint32_t, std::vector<std::byte>> pings;   // NOP-Out ITT -> data
     std::unordered_map<std::uint32_t, std::uint64_t> target_pings;    // NOP-In TTT -> its LUN, awaiting a NOP-Out
