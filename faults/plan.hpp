@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,19 @@ enum class Kind : std::uint8_t {
     logout,           // an initiator logs out with commands in flight, then logs in again
     random,           // `repeat` faults of the `choices` kinds, times and parameters drawn
                       // from the faults stream (swarm testing: run it over many seeds)
+    // Later kinds follow, so the numbers fault records carry stay the same.
+    pdu_cut,          // the connection is reset at a random byte inside a PDU
+    bandwidth_drop,   // the link runs `factor` times slower for `duration`
+    write_error,      // a byte range fails writes (MEDIUM ERROR, WRITE ERROR) for `duration`
+    torn_write,       // power loss where part of the volatile cache lands (`landed_pct`)
+    misdirected_write,  // writes land `shift` bytes away from where they were asked to
+    misdirected_read,   // reads come from `shift` bytes away
+    stuck_delivery,   // the receiver reads nothing for `duration`, then all of it at once
+    duplicate_isid,   // an initiator logs in again with its ISID on a second connection
+                      // while its session runs (session reinstatement race)
+    nop_storm,        // an initiator sends `count` NOP-Out pings back to back
+    bhs_corrupt,      // one bit flipped inside a BHS (a header digest error, with digests on)
+    misbehave,        // an initiator breaks a rule on purpose (`what`) and checks the answer
 };
 const char* to_string(Kind k);
 
@@ -56,6 +71,9 @@ struct Fault {
     bool reads = true, writes = false;     // medium_error: which operations fail
     iscsi::TmfFunction function = iscsi::TmfFunction::LogicalUnitReset;  // tmf
     std::vector<Kind> choices;       // random: the kinds to draw from
+    std::uint64_t shift = 0;         // misdirected_write/read: bytes between asked and used
+    std::uint32_t landed_pct = 50;   // torn_write: the share of cached pages that land
+    std::optional<model::Misbehavior> what;  // misbehave: which rule (random: drawn if unset)
 };
 
 struct Plan {
@@ -64,11 +82,18 @@ struct Plan {
     bool has(Kind k) const;
     // Could this plan make an initiator lose its session (and recover)?
     bool may_break_sessions() const;
+    // Does it explain a MEDIUM ERROR (medium_error, write_error)?
+    bool may_fail_media() const;
+    // Does it make the initiators break rules on purpose (their deviations on the wire
+    // are then expected, not failures)?
+    bool deviates() const { return has(Kind::misbehave); }
 };
 
 // Parses the names used in scenario files ("link_stall", "lun_reset", ...).
 bool kind_from_string(const std::string& s, Kind& out);
 bool tmf_from_string(const std::string& s, iscsi::TmfFunction& out);
+bool misbehavior_from_string(const std::string& s, model::Misbehavior& out);
+const char* to_string(model::Misbehavior m);
 
 // What a plan acts on; the scenario run supplies it.
 struct World {
@@ -80,6 +105,12 @@ struct World {
     std::function<void(const Record&)> record;  // into the run's trace and capture (may be empty)
 };
 
+// One concrete fault of `kind`, its parameters drawn from rng as a random plan draws
+// them: the time inside [spec.at_min, spec.at_max], a range inside the spec's
+// [offset, offset + length), the spec's disk, one of `initiators` hosts unless the spec
+// names one. The Injector draws a random plan's faults with it; the swarm draws its own.
+Fault draw_fault(Kind kind, const Fault& spec, model::Rng& rng, std::size_t initiators);
+
 class Injector {
 public:
     // Draws from the seed's "faults" stream only: adding a fault moves no workload's,
@@ -89,6 +120,10 @@ public:
     void heal();       // ends every lasting fault (before the after-run checks)
     const std::vector<std::string>& log() const { return log_; }
     std::uint64_t fired() const { return fired_; }
+    // What the faults did on the links and disks, by name (slowed_segments, stuck_reads,
+    // pdus_cut, bhs_flipped, misdirected, torn_writes, pages_landed, pages_lost), for
+    // the run's expectations.
+    std::map<std::string, std::uint64_t> seen() const;
 
 private:
     void fire(const Fault& f);
@@ -105,7 +140,9 @@ private:
     World world_;
     std::vector<std::string> log_;
     std::uint64_t fired_ = 0;
+    bool healed_ = false;            // after heal(), nothing more fires (the after-run probe runs clean)
     std::vector<model::SimDisk*> touched_disks_;
+    std::map<std::string, std::uint64_t> seen_;  // counted when the faults fire
     std::deque<Fault> drawn_;        // the random specs' faults (stable addresses)
 };
 

@@ -8,7 +8,9 @@
 #include "hil/report_stages.hpp"
 #include "hil/serve.hpp"
 #include "hil/sim_runner.hpp"
+#include "hil/swarm_runner.hpp"
 #include "reports/checker/cli.hpp"
+#include "target/defects.hpp"
 
 #include <cstdlib>
 
@@ -28,6 +30,24 @@ bool parse_shard(const std::string& text, unsigned& index, unsigned& count) {
         return false;
     }
     return count > 0 && index < count;
+}
+// --defect NAME...: deliberate defects, in a build made with -DISCSILAB_DEFECTS=ON only.
+bool arm_defects(const std::vector<std::string>& names, const char* command) {
+    namespace df = iscsilab::defects;
+    for (const auto& d : names) {
+        if (!df::compiled()) {
+            std::cerr << "iscsilab " << command << ": --defect " << d << ": this build has no deliberate defects "
+                         "(configure with -DISCSILAB_DEFECTS=ON)\n";
+            return false;
+        }
+        if (!df::arm(d)) {
+            std::cerr << "iscsilab " << command << ": unknown defect '" << d << "'; known:";
+            for (auto n : df::names()) std::cerr << ' ' << n;
+            std::cerr << '\n';
+            return false;
+        }
+    }
+    return true;
 }
 }  // namespace
 
@@ -62,6 +82,33 @@ int main(int argc, char** argv) {
     r->add_option("--pcap", run.pcap_dir, "write one pcap per scenario into this folder");
     r->add_option("--jobs,-j", run.jobs, "worker processes");
     r->add_option("--results", run.results, "write JSON results for `iscsilab report` here");
+    std::vector<std::string> defects;
+    r->add_option("--defect", defects, "arm a deliberate defect in the target (repeatable; a build with "
+                                       "-DISCSILAB_DEFECTS=ON only)");
+
+    iscsilab::hil::SwarmOptions sw;
+    std::string sw_shard;
+    unsigned sw_shards = 0;
+    bool no_shrink = false;
+    auto* sm = app.add_subcommand("swarm", "many simulated runs, each drawing every knob and its faults from its own seed; "
+                                           "failures are shrunk to a small scenario (exit 0 passed, 1 a check failed, "
+                                           "2 bad input, 3 a liveness failure)");
+    sm->add_option("scenarios", sw.bases, "base scenario files (default: the built-in mix)");
+    sm->add_option("--runs,-n", sw.runs, "runs in all shards together")->capture_default_str();
+    sm->add_option("--seed", sw.seed, "run k has seed SEED+k")->capture_default_str();
+    sm->add_option("--jobs,-j", sw.jobs, "worker processes")->capture_default_str();
+    sm->add_option("--shard", sw_shard, "I/N: only every N-th run from the I-th (0-based); default from "
+                                        "SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX");
+    sm->add_option("--shards", sw_shards, "the shard count that goes with JOB_COMPLETION_INDEX (Kubernetes Indexed Job)");
+    sm->add_option("--minutes", sw.minutes, "start no run after this many minutes");
+    sm->add_flag("-v,--verbose", sw.verbose, "one line per run, in iscsilab run's form");
+    sm->add_flag("--no-shrink", no_shrink, "report failures without shrinking them");
+    sm->add_flag("--fail-fast", sw.fail_fast, "stop at the first failing run");
+    sm->add_flag("--draw-only", sw.draw_only, "print each run's drawn scenario (YAML for iscsilab run) and run nothing");
+    sm->add_option("--shrink-runs", sw.shrink_runs, "runs one shrink may take")->capture_default_str();
+    sm->add_option("--out", sw.out_dir, "where the drawn and shrunk scenarios of failing runs go")->capture_default_str();
+    sm->add_option("--results", sw.results, "write JSON results for `iscsilab report --from` here");
+    sm->add_option("--defect", sw.defects, "arm a deliberate defect in the target (repeatable; test builds only)");
 
     iscsilab::checker::CheckArgs check;
     auto* ck = app.add_subcommand("check", "judge the iSCSI PDUs of a capture against the catalogue's wire rules "
@@ -90,6 +137,7 @@ int main(int argc, char** argv) {
     rp->add_option("--out", rep.out, "where the report goes")->capture_default_str();
     rp->add_option("--catalogue", rep.catalogue, "the requirement catalogue")->capture_default_str();
     rp->add_option("--suites", rep.suites, "scenario files and folders")->capture_default_str();
+    rp->add_option("--swarm-runs", rep.swarm_runs, "swarm runs over the default mix (0: none)")->capture_default_str();
     rp->add_option("--seed", rep.seed, "the scenarios' seed")->capture_default_str();
     rp->add_option("--shard", rep_shard, "I/N: run only the I-th of N shares of the scenarios");
     rp->add_option("--jobs,-j", rep.jobs, "scenario worker processes")->capture_default_str();
@@ -110,12 +158,30 @@ int main(int argc, char** argv) {
         return iscsilab::hil::report_main(rep);
     }
     if (ps->parsed()) return iscsilab::hil::peer_suite(peer);
+    if (sm->parsed()) {
+        sw.shrink = !no_shrink;
+        if (!sw_shard.empty()) {
+            if (!parse_shard(sw_shard, sw.shard_index, sw.shard_count)) {
+                std::cerr << "iscsilab swarm: --shard wants I/N with 0 <= I < N\n";
+                return 2;
+            }
+        } else {
+            std::string err;
+            if (!iscsilab::hil::shard_from_environment(sw_shards, sw.shard_index, sw.shard_count, err) && !err.empty()) {
+                std::cerr << "iscsilab swarm: " << err << "\n";
+                return 2;
+            }
+        }
+        if (!arm_defects(sw.defects, "swarm")) return 2;
+        return iscsilab::hil::run_swarm(sw);
+    }
     if (ck->parsed()) return iscsilab::checker::check_command(check);
     if (r->parsed()) {
         if (!shard.empty() && !parse_shard(shard, run.shard_index, run.shard_count)) {
             std::cerr << "iscsilab run: --shard wants I/N with 0 <= I < N\n";
             return 2;
         }
+        if (!arm_defects(defects, "run")) return 2;
         return iscsilab::hil::run_scenarios(run);
     }
     if (s->parsed()) return iscsilab::hil::serve(serve);

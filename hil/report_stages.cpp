@@ -1,4 +1,5 @@
 #include "hil/report_stages.hpp"
+#include "hil/swarm_runner.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -132,6 +133,22 @@ int report_main(const ReportOptions& given) {
         const int rc = run_scenarios(run);
         std::cout << "== stage 1/4: scenario suites done (exit " << rc << ", " << static_cast<int>(since(ts)) << " s)\n";
         inputs.push_back(run.results);
+        if (opt.swarm_runs > 0) {
+            // The swarm over the default mix: every knob drawn per run; its wire tallies
+            // count as observations, its failures come with their shrunk scenarios.
+            std::cout << "== stage 1/4: swarm, " << opt.swarm_runs << " runs\n" << std::flush;
+            SwarmOptions sw;
+            sw.runs = opt.swarm_runs;
+            sw.seed = opt.seed;
+            sw.jobs = opt.jobs;
+            sw.shard_index = opt.shard_index;
+            sw.shard_count = opt.shard_count;
+            sw.out_dir = (out / "swarm").string();
+            sw.results = (stages / "swarm.json").string();
+            const int src = run_swarm(sw);
+            std::cout << "== stage 1/4: swarm done (exit " << src << ", " << static_cast<int>(since(ts)) << " s)\n";
+            if (fs::exists(sw.results)) inputs.push_back(sw.results);
+        }
         // Stage 2: the peer suite, captured and checked.
         ts = Clock::now();
         if (opt.peer) {
@@ -242,7 +259,7 @@ int report_main(const ReportOptions& given) {
               << static_cast<int>(since(t0)) << " s\n";
     std::cout << report::summary_line(rep) << "\n";
     const auto& s = rep.summary;
-    return s.all.violated == 0 && s.scenario_failed == 0 && s.peer_failed == 0 && s.unit_failed == 0 ? 0 : 1;
+    return s.all.violated == 0 && s.scenario_failed == 0 && s.swarm_failed == 0 && s.peer_failed == 0 && s.unit_failed == 0 ? 0 : 1;
 }
 
 }  // namespace iscsilab::hil

@@ -104,21 +104,77 @@ void SimDisk::finish(const BlockRequest& r, std::function<void(BlockStatus)> don
         }
     }
     switch (r.op) {
-        case BlockOp::read: read_bytes(r.offset, r.buffer); break;
+        case BlockOp::read: read_bytes(target_offset(r), r.buffer); break;
         case BlockOp::write:
-        case BlockOp::write_same:
-            write_bytes(r.offset, r.buffer, r.fua || !cfg_.write_cache);
+        case BlockOp::write_same: {
+            const std::uint64_t at = target_offset(r);
+            const bool durable = r.fua || !cfg_.write_cache;
+            write_bytes(at, r.buffer, durable);
+            if (!durable) {
+                cached_writes_.emplace_back(at, r.buffer.size());
+                if (cached_writes_.size() > 65536) cached_writes_.pop_front();
+            }
             break;
+        }
         case BlockOp::flush:
             for (auto& [page, p] : cache_) durable_[page] = p;
             cache_.clear();
+            cached_writes_.clear();
             break;
         case BlockOp::unmap: break;
     }
     done(BlockStatus::ok);
 }
 
-void SimDisk::power_loss() { cache_.clear(); }
+std::uint64_t SimDisk::target_offset(const BlockRequest& r) {
+    const bool writing = r.op == BlockOp::write || r.op == BlockOp::write_same;
+    for (const auto& m : misdirects_) {
+        if (kernel_.now() >= m.until || m.writes != writing) continue;
+        if (m.length > 0 && !(r.offset < m.offset + m.length && m.offset < r.offset + r.length)) continue;
+        ++misdirected_;
+        if (r.offset + m.shift + r.length <= cfg_.size_bytes) return r.offset + m.shift;
+        return r.offset >= m.shift ? r.offset - m.shift : 0;
+    }
+    return r.offset;
+}
+
+void SimDisk::power_loss() {
+    cache_.clear();
+    cached_writes_.clear();
+}
+
+SimDisk::TornLoss SimDisk::torn_power_loss(std::uint32_t landed_pct, Rng& rng) {
+    TornLoss out;
+    // Pages in address order, so the draws do not depend on the hash map's order.
+    std::vector<std::uint64_t> pages;
+    pages.reserve(cache_.size());
+    for (const auto& [page, p] : cache_) pages.push_back(page);
+    std::sort(pages.begin(), pages.end());
+    std::unordered_map<std::uint64_t, bool> landed;
+    for (std::uint64_t page : pages) {
+        const bool lands = rng.below(100) < landed_pct;
+        landed[page] = lands;
+        if (lands) {
+            durable_[page] = cache_[page];
+            ++out.pages_landed;
+        } else {
+            ++out.pages_lost;
+        }
+    }
+    for (const auto& [off, len] : cached_writes_) {
+        if (len == 0) continue;
+        bool some = false, none = false;
+        for (std::uint64_t page = off / kPage; page <= (off + len - 1) / kPage; ++page) {
+            auto it = landed.find(page);
+            if (it == landed.end()) continue;  // a later FUA write made that page durable
+            (it->second ? some : none) = true;
+        }
+        if (some && none) ++out.writes_torn;
+    }
+    cache_.clear();
+    cached_writes_.clear();
+    return out;
+}
 
 void SimDisk::peek(std::uint64_t offset, std::span<std::byte> out) const { read_bytes(offset, out); }
 

@@ -36,6 +36,15 @@ public:
 
     // Power loss: the volatile cache is gone; only durable contents remain.
     void power_loss();
+    // A torn power loss: of what the volatile cache holds, each 4 KiB page lands on the
+    // medium with probability landed_pct/100 (from `rng`) and the rest is lost, so a
+    // multi-page write may land in part. A page is the unit that lands or not, and every
+    // block size (512..4096) divides it: no logical block is torn inside itself.
+    struct TornLoss {
+        std::uint64_t pages_landed = 0, pages_lost = 0;
+        std::uint64_t writes_torn = 0;   // cached writes with pages on both sides
+    };
+    TornLoss torn_power_loss(std::uint32_t landed_pct, Rng& rng);
 
     // Faults (the fault plan in faults/ sets them).
     struct MediumError {
@@ -48,6 +57,17 @@ public:
     void slow_down(double factor, Nanos until) { slow_factor_ = factor, slow_until_ = until; }
     // Every operation that ends before `until` fails: the device is gone.
     void go_offline(Nanos until) { offline_until_ = until; }
+    // Until `until`, writes (or reads) that touch [offset, offset + length) (length 0:
+    // anywhere) go to the byte offset `shift` further on (or back, where that would pass
+    // the end): a misdirected write or read, which only the data checks can catch.
+    struct Misdirect {
+        bool writes = true;
+        std::uint64_t shift = 0, offset = 0, length = 0;
+        Nanos until{0};
+    };
+    void misdirect(Misdirect m) { misdirects_.push_back(m); }
+    void clear_misdirects() { misdirects_.clear(); }
+    std::uint64_t misdirected() const { return misdirected_; }
     // Read the durable+cached view directly (for invariant checks).
     void peek(std::uint64_t offset, std::span<std::byte> out) const;
 
@@ -77,6 +97,12 @@ private:
     Nanos media_free_{0};
     std::uint64_t ops_ = 0;
     std::vector<MediumError> medium_errors_;
+    std::vector<Misdirect> misdirects_;
+    std::uint64_t misdirected_ = 0;
+    // Writes that sit in the volatile cache (byte ranges), to tell which a torn power
+    // loss tore; bounded, oldest forgotten first.
+    std::deque<std::pair<std::uint64_t, std::uint64_t>> cached_writes_;
+    std::uint64_t target_offset(const BlockRequest& r);
     double slow_factor_ = 1.0;
     Nanos slow_until_{0}, offline_until_{0};
 };

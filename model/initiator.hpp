@@ -2,7 +2,16 @@
 // login with chosen keys, SCSI commands with immediate, unsolicited and R2T-solicited
 // data, NOP-In answers, logout; and a workload with data verification (every written
 // block carries a tag that later reads check). It checks the target's sequence numbers
-// against the RFC as it goes.
+// against the RFC as it goes. On a fault plan's say-so it also misbehaves (a broken or
+// hostile initiator) and checks the target's answer against the RFC.
+//
+// The implementation is split along its jobs:
+//   initiator.cpp           the connection: bytes, framing, dispatch, sequence numbers
+//   initiator_login.cpp     discovery, login, Text, logout
+//   initiator_io.cpp        the workload: commands, Data-Out, R2T, Data-In, responses
+//   initiator_recovery.cpp  ERL 0 recovery, reinstatement, task management
+//   initiator_oracle.cpp    what reads must find: tags, durability, power loss
+//   initiator_misbehave.cpp rules broken on purpose, NOP-Out pings, and their checks
 #pragma once
 
 #include <cstdint>
@@ -25,6 +34,17 @@
 #include "target/ports.hpp"
 
 namespace iscsilab::model {
+
+// Rules a misbehaving initiator breaks on purpose (the fault kind `misbehave`); for each
+// the initiator model checks the target's answer against RFC 3720.
+enum class Misbehavior : std::uint8_t {
+    past_maxcmdsn,       // a command with CmdSN MaxCmdSN + 1 (§3.2.2.1: silently ignored)
+    dup_cmdsn,           // a command reusing the last CmdSN (§3.2.2.1: silently ignored)
+    nop_ping,            // its own NOP-Out pings, busy and idle (§10.18, §10.19: echoed)
+    excess_data_out,     // Data-Out past the end of an R2T's range (§10.4.7.2, §10.17.1)
+    text_midway,         // a Text Request in the middle of a write's Data-Out (§10.10)
+    logout_midway_data,  // a Logout in the middle of a write's Data-Out (§10.14)
+};
 
 struct Workload {
     enum class Pattern : std::uint8_t { sequential, random } pattern = Pattern::random;
@@ -57,6 +77,9 @@ struct InitiatorConfig {
     // handler does); an abort unanswered for as long again ends the connection, and the
     // session recovers (0: never).
     Nanos command_timeout{0};
+    // Data-verification failures are what the run is after (a misdirected write or read
+    // must be caught): counted, not errors.
+    bool expect_data_errors = false;
 };
 
 struct InitiatorStats {
@@ -71,6 +94,11 @@ struct InitiatorStats {
     std::uint64_t timed_out = 0;  // commands that outlived command_timeout and were aborted
     std::uint64_t relogins = 0;   // logouts mid-workload (fault plan) followed by a new login
     std::uint64_t reverted = 0;  // blocks read back older than acknowledged after a power loss
+    std::uint64_t data_errors = 0;   // blocks (or VERIFYs) whose data did not match
+    std::vector<std::string> data_error_lines;         // the first few, when expected
+    // Fault outcomes this initiator checked against the RFC, by name (nop_pings_echoed,
+    // past_maxcmdsn_ignored, bhs_closed, reinstated, write_errors, ...): `seen:` in expect.
+    std::map<std::string, std::uint64_t> seen;
     bool write_cache = true;                           // WCE as MODE SENSE reported it
     std::vector<std::string> recovery_reasons;
     std::vector<std::string> errors;   // protocol, status or data-verification failures
@@ -125,6 +153,18 @@ public:
         if (foreign_resets_ > 0) --foreign_resets_;
         foreign_reset_at_ = kernel_.now();
     }
+    // The link flipped a bit inside a BHS this host sent (dir 0) or was sent (dir 1).
+    // Sent: RFC 3720 §6.7, the target must discard it or close the connection, never
+    // act on it; the initiator checks that the connection ends.
+    void header_corrupted(int dir);
+    // Log in again with this session's ISID and TSIH 0 on a second connection while the
+    // session runs (a session reinstatement race, RFC 3720 §5.3.5, §6.3.5): the target
+    // must close the old connection and let the new login in. False if not running.
+    bool duplicate_login();
+    // `count` immediate NOP-Out pings back to back, each to be echoed (RFC 3720 §10.19).
+    bool nop_storm(std::uint32_t count);
+    // Break a rule on purpose; false if not running.
+    bool misbehave(Misbehavior what);
 
 private:
     enum class Phase : std::uint8_t { Discovery, Login, Ready, Running, LoggingOut, Done, Failed };
@@ -143,7 +183,17 @@ private:
         Bytes in;                     // read data
         std::uint32_t next_datasn = 0, next_r2tsn = 0;
         std::uint32_t unsolicited_sent = 0;
+        bool excess = false;          // misbehave: one R2T got more Data-Out than it asked for
+        bool cut_by_logout = false;   // misbehave: a Logout went out in the middle of its data
     };
+    // A NOP-Out ping of ours (ITT != 0xffffffff) awaiting its NOP-In (RFC 3720 §10.19).
+    struct Ping {
+        Bytes data;
+        std::string seen;             // counted under this name when echoed
+    };
+    // The old connection of a session this initiator reinstated on purpose: what it
+    // still carries is ignored; the target must close it.
+    class Superseded;
 
     void connect_session(bool discovery);
     void send_pdu(const iscsi::Bhs& bhs, Bytes data = {});
@@ -172,14 +222,29 @@ private:
     void watchdog();
     void end_unanswered(Op& op);   // a command ended without a response
     void lose(Op& op);             // ... because its session ended
-    void relogin_later();          // the session is over: log in again
+    void relogin_later(bool discovery = false);  // the session is over: log in again
     std::uint64_t durable_gen(std::uint64_t lba) const;
     void unknown(std::uint64_t lba, std::uint32_t blocks);   // contents no longer known
     // settle: the read was sent after the last power loss, so what it found is what
     // the medium holds now.
     bool check_block(std::uint64_t lba, std::span<const std::byte> got, bool settle);
     void on_tmf_response(iscsi::Pdu& pdu);
+    void on_logout_response(iscsi::Pdu& pdu);
+    void on_nop_in(iscsi::Pdu& pdu);
+    void on_reject(iscsi::Pdu& pdu);
     void maybe_finish();
+    void data_error(std::string why);
+    void superseded_closed();
+    void end_after_logout();   // the session's Logout Response is in: done (once old connections are closed)
+
+    // Misbehaving (initiator_misbehave.cpp).
+    void send_ping(bool immediate, std::string seen);
+    void send_ignored_command(std::uint32_t cmdsn, const char* what);
+    bool run_idle_misbehaviors();      // at the end of the workload; true if it sent something
+    void midway(Op& op);               // between two Data-Out PDUs of a sequence
+    bool answered_ignored(std::uint32_t itt, const char* what);  // an error if it was ignored
+    void check_ignored_at_logout();
+    void check_excess_outcome(std::shared_ptr<Op> op, std::uint8_t status, std::span<const std::byte> sense);
 
     SimKernel& kernel_;
     Connect connect_;
@@ -243,6 +308,30 @@ private:
     std::deque<std::pair<std::uint64_t, std::uint64_t>> acked_log_;
     std::uint64_t log_base_ = 0, since_sync_ = 0, power_epoch_ = 0;
     std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> uncertain_;
+
+    // Misbehaving, pings and header faults.
+    std::map<std::uint32_t, Ping> pings_;       // by ITT
+    std::map<std::uint32_t, std::string> ignored_;  // commands the target must ignore: ITT -> rule
+    std::vector<Misbehavior> at_idle_;          // to do once the workload is done
+    bool excess_next_r2t_ = false, text_midway_ = false, logout_midway_data_ = false;
+    bool past_max_ready_ = false;               // the window probe came back: send past MaxCmdSN now
+    std::uint32_t midway_text_itt_ = 0;         // the Text Request sent between Data-Outs
+    std::uint32_t logout_cut_itt_ = 0;          // the write a Logout interrupted
+    bool bhs_sent_corrupt_ = false;             // a header we sent failed its digest
+    bool closed_by_us_ = false;                 // the current stream was closed after its logout
+    std::vector<std::shared_ptr<Superseded>> superseded_;
+    bool logout_answered_ = false;         // the final Logout Response came; waiting for superseded_
 };
+
+// Small helpers the initiator's files share.
+namespace detail {
+std::string hex(std::uint32_t v);
+Bytes text_of(const std::vector<iscsi::KeyValue>& kv);
+// Sense key, ASC and ASCQ of fixed or descriptor sense data (SPC-4 §4.5); -1 if absent.
+struct SenseCode {
+    int key = -1, asc = -1, ascq = -1;
+};
+SenseCode sense_code(std::span<const std::byte> sense);
+}  // namespace detail
 
 }  // namespace iscsilab::model

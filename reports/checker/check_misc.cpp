@@ -290,6 +290,8 @@ void check_reject(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
         const std::uint8_t rejected = u8(p.data, 0) & 0x3f;
         const std::uint32_t itt = be32(p.data, 16);
         if (rejected == op::SCSI_CMD) c.tasks.erase(itt);
+        // A refused ping is answered: by the Reject, not by a NOP-In (RFC 3720 §10.17.1).
+        if (rejected == op::NOP_OUT) c.pings.erase(itt);
         if ((rejected == op::SCSI_CMD || rejected == op::TASK_MGT_REQ) && c.discovery_bad.erase(itt)) w.pass(Rule::discovery_rejects);
     }
     if (c.phase == Phase::full_feature || c.phase == Phase::unknown) check_target_numbers(w, c, p, true, true, Rule::reject_statsn);

@@ -150,7 +150,9 @@ void dispatch(WireChecker& w, WireChecker::Conn& c, const Pdu& p, bool from_init
     if (from_initiator) {
         c.saw_first_pdu = true;
         c.recent_headers.push_back(p.bhs);
-        if (c.recent_headers.size() > 64) c.recent_headers.pop_front();
+        // Enough for a ping storm's backlog: a Reject may name a header sent hundreds of
+        // PDUs earlier.
+        if (c.recent_headers.size() > 1024) c.recent_headers.pop_front();
     }
     if (!from_initiator && c.phase == Phase::login)
         w.report(c, Rule::login_only_login_rsp, p.opcode == op::LOGIN_RSP || p.opcode == op::REJECT,
@@ -168,8 +170,10 @@ void dispatch(WireChecker& w, WireChecker::Conn& c, const Pdu& p, bool from_init
         return;
     }
     // RFC 3720 §10.14: after its Logout Request the initiator asks for nothing more
-    // (Data-Out it owes may still flow).
-    if (from_initiator && c.logout_sent && p.opcode != op::SCSI_DATA_OUT)
+    // (Data-Out it owes may still flow, and so may the answer to a target's ping: a
+    // NOP-Out with the reserved ITT and the NOP-In's TTT, §10.18, requests nothing).
+    const bool ping_answer = p.opcode == op::NOP_OUT && p.itt == 0xffffffffu && p.ttt() != 0xffffffffu;
+    if (from_initiator && c.logout_sent && p.opcode != op::SCSI_DATA_OUT && !ping_answer)
         w.report(c, Rule::no_requests_after_logout, false, "%s after the Logout Request", opcode_name(p.opcode));
 
     switch (p.opcode) {

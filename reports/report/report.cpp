@@ -115,6 +115,18 @@ Report build(const catalogue::Catalogue& cat, const Results& r) {
                                                    t.violated > 0, run->replay + "  (digest " + run->digest + ")", run->pcap});
                     }
                 }
+                // The swarm's runs, shard by shard: counted, not listed one by one.
+                for (const auto& w : r.swarm) {
+                    auto t = w.wire.find(req.id);
+                    if (t == w.wire.end() || !(t->second.exercised || t->second.violated)) continue;
+                    std::string how = "iscsilab swarm --runs " + std::to_string(w.runs) + " --seed " + std::to_string(w.first_seed);
+                    if (w.shard != "0/1" && !w.shard.empty()) how += " --shard " + w.shard;
+                    if (t->second.violated)
+                        for (const auto& f : w.failures)
+                            if (f.signature.rfind("wire:" + req.id + ":", 0) == 0) how = f.replay;
+                    rr.observations.push_back({"wire", "swarm (" + std::to_string(w.runs) + " runs, " + w.base + ")",
+                                               t->second.exercised, t->second.violated > 0, how, ""});
+                }
                 auto p = r.peer_wire.find(req.id);
                 if (p != r.peer_wire.end() && (p->second.exercised || p->second.violated))
                     rr.observations.push_back({"wire", "peer suite capture", p->second.exercised, p->second.violated > 0,
@@ -154,6 +166,11 @@ Report build(const catalogue::Catalogue& cat, const Results& r) {
     auto& s = rep.summary;
     s.scenario_runs = r.scenario_runs.size();
     for (const auto& run : r.scenario_runs) (run.passed ? s.scenario_passed : s.scenario_failed)++;
+    for (const auto& w : r.swarm) {
+        s.swarm_runs += w.runs;
+        s.swarm_passed += w.passed;
+        s.swarm_failed += w.failed;
+    }
     const auto pc = count(r.peer_tests);
     s.peer_total = pc.total();
     s.peer_passed = pc.passed;
@@ -173,7 +190,7 @@ std::string summary_line(const Report& rep) {
     o << "report: " << s.all.total << " requirements: " << s.all.observed << " observed and never violated, " << s.all.violated
       << " violated, " << s.all.never << " never observed; MUST-level " << s.must.observed << "/" << s.must.total << " ("
       << pct(s.must.observed, s.must.total) << "); scenarios " << s.scenario_passed << " passed, " << s.scenario_failed
-      << " failed; peer " << s.peer_passed << " passed, " << s.peer_skipped << " skipped, " << s.peer_failed << " failed";
+      << " failed; swarm " << s.swarm_passed << " passed, " << s.swarm_failed << " failed; peer " << s.peer_passed << " passed, " << s.peer_skipped << " skipped, " << s.peer_failed << " failed";
     return o.str();
 }
 
@@ -191,6 +208,7 @@ std::string results_json(const Report& rep, const Results& r) {
                      {"must_level", counts_json(s.must)},
                      {"must_level_observed_share", s.must_share()},
                      {"scenarios", {{"runs", s.scenario_runs}, {"passed", s.scenario_passed}, {"failed", s.scenario_failed}}},
+                     {"swarm", {{"runs", s.swarm_runs}, {"passed", s.swarm_passed}, {"failed", s.swarm_failed}}},
                      {"peer", {{"total", s.peer_total}, {"passed", s.peer_passed}, {"skipped", s.peer_skipped}, {"failed", s.peer_failed}}},
                      {"unit", {{"total", s.unit_total}, {"passed", s.unit_passed}, {"failed", s.unit_failed}}}};
     for (const auto& [k, c] : s.by_section) rj["summary"]["by_section"][k] = counts_json(c);
@@ -265,6 +283,19 @@ std::string markdown(const Report& rep, const Results& r) {
     m << "Scenario runs: " << s.scenario_passed << " passed, " << s.scenario_failed << " failed. Peer suite (iscsi-test-cu): "
       << s.peer_passed << " passed, " << s.peer_skipped << " skipped, " << s.peer_failed << " failed. Unit tests: " << s.unit_passed
       << " passed, " << s.unit_failed << " failed.\n\n";
+    if (s.swarm_runs) {
+        m << "Swarm: " << s.swarm_runs << " swarm runs, " << s.swarm_passed << " passed, " << s.swarm_failed << " failed.\n\n";
+        for (const auto& w : r.swarm)
+            for (const auto& f : w.failures) {
+                m << "- swarm failure `" << md_cell(f.signature) << "` (" << f.runs << " runs, first seed " << f.seed << "): `"
+                  << f.replay << "`";
+                if (!f.shrunk_file.empty())
+                    m << "; shrunk to " << f.shrunk_faults << " fault(s) in " << f.shrink_steps << " steps: `iscsilab run "
+                      << f.shrunk_file << " --seed " << f.seed << "`";
+                m << "\n";
+            }
+        m << "\n";
+    }
     if (r.coverage) {
         m << "| coverage of | lines | branches | functions |\n|---|---:|---:|---:|\n";
         for (const auto& [folder, f] : r.coverage->by_folder) {

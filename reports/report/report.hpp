@@ -41,6 +41,7 @@ struct Summary {
     std::map<std::string, Counts> by_section;   // "3", "5", ..., "12"
     std::map<std::string, Counts> by_level;
     std::size_t scenario_runs = 0, scenario_passed = 0, scenario_failed = 0;
+    std::size_t swarm_runs = 0, swarm_passed = 0, swarm_failed = 0;   // iscsilab swarm, every shard
     std::size_t peer_total = 0, peer_passed = 0, peer_skipped = 0, peer_failed = 0;
     std::size_t unit_total = 0, unit_passed = 0, unit_failed = 0;
     double must_share() const { return must.total ? static_cast<double>(must.observed) / static_cast<double>(must.total) : 0; }

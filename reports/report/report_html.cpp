@@ -122,6 +122,9 @@ std::string html(const Report& rep, const Results& r) {
     h << "<h2 id=\"suites\">Suites</h2><table class=\"figures\">"
       << "<tr><th>scenario runs (simulation, wire checker on every run)</th><td><span id=\"fig-scenarios-passed\">" << s.scenario_passed
       << "</span> passed, <span id=\"fig-scenarios-failed\">" << s.scenario_failed << "</span> failed</td></tr>"
+      << "<tr><th>swarm runs (every knob and fault drawn from each run's seed)</th><td><span id=\"fig-swarm-passed\">" << s.swarm_passed
+      << "</span> passed, <span id=\"fig-swarm-failed\">" << s.swarm_failed << "</span> failed of <span id=\"fig-swarm-runs\">"
+      << s.swarm_runs << "</span></td></tr>"
       << "<tr><th>peer suite: libiscsi iscsi-test-cu against iscsilab serve (a skip is not a pass)</th><td><span id=\"fig-peer-passed\">"
       << s.peer_passed << "</span> passed, <span id=\"fig-peer-skipped\">" << s.peer_skipped << "</span> skipped, <span id=\"fig-peer-failed\">"
       << s.peer_failed << "</span> failed of <span id=\"fig-peer-total\">" << s.peer_total << "</span></td></tr>"

@@ -36,6 +36,18 @@ std::string to_json(const Results& r, int indent) {
                                       {"digest", s.digest}, {"replay", s.replay}, {"pcap", s.pcap},
                                       {"sim_seconds", s.sim_seconds}, {"wall_seconds", s.wall_seconds}, {"pdus", s.pdus},
                                       {"failures", s.failures}, {"requirements", s.requirements}, {"wire", tally_json(s.wire)}});
+    j["swarm"] = json::array();
+    for (const auto& w : r.swarm) {
+        json f = json::array();
+        for (const auto& x : w.failures)
+            f.push_back({{"seed", x.seed}, {"runs", x.runs}, {"signature", x.signature}, {"knobs", x.knobs},
+                         {"replay", x.replay}, {"scenario_file", x.scenario_file}, {"shrunk_file", x.shrunk_file},
+                         {"failures", x.failures}, {"shrink_steps", x.shrink_steps}, {"shrink_runs", x.shrink_runs},
+                         {"shrunk_faults", x.shrunk_faults}, {"shrunk_replays", x.shrunk_replays}});
+        j["swarm"].push_back({{"base", w.base}, {"shard", w.shard}, {"first_seed", w.first_seed}, {"runs", w.runs},
+                              {"passed", w.passed}, {"failed", w.failed}, {"liveness", w.liveness},
+                              {"wall_seconds", w.wall_seconds}, {"failures", f}, {"wire", tally_json(w.wire)}});
+    }
     j["peer_tests"] = json::array();
     for (const auto& p : r.peer_tests) j["peer_tests"].push_back({{"name", p.name}, {"outcome", p.outcome}, {"reason", p.reason}});
     j["peer_wire"] = tally_json(r.peer_wire);
@@ -84,6 +96,35 @@ std::optional<Results> load(const std::string& path, std::string& error) {
             x.wire = tally_of(s.value("wire", json::object()));
             r.scenario_runs.push_back(std::move(x));
         }
+        for (const auto& w : j.value("swarm", json::array())) {
+            SwarmSummary x;
+            x.base = w.value("base", "");
+            x.shard = w.value("shard", "");
+            x.first_seed = w.value("first_seed", std::uint64_t{0});
+            x.runs = w.value("runs", std::uint64_t{0});
+            x.passed = w.value("passed", std::uint64_t{0});
+            x.failed = w.value("failed", std::uint64_t{0});
+            x.liveness = w.value("liveness", std::uint64_t{0});
+            x.wall_seconds = w.value("wall_seconds", 0.0);
+            for (const auto& f : w.value("failures", json::array())) {
+                SwarmFailure y;
+                y.seed = f.value("seed", std::uint64_t{0});
+                y.runs = f.value("runs", std::uint64_t{0});
+                y.signature = f.value("signature", "");
+                y.knobs = f.value("knobs", "");
+                y.replay = f.value("replay", "");
+                y.scenario_file = f.value("scenario_file", "");
+                y.shrunk_file = f.value("shrunk_file", "");
+                y.failures = f.value("failures", std::vector<std::string>{});
+                y.shrink_steps = f.value("shrink_steps", std::uint64_t{0});
+                y.shrink_runs = f.value("shrink_runs", std::uint64_t{0});
+                y.shrunk_faults = f.value("shrunk_faults", std::uint64_t{0});
+                y.shrunk_replays = f.value("shrunk_replays", false);
+                x.failures.push_back(std::move(y));
+            }
+            x.wire = tally_of(w.value("wire", json::object()));
+            r.swarm.push_back(std::move(x));
+        }
         for (const auto& p : j.value("peer_tests", json::array()))
             r.peer_tests.push_back({p.value("name", ""), p.value("outcome", ""), p.value("reason", "")});
         r.peer_wire = tally_of(j.value("peer_wire", json::object()));
@@ -107,6 +148,7 @@ std::optional<Results> load(const std::string& path, std::string& error) {
 
 void merge(Results& a, const Results& b) {
     a.scenario_runs.insert(a.scenario_runs.end(), b.scenario_runs.begin(), b.scenario_runs.end());
+    a.swarm.insert(a.swarm.end(), b.swarm.begin(), b.swarm.end());
     a.peer_tests.insert(a.peer_tests.end(), b.peer_tests.begin(), b.peer_tests.end());
     for (const auto& [id, t] : b.peer_wire) {
         a.peer_wire[id].exercised += t.exercised;

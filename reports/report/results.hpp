@@ -46,8 +46,29 @@ struct Coverage {
     std::map<std::string, std::map<std::string, CoverageFigure>> by_folder;  // folder -> lines|branches|functions
 };
 
+// A failing kind of swarm run: its first seed, how many runs failed so, and the shrunk
+// reproduction where one was made.
+struct SwarmFailure {
+    std::uint64_t seed = 0, runs = 0;
+    std::string signature, knobs, replay, scenario_file, shrunk_file;
+    std::vector<std::string> failures;
+    std::uint64_t shrink_steps = 0, shrink_runs = 0, shrunk_faults = 0;
+    bool shrunk_replays = false;
+};
+
+// One `iscsilab swarm` invocation (one shard of it): its counts, failures and the wire
+// rules its runs exercised.
+struct SwarmSummary {
+    std::string base, shard;
+    std::uint64_t first_seed = 0, runs = 0, passed = 0, failed = 0, liveness = 0;
+    double wall_seconds = 0;
+    std::vector<SwarmFailure> failures;
+    WireTally wire;
+};
+
 struct Results {
     std::vector<ScenarioRun> scenario_runs;
+    std::vector<SwarmSummary> swarm;
     std::vector<PeerTest> peer_tests;
     WireTally peer_wire;              // the checker over the peer suite's capture
     std::string peer_capture;         // where that capture is (relative to the report)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 
 #include "scenarios/engine/scenario.hpp"
 
@@ -134,14 +135,16 @@ model::Workload workload_of(const YAML::Node& w, const std::string& where) {
 faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
     faults::Fault out;
     only(f, {"kind", "at", "repeat", "every", "duration", "initiator", "direction", "count", "extra", "disk", "factor",
-             "offset", "length", "reads", "writes", "function", "kinds"},
+             "offset", "length", "reads", "writes", "function", "kinds", "shift", "landed_pct", "what"},
          where);
     if (!f["kind"]) throw LoadError{where + ": missing kind"};
     const std::string kind = str(f["kind"], where + ".kind");
     if (!faults::kind_from_string(kind, out.kind))
         throw LoadError{where + ".kind: unknown fault '" + kind +
                         "' (expected link_stall, link_reset, corrupt, latency_spike, disk_slow, medium_error, "
-                        "disk_offline, power_loss, tmf, crash, withhold_data, freeze, logout or random)"};
+                        "disk_offline, power_loss, tmf, crash, withhold_data, freeze, logout, pdu_cut, bandwidth_drop, "
+                        "write_error, torn_write, misdirected_write, misdirected_read, stuck_delivery, duplicate_isid, "
+                        "nop_storm, bhs_corrupt, misbehave or random)"};
     if (!f["at"]) throw LoadError{where + ": missing at (a time, or [earliest, latest])"};
     if (f["at"].IsSequence()) {
         if (f["at"].size() != 2) throw LoadError{where + ".at: expected [earliest, latest]"};
@@ -165,6 +168,7 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
         else throw LoadError{where + ".direction: expected to_target, to_initiator or both"};
     }
     if (f["count"]) out.count = static_cast<std::uint32_t>(number_of(f["count"], where + ".count"));
+    else if (out.kind == faults::Kind::nop_storm) out.count = 100;  // a storm, unless told otherwise
     if (f["extra"]) out.extra = duration_of(f["extra"], where + ".extra");
     if (f["disk"]) out.disk = str(f["disk"], where + ".disk");
     if (f["factor"]) {
@@ -179,6 +183,23 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
     if (f["length"]) out.length = size_of(f["length"], where + ".length");
     if (f["reads"]) out.reads = flag_of(f["reads"], where + ".reads");
     if (f["writes"]) out.writes = flag_of(f["writes"], where + ".writes");
+    if (f["shift"]) {
+        out.shift = size_of(f["shift"], where + ".shift");
+        // Whole sectors astray: a multiple of the smallest block size.
+        if (out.shift == 0 || out.shift % 512 != 0) throw LoadError{where + ".shift: a positive multiple of 512 bytes"};
+    }
+    if (f["landed_pct"]) {
+        out.landed_pct = static_cast<std::uint32_t>(number_of(f["landed_pct"], where + ".landed_pct"));
+        if (out.landed_pct > 100) throw LoadError{where + ".landed_pct: 0 to 100"};
+    }
+    if (f["what"]) {
+        const std::string w = str(f["what"], where + ".what");
+        model::Misbehavior m{};
+        if (!faults::misbehavior_from_string(w, m))
+            throw LoadError{where + ".what: expected past_maxcmdsn, dup_cmdsn, nop_ping, excess_data_out, text_midway or "
+                                    "logout_midway_data"};
+        out.what = m;
+    }
     if (f["function"]) {
         const std::string fn = str(f["function"], where + ".function");
         if (!faults::tmf_from_string(fn, out.function))
@@ -193,32 +214,46 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
             K c{};
             if (!faults::kind_from_string(name, c) || c == K::random)
                 throw LoadError{where + ".kinds: unknown fault '" + name + "'"};
+            // A misdirected write or read is meant to be caught (min_data_errors); drawn at
+            // random it would fail the runs that draw it and leave the others unexpecting.
+            if (c == K::misdirected_write || c == K::misdirected_read)
+                throw LoadError{where + ".kinds: " + name + " cannot be drawn at random (its scenario expects the data checks to catch it)"};
             out.choices.push_back(c);
         }
     }
     if (out.kind == K::random) {
         if (out.choices.empty()) throw LoadError{where + ": random needs kinds (a list of fault kinds)"};
         const bool disk_kind = std::any_of(out.choices.begin(), out.choices.end(), [](K c) {
-            return c == K::disk_slow || c == K::medium_error || c == K::disk_offline || c == K::power_loss;
+            return c == K::disk_slow || c == K::medium_error || c == K::disk_offline || c == K::power_loss ||
+                   c == K::write_error || c == K::torn_write;
         });
         if (disk_kind && out.disk.empty()) throw LoadError{where + ": random with disk faults needs a disk"};
         return out;  // its faults' parameters are drawn at run time
     }
     if ((out.kind == K::link_stall || out.kind == K::latency_spike || out.kind == K::disk_slow ||
-         out.kind == K::disk_offline || out.kind == K::freeze) && out.duration.count() <= 0)
+         out.kind == K::disk_offline || out.kind == K::freeze || out.kind == K::bandwidth_drop ||
+         out.kind == K::stuck_delivery || out.kind == K::misdirected_write || out.kind == K::misdirected_read) &&
+        out.duration.count() <= 0)
         throw LoadError{where + ": " + kind + " needs a duration"};
     if ((out.kind == K::disk_slow || out.kind == K::medium_error || out.kind == K::disk_offline ||
-         out.kind == K::power_loss) && out.disk.empty())
+         out.kind == K::power_loss || out.kind == K::write_error || out.kind == K::torn_write ||
+         out.kind == K::misdirected_write || out.kind == K::misdirected_read) && out.disk.empty())
         throw LoadError{where + ": " + kind + " needs a disk"};
-    if (out.kind == K::medium_error && out.length == 0) throw LoadError{where + ": medium_error needs a length"};
+    if ((out.kind == K::medium_error || out.kind == K::write_error) && out.length == 0)
+        throw LoadError{where + ": " + kind + " needs a length"};
+    if ((out.kind == K::misdirected_write || out.kind == K::misdirected_read) && out.shift == 0)
+        throw LoadError{where + ": " + kind + " needs a shift (how far astray, in bytes)"};
+    if (out.kind == K::misbehave && !out.what) throw LoadError{where + ": misbehave needs what"};
+    if (out.what && out.kind != K::misbehave) throw LoadError{where + ".what: only for kind misbehave (or random)"};
     return out;
 }
 
 }  // namespace
 
-std::string load_scenario(const std::string& path, Scenario& s) {
+namespace {
+std::string load_node(const std::function<YAML::Node()>& read, const std::string& path, Scenario& s) {
     try {
-        YAML::Node y = YAML::LoadFile(path);
+        YAML::Node y = read();
         s.file = path;
         only(y, {"name", "description", "requirements", "duration", "disks", "link", "target", "initiators", "faults", "expect"}, path);
         s.name = y["name"] ? str(y["name"], "name") : path;
@@ -251,12 +286,16 @@ std::string load_scenario(const std::string& path, Scenario& s) {
         }
         if (y["link"]) {
             const YAML::Node& l = y["link"];
-            only(l, {"latency", "bandwidth", "mss", "window"}, "link");
+            only(l, {"latency", "bandwidth", "mss", "window", "cuts"}, "link");
             if (l["latency"]) s.link.latency = duration_of(l["latency"], "link.latency");
             if (l["bandwidth"]) s.link.bandwidth_bps = bandwidth_of(l["bandwidth"], "link.bandwidth");
             if (l["mss"]) s.link.mss = static_cast<std::uint32_t>(number_of(l["mss"], "link.mss"));
             if (l["window"]) s.link.window = static_cast<std::uint32_t>(size_of(l["window"], "link.window"));
             if (s.link.mss < 64 || s.link.window < s.link.mss) throw LoadError{"link: mss must be >= 64 and window >= mss"};
+            if (l["cuts"]) {
+                s.link.cut_pct = static_cast<std::uint32_t>(number_of(l["cuts"], "link.cuts"));
+                if (s.link.cut_pct > 100) throw LoadError{"link.cuts: a share of segments, 0 to 100"};
+            }
         }
         if (!y["target"]) throw LoadError{"target: missing (config: scst.conf text)"};
         only(y["target"], {"config", "mgmt"}, "target");
@@ -295,7 +334,8 @@ std::string load_scenario(const std::string& path, Scenario& s) {
             const YAML::Node& e = y["expect"];
             only(e, {"negotiated", "min_r2ts", "max_r2ts", "min_data_in", "min_ops", "min_aborted", "discovered",
                      "min_recoveries", "max_recoveries", "min_lost", "min_medium_errors", "min_device_errors",
-                     "min_reverted", "max_reverted", "min_syncs", "min_timed_out", "min_relogins"},
+                     "min_reverted", "max_reverted", "min_syncs", "min_timed_out", "min_relogins", "min_data_errors",
+                     "seen"},
                  "expect");
             for (auto [key, slot] : {std::pair{"min_aborted", &s.expect.min_aborted},
                                      std::pair{"min_r2ts", &s.expect.min_r2ts},
@@ -311,11 +351,23 @@ std::string load_scenario(const std::string& path, Scenario& s) {
                                      std::pair{"max_reverted", &s.expect.max_reverted},
                                      std::pair{"min_syncs", &s.expect.min_syncs},
                                      std::pair{"min_timed_out", &s.expect.min_timed_out},
-                                     std::pair{"min_relogins", &s.expect.min_relogins}})
+                                     std::pair{"min_relogins", &s.expect.min_relogins},
+                                     std::pair{"min_data_errors", &s.expect.min_data_errors}})
                 if (e[key]) *slot = number_of(e[key], std::string("expect.") + key);
             if (e["negotiated"])
                 for (const auto& kv : e["negotiated"]) s.expect.negotiated[kv.first.as<std::string>()] = kv.second.as<std::string>();
             if (e["discovered"]) for (const auto& d : e["discovered"]) s.expect.discovered.push_back(d.as<std::string>());
+            if (e["seen"]) {
+                if (!e["seen"].IsMap()) throw LoadError{"expect.seen: expected a map of names to counts"};
+                for (const auto& kv : e["seen"]) {
+                    const std::string name = kv.first.as<std::string>();
+                    s.expect.seen[name] = number_of(kv.second, "expect.seen." + name);
+                }
+            }
+            // Data-verification failures are then what the run is after: the initiators
+            // count them instead of failing on them.
+            if (s.expect.min_data_errors)
+                for (auto& i : s.initiators) i.config.expect_data_errors = true;
         }
     } catch (const LoadError& e) {
         return path + ": " + e.what;
@@ -323,6 +375,15 @@ std::string load_scenario(const std::string& path, Scenario& s) {
         return path + ": " + e.what();
     }
     return {};
+}
+}  // namespace
+
+std::string load_scenario(const std::string& path, Scenario& s) {
+    return load_node([&path] { return YAML::LoadFile(path); }, path, s);
+}
+
+std::string load_scenario_text(const std::string& text, const std::string& name, Scenario& s) {
+    return load_node([&text] { return YAML::Load(text); }, name, s);
 }
 
 }  // namespace iscsilab::scenario

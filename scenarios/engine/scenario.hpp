@@ -34,6 +34,12 @@ struct Expect {
     std::optional<std::uint64_t> min_reverted, max_reverted, min_syncs;
     std::optional<std::uint64_t> min_timed_out;   // commands chased by ABORT TASK after command_timeout
     std::optional<std::uint64_t> min_relogins;    // logouts during I/O (fault plan) and new logins
+    // Data-verification failures the run must see (a misdirected write or read caught);
+    // with it set they are counted, not failures.
+    std::optional<std::uint64_t> min_data_errors;
+    // At least this many of each named fault effect or RFC-checked answer (the fault
+    // plan's and the initiators' counts: pdus_cut, bhs_closed, nop_pings_echoed, ...).
+    std::map<std::string, std::uint64_t> seen;
     std::vector<std::string> discovered;
 };
 
@@ -52,6 +58,11 @@ struct Scenario {
 
 // Parses a scenario file. Returns an error text (file: what) or empty.
 std::string load_scenario(const std::string& path, Scenario& out);
+// The same from YAML text; `name` stands for the file in errors and in out.file.
+std::string load_scenario_text(const std::string& text, const std::string& name, Scenario& out);
+// The YAML of a scenario, in the format load_scenario reads: loading it gives the same
+// run (every time in nanoseconds, every size in bytes, so nothing is rounded).
+std::string write_scenario(const Scenario& s);
 
 struct RunResult {
     bool passed = false;

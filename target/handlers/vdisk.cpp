@@ -7,6 +7,7 @@
 
 #include "target/parse.hpp"
 #include "target/bytes.hpp"
+#include "target/defects.hpp"
 
 namespace iscsilab::handlers {
 
@@ -626,6 +627,7 @@ Vdisk::Rw Vdisk::decode_rw(const Command& c) const {
     if (scsi::cdb_length(c.opcode()) != 6) {
         rw.protect = ld8(cdb, 1) >> 5;
         rw.fua = ld8(cdb, 1) & 0x08;
+        if (defects::on(defects::Defect::drop_fua)) rw.fua = false;
         rw.bytchk = (ld8(cdb, 1) >> 1) & 0x03;
     }
     return rw;
@@ -650,6 +652,8 @@ void Vdisk::io_failed(Command& c, BlockStatus st, bool writing) const {
     switch (st) {
         case BlockStatus::ok: return;
         case BlockStatus::medium_error:
+            if (defects::on(defects::Defect::medium_error_as_hardware))
+                return fail(c, Sense{SenseKey::HardwareError, asc::InternalTargetFailure});
             return fail(c, Sense{SenseKey::MediumError, writing ? asc::WriteError : asc::UnrecoveredReadError});
         case BlockStatus::io_error:
             return fail(c, Sense{SenseKey::HardwareError, asc::InternalTargetFailure});
@@ -723,8 +727,14 @@ void Vdisk::write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion d
     const bool verify_after = is_write_verify(cmd->opcode()) && rw.bytchk != 0;
     std::span<std::byte> src(cmd->data_out.data(), to_write);
     BlockRequest req{BlockOp::write, rw.lba * cfg_.blocksize, to_write, src, rw.fua};
+    if (defects::on(defects::Defect::ack_before_store) && !verify_after) {
+        // GOOD at once; the command (and its buffer) lives until the store is done.
+        store_->submit(req, [cmd](BlockStatus) {});
+        cmd->status = Status::Good;
+        return done();
+    }
     store_->submit(req, [this, cmd, rw, bytes = to_write, verify_after, done = std::move(done)](BlockStatus st) mutable {
-        if (st != BlockStatus::ok) {
+        if (st != BlockStatus::ok && !defects::on(defects::Defect::write_error_ignored)) {
             io_failed(*cmd, st, true);
             return done();
         }
@@ -802,7 +812,8 @@ void Vdisk::synchronize_cache(CmdPtr cmd, scsi::Completion done) {
     rw.lba = sixteen ? ld64(cdb, 2) : ld32(cdb, 2);
     rw.blocks = sixteen ? ld32(cdb, 10) : ld16(cdb, 7);
     if (!check_range(*cmd, rw)) return done();
-    if (cfg_.nv_cache) {  // SCST nv_cache: the cache survives power loss, nothing to do
+    // SCST nv_cache: the cache survives power loss, nothing to do.
+    if (cfg_.nv_cache || defects::on(defects::Defect::sync_skips_flush)) {
         cmd->status = Status::Good;
         return done();
     }

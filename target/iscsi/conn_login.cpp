@@ -1,5 +1,6 @@
 // Login Request handling on a connection: runs the Login state machine, sends its
 // responses, and on success creates the session (RFC 3720 §5.3, §10.12-10.13).
+#include "target/defects.hpp"
 #include "target/iscsi/connection.hpp"
 #include "target/iscsi/driver.hpp"
 
@@ -11,6 +12,7 @@ void Connection::handle_login(Pdu& pdu) {
     if (login_->state() == LoginState::Start) {
         // RFC 3720 §10.13.4: the first response's StatSN starts the connection's count.
         stat_sn_ = req.expstatsn;
+        next_status_sn_ = stat_sn_;
         cid_ = req.cid;
     }
     LoginReply reply = login_->step(req, pdu.data);
@@ -18,7 +20,8 @@ void Connection::handle_login(Pdu& pdu) {
     if (reply.complete) {
         login_complete(req, reply);
         if (state_ == ConnState::Closed) return;
-        if (session_ && session_->work && session_->work->in_flight() > 0) {
+        if (session_ && session_->work && session_->work->in_flight() > 0 &&
+            !defects::on(defects::Defect::reinstate_without_wait)) {
             // RFC 3720 §6.3.5: the session this one reinstates still has tasks at the
             // devices. The final Login Response waits until they are gone.
             driver_.log("connection " + std::to_string(id_) + ": waiting for " +
@@ -59,7 +62,7 @@ void Connection::send_login_reply(const LoginRequestPdu& req, LoginReply& reply)
         reader_.set_digests(DigestSettings{p.header_digest, p.data_digest});
         tx_digests_ = DigestSettings{p.header_digest, p.data_digest};
         reader_.set_max_data_segment_length(p.max_recv_data_segment_length);
-        transition(ConnState::FullFeature);
+        if (!transition(ConnState::FullFeature)) return;
         if (login_timer_) {
             clock_.cancel(login_timer_);
             login_timer_ = TimerId{};

@@ -3,14 +3,24 @@
 #include <algorithm>
 #include <cstring>
 
+#include "target/bytes.hpp"
+#include "target/defects.hpp"
 #include "target/iscsi/connection.hpp"
 #include "target/iscsi/driver.hpp"
-#include "target/bytes.hpp"
 #include "target/scsi/spc.hpp"
 
 namespace iscsilab::iscsi {
 
 namespace {
+
+const char* phase_name(TaskPhase p) {
+    switch (p) {
+        case TaskPhase::ReceivingData: return "receiving data";
+        case TaskPhase::Executing: return "executing";
+        case TaskPhase::Done: return "ended";
+    }
+    return "?";
+}
 
 scsi::TaskAttribute to_scsi(TaskAttr a) {
     switch (a) {
@@ -29,6 +39,7 @@ void Connection::handle_scsi_command(Pdu& pdu) {
         return reject(pdu, RejectReason::ProtocolError);
     }
     if (tasks_.count(c.itt)) return reject(pdu, RejectReason::InvalidPduField);  // ITT in use
+    aborted_itts_.erase(c.itt);
     const NegotiatedParams& p = session_->params();
     const auto imm = static_cast<std::uint32_t>(pdu.data.size());
     if (imm > 0) {
@@ -62,7 +73,16 @@ void Connection::handle_scsi_command(Pdu& pdu) {
     cmd.nexus = session_->nexus();
     t->waiting_since = clock_.now();
     tasks_[t->itt] = t;
-    if (!t->immediate) session_->command_started();
+    if (!t->immediate) {
+        session_->command_started();
+        // Only commands inside the window are started, and the window is never wider
+        // than QueuedCommands (RFC 3720 §3.2.2.1): more in flight means one never left.
+        if (!invariant(session_->in_flight() <= session_->target_params().queued_commands, t.get(), [&] {
+                return std::to_string(session_->in_flight()) + " commands in flight, QueuedCommands " +
+                       std::to_string(session_->target_params().queued_commands);
+            }))
+            return;
+    }
 
     // An EDTL over the maximum transfer length is refused before any data is solicited:
     // a hostile initiator cannot make us buffer more than that per command.
@@ -79,7 +99,7 @@ void Connection::handle_scsi_command(Pdu& pdu) {
     if (t->write) {
         cmd.data_out.resize(t->edtl);
         if (imm > 0) {
-            place_data(*t, 0, pdu.data);
+            if (!place_data(*t, 0, pdu.data)) return;
             t->unsolicited_received = imm;
         }
         // RFC 3720 §10.3.4 / §12.10-12.14: unsolicited Data-Out may follow up to
@@ -93,9 +113,19 @@ void Connection::handle_scsi_command(Pdu& pdu) {
     maybe_execute(t);
 }
 
-void Connection::place_data(Task& t, std::uint32_t offset, std::span<const std::byte> data) {
+bool Connection::place_data(Task& t, std::uint32_t offset, std::span<const std::byte> data) {
+    // The callers checked the PDU against the burst it belongs to; this is the last line
+    // before memory: never past the buffer, never more bytes than the EDTL.
+    const std::uint64_t end = std::uint64_t{offset} + data.size();
+    if (!invariant(end <= t.cmd->data_out.size() && t.received + std::uint64_t{data.size()} <= t.edtl, &t, [&] {
+            return "Data-Out bytes " + std::to_string(offset) + ".." + std::to_string(end) + " into a buffer of " +
+                   std::to_string(t.cmd->data_out.size()) + " with " + std::to_string(t.received) + " of EDTL " +
+                   std::to_string(t.edtl) + " received";
+        }))
+        return false;
     std::copy(data.begin(), data.end(), t.cmd->data_out.begin() + offset);
     t.received += static_cast<std::uint32_t>(data.size());
+    return true;
 }
 
 void Connection::solicit(const std::shared_ptr<Task>& t) {
@@ -105,8 +135,22 @@ void Connection::solicit(const std::shared_ptr<Task>& t) {
         r.ttt = next_ttt_++;
         if (r.ttt == kReservedTag) r.ttt = next_ttt_++;
         r.r2tsn = t->next_r2tsn++;
+        if (defects::on(defects::Defect::r2tsn_per_connection)) r.r2tsn = defect_r2tsn_++;
         r.offset = t->next_r2t_offset;
         r.length = std::min(p.max_burst_length, t->edtl - r.offset);  // RFC 3720 §10.8.4
+        if (defects::on(defects::Defect::r2t_past_max_burst))
+            r.length = std::min(p.max_burst_length + 512, t->edtl - r.offset);
+        // RFC 3720 §10.8.4: more than 0 and at most MaxBurstLength bytes, inside the
+        // EDTL; §12.17: no more outstanding than MaxOutstandingR2T.
+        if (!invariant(r.length > 0 && r.length <= p.max_burst_length && r.offset + std::uint64_t{r.length} <= t->edtl &&
+                           t->r2ts.size() < p.max_outstanding_r2t,
+                       t.get(), [&] {
+                           return "R2T for bytes " + std::to_string(r.offset) + " + " + std::to_string(r.length) + " of EDTL " +
+                                  std::to_string(t->edtl) + " with " + std::to_string(t->r2ts.size()) +
+                                  " outstanding (MaxBurstLength " + std::to_string(p.max_burst_length) +
+                                  ", MaxOutstandingR2T " + std::to_string(p.max_outstanding_r2t) + ")";
+                       }))
+            return;
         t->next_r2t_offset += r.length;
         t->r2ts.push_back(r);
 
@@ -134,14 +178,32 @@ void Connection::handle_data_out(Pdu& pdu) {
     auto t = it->second;
     if (t->phase != TaskPhase::ReceivingData || !t->write) return;  // aborted, or done
     const auto len = static_cast<std::uint32_t>(pdu.data.size());
+    // A task whose Data-Out went wrong takes the rest of what it is owed and drops it:
+    // an F bit closes the unsolicited burst or its R2T. Once nothing is owed its status
+    // goes out (RFC 3720 §10.17.1: not before the last expected Data-Out with F=1):
+    // CHECK CONDITION, ABORTED COMMAND, incorrect amount of data (§10.4.7.2).
+    auto drain = [&] {
+        if (d.final_bit) {
+            if (d.ttt == kReservedTag) t->unsolicited_received = t->unsolicited_limit;
+            else std::erase_if(t->r2ts, [&](const R2tState& s) { return s.ttt == d.ttt; });
+        }
+        t->waiting_since = clock_.now();
+        if (t->unsolicited_received < t->unsolicited_limit || !t->r2ts.empty()) return;
+        t->cmd->fail(scsi::Sense{scsi::SenseKey::AbortedCommand, scsi::Asc{0x0c, 0x0d}}, false);
+        t->phase = TaskPhase::Executing;
+        command_done(t);
+    };
+    if (t->data_failed) return drain();
     auto protocol_error = [&](const std::string& why) {
-        // RFC 3720 §6.7 / §10.17: Reject the PDU. At ERL 0 the task cannot be recovered
-        // within the command: it ends here without a response, and the initiator's
-        // timeout (or a TMF) takes it from there. The connection stays usable.
+        // RFC 3720 §6.7 / §10.17: Reject the PDU. The connection stays usable, and the
+        // task is not ended by the Reject ("Targets MUST NOT implicitly terminate an
+        // active task by sending a Reject PDU", §10.17.1): it ends with a response once
+        // its data is in, as above.
         driver_.log("connection " + std::to_string(id_) + ": Data-Out for ITT " + std::to_string(d.itt) +
                     " rejected: " + why);
         reject(pdu, RejectReason::ProtocolError);
-        abort(t);
+        t->data_failed = true;
+        drain();
     };
 
     if (d.ttt == kReservedTag) {
@@ -150,7 +212,9 @@ void Connection::handle_data_out(Pdu& pdu) {
         if (d.buffer_offset != t->unsolicited_received ||
             std::uint64_t{d.buffer_offset} + len > t->unsolicited_limit)
             return protocol_error("unsolicited data outside the first burst");
-        place_data(*t, d.buffer_offset, pdu.data);
+        std::uint32_t at = d.buffer_offset;
+        if (defects::on(defects::Defect::unsolicited_by_datasn)) at = d.datasn * len;
+        if (!place_data(*t, at, pdu.data)) return;
         t->unsolicited_received += len;
         ++t->unsolicited_next_datasn;
     } else {
@@ -160,7 +224,7 @@ void Connection::handle_data_out(Pdu& pdu) {
         if (d.datasn != r->next_datasn) return protocol_error("DataSN out of order");
         if (d.buffer_offset != r->offset + r->received || r->received + std::uint64_t{len} > r->length)
             return protocol_error("Buffer Offset outside the R2T");
-        place_data(*t, d.buffer_offset, pdu.data);
+        if (!place_data(*t, d.buffer_offset, pdu.data)) return;
         r->received += len;
         ++r->next_datasn;
         if (r->received == r->length) {
@@ -182,6 +246,14 @@ void Connection::maybe_execute(const std::shared_ptr<Task>& t) {
 }
 
 void Connection::execute(const std::shared_ptr<Task>& t) {
+    // A write goes to the device with every byte of its EDTL and no R2T still open.
+    if (!invariant(t->phase == TaskPhase::ReceivingData && (!t->write || (t->received == t->edtl && t->r2ts.empty())),
+                   t.get(), [&] {
+                       return std::string("task executed while ") + phase_name(t->phase) + " with " +
+                              std::to_string(t->received) + " of EDTL " + std::to_string(t->edtl) + " bytes and " +
+                              std::to_string(t->r2ts.size()) + " R2Ts open";
+                   }))
+        return;
     t->phase = TaskPhase::Executing;
     std::weak_ptr<Connection> weak = shared_from_this();
     Executor* ex = &executor_;
@@ -197,11 +269,19 @@ void Connection::execute(const std::shared_ptr<Task>& t) {
     });
 }
 
+void Connection::leave_window(const Task& t) {
+    if (t.immediate || !session_) return;
+    // A task leaves the window once: more endings than starts would open it wider
+    // than QueuedCommands.
+    if (!invariant(session_->in_flight() > 0, &t, "a task ended with no command in flight (ended twice?)")) return;
+    session_->command_ended();
+}
+
 void Connection::forget(const std::shared_ptr<Task>& t) {
     auto it = tasks_.find(t->itt);
-    if (it != tasks_.end() && it->second == t) {
+    if (it != tasks_.end() && it->second == t && !defects::on(defects::Defect::leak_task_on_abort)) {
         tasks_.erase(it);
-        if (!t->immediate && session_) session_->command_ended();
+        leave_window(*t);
     }
     t->phase = TaskPhase::Done;
     auto waiters = std::move(t->on_gone);
@@ -212,24 +292,49 @@ void Connection::forget(const std::shared_ptr<Task>& t) {
 void Connection::abort(const std::shared_ptr<Task>& t) {
     t->aborted = true;
     t->cmd->aborted = true;
+    if (aborted_itts_.size() >= 4096) aborted_itts_.clear();   // bounded: a hostile initiator cannot grow it
+    aborted_itts_.insert(t->itt);
     if (t->phase == TaskPhase::ReceivingData) forget(t);
 }
 
 void Connection::command_done(const std::shared_ptr<Task>& t) {
+    // The device finishes a task once (Device::execute: done runs exactly once), and only
+    // a task that went to it.
+    if (!invariant(t->phase == TaskPhase::Executing, t.get(), [&] {
+            return t->phase == TaskPhase::Done ? "the device finished a task that had already ended (a task ends once)"
+                                               : "the device finished a task it was never given";
+        }))
+        return;
     if (state_ == ConnState::Closed) return;
     auto it = tasks_.find(t->itt);
-    if (it == tasks_.end() || it->second != t) return;
+    // Until the connection closes, a task at the device stays in the task table.
+    const bool known =
+        invariant(it != tasks_.end() && it->second == t, t.get(), "the device finished a task the connection no longer has");
     // SAM-5 §5.6 with TAS=0: an aborted task ends without a response.
-    const bool respond = !t->aborted && state_ == ConnState::FullFeature;
-    tasks_.erase(it);
-    if (!t->immediate) session_->command_ended();
-    if (respond) send_response(*t);
+    const bool respond = known && !t->aborted && state_ == ConnState::FullFeature;
+    if (known && !(t->aborted && defects::on(defects::Defect::leak_task_on_abort))) {
+        tasks_.erase(it);
+        leave_window(*t);
+    }
+    // What the SCSI layer hands back is consistent: CHECK CONDITION with sense data,
+    // GOOD without (SAM-5 §5.3; RFC 3720 §10.4.7 carries the sense in the response).
+    // Otherwise no response is built from it; the task still ends, so that whatever
+    // waits for it (a TMF, a logout) is not left waiting.
+    const scsi::Command& cmd = *t->cmd;
+    if (respond && invariant((cmd.status == scsi::Status::CheckCondition) == !cmd.sense.empty(), t.get(), [&] {
+            return "SCSI status " + std::to_string(static_cast<int>(cmd.status)) + " with " +
+                   std::to_string(cmd.sense.size()) + " bytes of sense data";
+        }))
+        send_response(*t);
     t->phase = TaskPhase::Done;
     auto waiters = std::move(t->on_gone);
     for (auto& fn : waiters) fn();
 }
 
 void Connection::send_response(Task& t) {
+    // RFC 3720 §10.4: each task ends with exactly one status.
+    if (!invariant(!t.responded, &t, "a second status for a task")) return;
+    t.responded = true;
     scsi::Command& cmd = *t.cmd;
     const NegotiatedParams& p = session_->params();
     const std::shared_ptr<Bytes> din = cmd.data_in;
@@ -255,13 +360,26 @@ void Connection::send_response(Task& t) {
         // Data-In: PDUs no longer than the initiator's MaxRecvDataSegmentLength,
         // sequences no longer than MaxBurstLength (RFC 3720 §12.12, §12.13), status in
         // the last PDU (phase collapse, §10.7.3) since there is no sense data.
-        const std::uint32_t mxdsl = std::max<std::uint32_t>(p.max_xmit_data_segment_length, 512);
-        std::uint32_t offset = 0, burst = 0;
+        std::uint32_t mxdsl = std::max<std::uint32_t>(p.max_xmit_data_segment_length, 512);
+        if (defects::on(defects::Defect::datain_over_mrdsl)) mxdsl = std::max<std::uint32_t>(mxdsl, 8192);
+        std::uint32_t offset = 0, burst = 0, sequence_pdus = 0;
         while (offset < to_send) {
             const std::uint32_t len = std::min({mxdsl, to_send - offset, p.max_burst_length - burst});
             const bool last = offset + len == to_send;
             burst += len;
             const bool end_of_sequence = last || burst == p.max_burst_length;
+            // RFC 3720 §10.7.7, §12.12-12.13: each Data-In within the initiator's
+            // MaxRecvDataSegmentLength, each sequence within MaxBurstLength, and never past
+            // the EDTL or the data the device produced.
+            if (!invariant(len > 0 && len <= std::max<std::uint32_t>(p.max_xmit_data_segment_length, 512) &&
+                               burst <= p.max_burst_length && offset + len <= t.edtl && offset + len <= din->size(),
+                           &t, [&] {
+                               return "Data-In bytes " + std::to_string(offset) + " + " + std::to_string(len) + " of " +
+                                      std::to_string(to_send) + " (EDTL " + std::to_string(t.edtl) +
+                                      ", MaxRecvDataSegmentLength " + std::to_string(p.max_xmit_data_segment_length) +
+                                      ", MaxBurstLength " + std::to_string(p.max_burst_length) + ")";
+                           }))
+                return;
             if (end_of_sequence) burst = 0;
             DataInPdu d;
             d.final_bit = end_of_sequence;
@@ -269,6 +387,8 @@ void Connection::send_response(Task& t) {
             d.itt = t.itt;
             d.ttt = kReservedTag;
             d.datasn = t.datain_pdus++;
+            if (defects::on(defects::Defect::datasn_per_sequence)) d.datasn = sequence_pdus++;
+            if (end_of_sequence) sequence_pdus = 0;
             d.buffer_offset = offset;
             if (last) {
                 d.status_present = true;

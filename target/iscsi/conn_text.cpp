@@ -114,6 +114,14 @@ void Connection::handle_nop_out(Pdu& pdu) {
         if (ping_ttt_ && n.ttt == *ping_ttt_) ping_ttt_.reset();
         return;
     }
+    // RFC 3720 §12.12: nothing we send may exceed the initiator's
+    // MaxRecvDataSegmentLength, and §10.19 wants the ping's data back whole: a ping we
+    // could not echo within the initiator's own limit is a protocol error (as Linux's
+    // target answers it), not an echo cut short or sent too long. Our own
+    // MaxXmitDataSegmentLength sizes Data-In; an echo within the initiator's limit goes
+    // back whole. Found by the swarm.
+    if (pdu.data.size() > session_->params().initiator_max_recv_data_segment_length)
+        return reject(pdu, RejectReason::ProtocolError);
     // RFC 3720 §10.19: the ping is answered with its own ITT and data.
     NopInPdu r;
     r.lun = n.lun;
@@ -138,7 +146,7 @@ void Connection::handle_logout(Pdu& pdu) {
     const std::uint32_t itt = l.itt;
     auto respond = [weak, itt, code] {
         auto self = weak.lock();
-        if (!self || self->state_ == ConnState::Closed) return;
+        if (!self || self->state_ == ConnState::Closed || self->broken_) return;
         LogoutResponsePdu r;
         r.response = code;
         r.itt = itt;
@@ -156,9 +164,14 @@ void Connection::handle_logout(Pdu& pdu) {
     if (code != LogoutResponseCode::Success) return respond();
 
     // RFC 3720 §10.14: the session's tasks end; the response follows once they have.
-    transition(ConnState::LoggingOut);
+    if (!transition(ConnState::LoggingOut)) return;
     std::vector<std::shared_ptr<Task>> all;
-    for (auto& [tag, t] : tasks_) all.push_back(t);
+    for (auto& [tag, t] : tasks_) {
+        // A task that ended has left the table (it holds its ITT and a CmdSN slot).
+        if (!invariant(t->phase != TaskPhase::Done, t.get(), "a task that ended is still in the task table at logout"))
+            return;
+        all.push_back(t);
+    }
     for (auto& t : all) abort(t);
     after_tasks_end(all, respond);
 }

@@ -1,6 +1,10 @@
 // Task Management Function Request (RFC 3720 §10.5-10.6, SAM-5 §7): ABORT TASK, ABORT
 // TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET, TARGET WARM RESET, TARGET COLD RESET.
 // The response goes out only after every task the function ended is gone.
+#include <cstdio>
+#include <utility>
+
+#include "target/defects.hpp"
 #include "target/iscsi/connection.hpp"
 #include "target/iscsi/driver.hpp"
 
@@ -47,9 +51,21 @@ void Connection::handle_tmf(Pdu& pdu) {
     const auto r = TaskMgmtRequestPdu::decode(pdu.bhs);
     std::weak_ptr<Connection> weak = shared_from_this();
     const std::uint32_t itt = r.itt;
-    auto respond = [weak, itt](TmfResponse code) {
+    using Ended = std::vector<std::shared_ptr<Task>>;
+    // `ended`: the tasks of this connection the function ended, for Function Complete.
+    auto respond = [weak, itt](TmfResponse code, const Ended* ended = nullptr) {
         auto self = weak.lock();
         if (!self || self->state_ != ConnState::FullFeature) return;
+        // RFC 3720 §10.6.2, SAM-5 §7: the response comes only after every task the
+        // function ended is gone (a task still at the device could yet write).
+        if (ended)
+            for (const auto& t : *ended)
+                if (!self->invariant(t->phase == TaskPhase::Done, t.get(), [&] {
+                        char tag[16];
+                        std::snprintf(tag, sizeof tag, "0x%08x", static_cast<unsigned>(itt));
+                        return std::string("TMF response (ITT ") + tag + ") before a task it ended is gone";
+                    }))
+                    return;
         TaskMgmtResponsePdu resp;
         resp.response = code;
         resp.itt = itt;
@@ -82,6 +98,8 @@ void Connection::handle_tmf(Pdu& pdu) {
     // aborted write elsewhere could still land after the initiator was told it is over).
     auto abort_elsewhere_then = [&](std::optional<std::uint32_t> on, const std::vector<std::shared_ptr<Task>>& own,
                                     std::function<void()> done) {
+        std::function<void()> at_once;  // tmf_before_tasks_end: answer without waiting
+        if (defects::on(defects::Defect::tmf_before_tasks_end)) at_once = std::exchange(done, [] {});
         const Session* me = session_.get();
         auto others = driver_.sessions_of(target->name());
         std::erase_if(others, [me](const std::shared_ptr<Session>& s) { return s.get() == me; });
@@ -94,6 +112,7 @@ void Connection::handle_tmf(Pdu& pdu) {
                 c->abort_tasks(on, [barrier] { barrier->arrive(); });
             });
         }
+        if (at_once) return at_once();
         after_tasks_end(own, [barrier] { barrier->arrive(); });
     };
 
@@ -111,17 +130,23 @@ void Connection::handle_tmf(Pdu& pdu) {
                 aborted_ahead_.insert(r.refcmdsn);
                 return respond(TmfResponse::FunctionComplete);
             }
+            // RFC 3720 §10.5.1 a): a task another function is aborting (an ABORT TASK SET
+            // still waiting for the rest of the set) is a valid task whose termination has
+            // succeeded: Function Complete, not Task Does Not Exist (found by the swarm).
+            if (it == tasks_.end() && aborted_itts_.count(r.referenced_task_tag))
+                return respond(TmfResponse::FunctionComplete);
             if (it == tasks_.end() || it->second->lun != lun || it->first == r.itt)
                 return respond(TmfResponse::TaskDoesNotExist);
             auto victim = std::vector<std::shared_ptr<Task>>{it->second};
             abort_all(victim);
-            return after_tasks_end(victim, [respond] { respond(TmfResponse::FunctionComplete); });
+            return after_tasks_end(victim, [respond, victim] { respond(TmfResponse::FunctionComplete, &victim); });
         }
         case TmfFunction::AbortTaskSet: {
             if (!lun_exists) return respond(TmfResponse::LunDoesNotExist);
             auto v = own_tasks(lun);
             abort_all(v);
-            return after_tasks_end(v, [respond] { respond(TmfResponse::FunctionComplete); });
+            if (defects::on(defects::Defect::tmf_before_tasks_end)) return respond(TmfResponse::FunctionComplete, &v);
+            return after_tasks_end(v, [respond, v] { respond(TmfResponse::FunctionComplete, &v); });
         }
         case TmfFunction::ClearTaskSet: {
             if (!lun_exists) return respond(TmfResponse::LunDoesNotExist);
@@ -129,14 +154,14 @@ void Connection::handle_tmf(Pdu& pdu) {
             abort_all(v);
             // SPC-4: other nexuses learn that their commands were cleared.
             lu->second.device->raise_unit_attention(scsi::asc::CommandsClearedByAnotherInitiator, nexus->id);
-            return abort_elsewhere_then(lun, v, [respond] { respond(TmfResponse::FunctionComplete); });
+            return abort_elsewhere_then(lun, v, [respond, v] { respond(TmfResponse::FunctionComplete, &v); });
         }
         case TmfFunction::LogicalUnitReset: {
             if (!lun_exists) return respond(TmfResponse::LunDoesNotExist);
             auto v = own_tasks(lun);
             abort_all(v);
             lu->second.device->reset(nexus->id);
-            return abort_elsewhere_then(lun, v, [respond] { respond(TmfResponse::FunctionComplete); });
+            return abort_elsewhere_then(lun, v, [respond, v] { respond(TmfResponse::FunctionComplete, &v); });
         }
         case TmfFunction::TargetWarmReset:
         case TmfFunction::TargetColdReset: {
@@ -146,8 +171,8 @@ void Connection::handle_tmf(Pdu& pdu) {
             const bool cold = r.function == TmfFunction::TargetColdReset;
             auto tname = target->name();
             IscsiDriver* driver = &driver_;
-            return abort_elsewhere_then(std::nullopt, v, [respond, cold, weak, tname, driver] {
-                respond(TmfResponse::FunctionComplete);
+            return abort_elsewhere_then(std::nullopt, v, [respond, v, cold, weak, tname, driver] {
+                respond(TmfResponse::FunctionComplete, &v);
                 if (!cold) return;
                 // RFC 3720 §10.5.1: a cold reset drops every connection of the target,
                 // ours included, after the response.

@@ -1,9 +1,7 @@
 #include "target/iscsi/connection.hpp"
 
-#include <stdexcept>
-
 #include "target/bytes.hpp"
-
+#include "target/defects.hpp"
 #include "target/iscsi/driver.hpp"
 
 namespace iscsilab::iscsi {
@@ -44,16 +42,48 @@ void Connection::start() {
     });
 }
 
-void Connection::transition(ConnState next) {
+bool Connection::transition(ConnState next) {
     // RFC 3720 §7.1.3, for one connection per session at ERL 0:
     //   InLogin -> FullFeature | Closed;  FullFeature -> LoggingOut | Closed;
     //   LoggingOut -> Closed.
-    const bool ok = (state_ == ConnState::InLogin && (next == ConnState::FullFeature || next == ConnState::Closed)) ||
-                    (state_ == ConnState::FullFeature && (next == ConnState::LoggingOut || next == ConnState::Closed)) ||
-                    (state_ == ConnState::LoggingOut && next == ConnState::Closed);
-    if (!ok)
-        throw std::logic_error(std::string("connection state ") + to_string(state_) + " -> " + to_string(next));
+    const ConnState from = state_;
+    const bool ok = (from == ConnState::InLogin && (next == ConnState::FullFeature || next == ConnState::Closed)) ||
+                    (from == ConnState::FullFeature && (next == ConnState::LoggingOut || next == ConnState::Closed)) ||
+                    (from == ConnState::LoggingOut && next == ConnState::Closed);
+    if (!invariant(ok, nullptr, [&] { return std::string("connection state ") + to_string(from) + " -> " + to_string(next); }))
+        return false;
     state_ = next;
+    return true;
+}
+
+void Connection::invariant_failed(const Task* t, const std::string& what) {
+    // Reported once per connection: what breaks after the first is its consequence.
+    if (broken_) return;
+    broken_ = true;
+    InvariantSite site;
+    site.connection = id_;
+    site.peer = stream_->peer();
+    site.cid = cid_;
+    if (session_) {
+        site.isid = session_->isid();
+        site.tsih = session_->tsih();
+    }
+    if (t) {
+        site.itt = t->itt;
+        site.cmdsn = t->cmdsn;
+    } else {
+        site.itt = pdu_itt_;
+        site.cmdsn = pdu_cmdsn_;
+    }
+    driver_.invariant_failed(describe(site, what));
+    if (state_ == ConnState::Closed) return;
+    // Nothing more goes out or comes in (send, on_bytes); the connection closes once the
+    // handler that found the fault has unwound, so no caller's state is pulled from
+    // under it.
+    std::weak_ptr<Connection> weak = weak_from_this();
+    executor_.post([weak] {
+        if (auto self = weak.lock()) self->close("invariant broken");
+    });
 }
 
 void Connection::close(std::string_view reason) {
@@ -93,7 +123,7 @@ void Connection::close(std::string_view reason) {
 void Connection::on_closed(std::string_view reason) { close(reason); }
 
 void Connection::on_bytes(std::span<const std::byte> bytes) {
-    if (state_ == ConnState::Closed) return;
+    if (state_ == ConnState::Closed || broken_) return;
     last_rx_ = clock_.now();
     reader_.feed(bytes);
 }
@@ -121,8 +151,15 @@ bool Connection::on_pdu(Pdu&& pdu, FrameError error) {
             close("data segment longer than MaxRecvDataSegmentLength");
             return false;
     }
+    // The PDU in hand, for an invariant that breaks while it is handled. Data-Out and
+    // SNACK carry no CmdSN (RFC 3720 §10.7.1, §10.16): their task names it.
+    const BhsView v{pdu.bhs};
+    pdu_itt_ = v.itt();
+    if (pdu.opcode() != Opcode::DataOut && pdu.opcode() != Opcode::Snack) pdu_cmdsn_ = ld32(pdu.bhs, 24);
     dispatch(pdu);
-    return state_ != ConnState::Closed;
+    pdu_itt_.reset();
+    pdu_cmdsn_.reset();
+    return state_ != ConnState::Closed && !broken_;
 }
 
 void Connection::dispatch(Pdu& pdu) {
@@ -153,7 +190,13 @@ void Connection::dispatch(Pdu& pdu) {
             return accept_numbered(std::move(pdu));
         }
         default:
-            if (pdu.view().immediate()) return process_in_order(pdu);
+            if (pdu.view().immediate()) {
+                // RFC 3720 §3.2.2.1: an immediate command does not advance ExpCmdSN.
+                if (defects::on(defects::Defect::expcmdsn_on_immediate) && pdu.opcode() == Opcode::TaskMgmtRequest &&
+                    ld32(pdu.bhs, 24) == session_->exp_cmdsn())
+                    session_->advance_exp_cmdsn();
+                return process_in_order(pdu);
+            }
             return accept_numbered(std::move(pdu));
     }
 }
@@ -162,6 +205,7 @@ void Connection::accept_numbered(Pdu&& pdu) {
     const std::uint32_t cmdsn = ld32(pdu.bhs, 24);
     if (cmdsn == session_->exp_cmdsn()) {
         session_->advance_exp_cmdsn();
+        if (pdu.opcode() != Opcode::ScsiCommand) session_->took_cmdsn_without_task();
         process_in_order(pdu);
         // Deliver what was held waiting for this one.
         while (state_ == ConnState::FullFeature) {
@@ -170,6 +214,7 @@ void Connection::accept_numbered(Pdu&& pdu) {
             Pdu next = std::move(it->second);
             held_.erase(it);
             session_->advance_exp_cmdsn();
+            if (next.opcode() != Opcode::ScsiCommand) session_->took_cmdsn_without_task();
             process_in_order(next);
         }
         return;
@@ -177,6 +222,11 @@ void Connection::accept_numbered(Pdu&& pdu) {
     if (session_->in_window(cmdsn)) {
         // RFC 3720 §3.2.2.1: ahead of ExpCmdSN but in the window: hold it for its turn.
         held_.emplace(cmdsn, std::move(pdu));
+        // Held commands are in the window, which is never wider than QueuedCommands.
+        invariant(held_.size() <= session_->target_params().queued_commands, nullptr, [&] {
+            return std::to_string(held_.size()) + " commands held ahead of ExpCmdSN " +
+                   std::to_string(session_->exp_cmdsn()) + ", more than QueuedCommands";
+        });
         return;
     }
     // RFC 3720 §3.2.2.1: outside [ExpCmdSN, MaxCmdSN]: silently ignored.
@@ -203,13 +253,19 @@ void Connection::process_in_order(Pdu& pdu) {
 // ---- sending ------------------------------------------------------------------------
 
 void Connection::send(const Bhs& bhs, Slice data) {
-    if (state_ == ConnState::Closed) return;
+    if (state_ == ConnState::Closed || broken_) return;
     stream_->send(frame_pdu(bhs, {}, std::move(data), tx_digests_), {});
 }
 
 TargetSn Connection::status_sn() {
+    // RFC 3720 §3.2.2.2: StatSN advances by one per status, and only here.
+    invariant(stat_sn_ == next_status_sn_, nullptr, [&] {
+        return "StatSN " + std::to_string(stat_sn_) + " for a status, the next is " + std::to_string(next_status_sn_);
+    });
     TargetSn sn = current_sn();
     ++stat_sn_;
+    if (defects::on(defects::Defect::skip_statsn) && ++defect_statuses_ % 97 == 0) ++stat_sn_;
+    next_status_sn_ = stat_sn_;
     return sn;
 }
 
@@ -219,6 +275,21 @@ TargetSn Connection::current_sn() {
     if (session_) {
         sn.expcmdsn = session_->exp_cmdsn();
         sn.maxcmdsn = session_->max_cmdsn();
+        // RFC 3720 §3.2.2.1: MaxCmdSN >= ExpCmdSN - 1; neither goes back on a
+        // connection; and the window is never wider than QueuedCommands.
+        const std::uint32_t q = session_->target_params().queued_commands;
+        invariant(sn_le(sn.expcmdsn - 1, sn.maxcmdsn) && sn.maxcmdsn - (sn.expcmdsn - 1) <= q &&
+                      (!sent_window_ || (sn_le(sent_exp_cmdsn_, sn.expcmdsn) && sn_le(sent_max_cmdsn_, sn.maxcmdsn))),
+                  nullptr, [&] {
+                      return "CmdSN window ExpCmdSN " + std::to_string(sn.expcmdsn) + " MaxCmdSN " +
+                             std::to_string(sn.maxcmdsn) + " (QueuedCommands " + std::to_string(q) +
+                             (sent_window_ ? ") after ExpCmdSN " + std::to_string(sent_exp_cmdsn_) + " MaxCmdSN " +
+                                                 std::to_string(sent_max_cmdsn_)
+                                           : std::string(")"));
+                  });
+        sent_exp_cmdsn_ = sn.expcmdsn;
+        sent_max_cmdsn_ = sn.maxcmdsn;
+        sent_window_ = true;
     }
     return sn;
 }
@@ -277,9 +348,12 @@ void Connection::on_rsp_timer() {
     // The oldest thing we wait on the initiator for: a NOP-In ping or Data-Out.
     std::optional<Nanos> oldest;
     if (ping_ttt_) oldest = ping_sent_;
-    for (const auto& [itt, t] : tasks_)
+    for (const auto& [itt, t] : tasks_) {
+        // A task that ended has left the table (it holds its ITT and a CmdSN slot).
+        if (!invariant(t->phase != TaskPhase::Done, t.get(), "a task that ended is still in the task table")) return;
         if (t->phase == TaskPhase::ReceivingData && (!oldest || t->waiting_since < *oldest))
             oldest = t->waiting_since;
+    }
     if (oldest && now - *oldest > limit) {
         close("RspTimeout: the initiator did not answer in time");
         return;

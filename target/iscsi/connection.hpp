@@ -16,6 +16,7 @@
 #include <string>
 
 #include "target/iscsi/framer.hpp"
+#include "target/iscsi/invariant.hpp"
 #include "target/iscsi/login.hpp"
 #include "target/iscsi/pdu.hpp"
 #include "target/iscsi/session.hpp"
@@ -71,7 +72,18 @@ public:
     void abort_tasks(std::optional<std::uint32_t> lun, std::function<void()> ended);
 
 private:
-    void transition(ConnState next);
+    // Always-on invariants (invariant.hpp): true while `ok` holds. Otherwise the broken
+    // invariant is reported with this connection, the task (or the PDU in hand) and
+    // `what`, the connection closes, and the caller abandons what it was doing.
+    template <class What>
+    bool invariant(bool ok, const Task* t, What&& what) {
+        if (ok) [[likely]] return true;
+        invariant_failed(t, invariant_text(std::forward<What>(what)));
+        return false;
+    }
+    void invariant_failed(const Task* t, const std::string& what);
+
+    bool transition(ConnState next);
     bool on_pdu(Pdu&& pdu, FrameError error);
     void dispatch(Pdu& pdu);
 
@@ -93,13 +105,15 @@ private:
     // conn_scsi.cpp
     void handle_scsi_command(Pdu& pdu);
     void handle_data_out(Pdu& pdu);
-    void place_data(Task& t, std::uint32_t offset, std::span<const std::byte> data);
+    bool place_data(Task& t, std::uint32_t offset, std::span<const std::byte> data);
     void solicit(const std::shared_ptr<Task>& t);
     void maybe_execute(const std::shared_ptr<Task>& t);
     void execute(const std::shared_ptr<Task>& t);
     void command_done(const std::shared_ptr<Task>& t);
     void send_response(Task& t);
     void forget(const std::shared_ptr<Task>& t);
+    // A non-immediate task leaves the CmdSN window (Session::command_ended).
+    void leave_window(const Task& t);
     // Ends a task without a response (SAM-5 TAS=0): at once if it never reached the
     // device, else when the device finishes with it.
     void abort(const std::shared_ptr<Task>& t);
@@ -129,13 +143,26 @@ private:
     PduReader reader_;
     DigestSettings tx_digests_{};
     std::uint32_t stat_sn_ = 0;
+    // Invariant bookkeeping: the StatSN the next status must carry, the window last
+    // sent, the PDU being handled (for the report), and whether an invariant broke.
+    std::uint32_t next_status_sn_ = 0;
+    std::uint32_t sent_exp_cmdsn_ = 0, sent_max_cmdsn_ = 0;
+    bool sent_window_ = false;
+    std::optional<std::uint32_t> pdu_itt_, pdu_cmdsn_;
+    bool broken_ = false;
 
     std::unique_ptr<Login> login_;
     std::shared_ptr<Session> session_;
     std::map<std::uint32_t, std::shared_ptr<Task>> tasks_;  // by ITT
     std::map<std::uint32_t, Pdu> held_;                     // CmdSN in window, ahead of ExpCmdSN
     std::set<std::uint32_t> aborted_ahead_;                 // CmdSNs aborted before they arrived
+    // ITTs of tasks a task management function ended without a response (until the ITT
+    // is used again): an ABORT TASK for one still names a task that existed, aborted.
+    std::set<std::uint32_t> aborted_itts_;
     std::uint32_t next_ttt_ = 1;
+    // For two deliberate defects (target/defects.hpp); unused in a normal build.
+    std::uint32_t defect_statuses_ = 0;  // skip_statsn
+    std::uint32_t defect_r2tsn_ = 0;     // r2tsn_per_connection
 
     // Text Request continuation (RFC 3720 §10.10.4): the rest of a long response.
     std::string text_pending_;

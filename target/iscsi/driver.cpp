@@ -112,7 +112,7 @@ void IscsiDriver::accept(std::shared_ptr<ByteStream> stream, Executor& executor,
     {
         std::lock_guard lock(mu_);
         c = std::make_shared<Connection>(*this, std::move(stream), executor, clock, next_conn_++);
-        connections_[c.get()] = c;
+        connections_[c->id()] = c;
     }
     c->start();
 }
@@ -167,7 +167,7 @@ std::shared_ptr<Session> IscsiDriver::create_session(const std::shared_ptr<Conne
                 w = s->work;
             }
         }
-        sessions_[s.get()] = s;
+        sessions_[s->nexus()->id] = s;
     }
     for (auto& o : old) {
         o->reinstating = true;
@@ -182,14 +182,15 @@ std::shared_ptr<Session> IscsiDriver::create_session(const std::shared_ptr<Conne
 
 void IscsiDriver::remove_session(const Session* s) {
     std::lock_guard lock(mu_);
-    sessions_.erase(s);
+    auto it = sessions_.find(s->nexus()->id);
+    if (it != sessions_.end() && it->second.get() == s) sessions_.erase(it);
 }
 
 void IscsiDriver::remove_connection(const Connection* c) {
     std::shared_ptr<Connection> keep;  // destroyed outside the lock
     std::lock_guard lock(mu_);
-    auto it = connections_.find(c);
-    if (it != connections_.end()) {
+    auto it = connections_.find(c->id());
+    if (it != connections_.end() && it->second.get() == c) {
         keep = std::move(it->second);
         connections_.erase(it);
     }

@@ -73,6 +73,16 @@ public:
     void log(std::string_view what) const {
         if (log_) log_(what);
     }
+    // Told of every broken invariant of the core (invariant.hpp), one line each, after
+    // the log; the connection it concerns closes either way. Set before the first
+    // connection; it runs on the connection's executor.
+    void set_invariant_handler(std::function<void(std::string_view)> handler) {
+        invariant_handler_ = std::move(handler);
+    }
+    void invariant_failed(std::string_view line) const {
+        log("invariant broken: " + std::string(line));
+        if (invariant_handler_) invariant_handler_(line);
+    }
     Random& random() { return random_; }
 
 private:
@@ -82,8 +92,11 @@ private:
     std::map<std::string, std::shared_ptr<TargetNode>> targets_;
     CredentialSet discovery_creds_;
     std::string isns_server_;
-    std::map<const Connection*, std::shared_ptr<Connection>> connections_;
-    std::map<const Session*, std::shared_ptr<Session>> sessions_;
+    // Keyed by creation order (connection id, nexus id), never by address: a walk over
+    // them (a cold reset, a reinstatement search) must go the same way in every run of a
+    // seed, whatever the heap did before (determinism, scenarios/README.md).
+    std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
+    std::map<std::uint64_t, std::shared_ptr<Session>> sessions_;
     // Per nexus ("initiator port|target"): kept while a session or a task holds it.
     std::map<std::string, std::weak_ptr<NexusWork>> nexus_work_;
     std::uint32_t next_tid_ = 1;
@@ -91,6 +104,7 @@ private:
     std::uint64_t next_nexus_ = 1;
     std::uint64_t next_conn_ = 1;
     EventLog log_;
+    std::function<void(std::string_view)> invariant_handler_;
 };
 
 }  // namespace iscsilab::iscsi

@@ -256,6 +256,7 @@ std::optional<std::string> Negotiator::apply(const KeyDef& def, const std::strin
             auto n = parse_number(value);
             if (!n || *n < def.min || *n > def.max) return std::string("Reject");
             r.max_xmit_data_segment_length = std::min(*n, ours_.max_xmit_data_segment_length);
+            r.initiator_max_recv_data_segment_length = *n;
             return std::nullopt;
         }
         case KeyKind::BoolOr:
@@ -390,7 +391,13 @@ std::vector<KeyValue> Negotiator::closing_offers() {
         if (!ours_.initial_r2t) offer("InitialR2T", "No");
         if (!ours_.immediate_data) offer("ImmediateData", "No");
         if (ours_.max_burst_length < 262144) offer("MaxBurstLength", std::to_string(ours_.max_burst_length));
-        if (ours_.first_burst_length < 65536) offer("FirstBurstLength", std::to_string(ours_.first_burst_length));
+        // RFC 3720 §12.14: FirstBurstLength MUST NOT exceed MaxBurstLength. An initiator
+        // that lowered MaxBurstLength below the FirstBurstLength default (65536) and said
+        // nothing of FirstBurstLength would keep a first burst longer than any burst (and
+        // we would hold a smaller one than it does): offer the cap. Found by the swarm.
+        const std::uint32_t max_burst = seen_.count("MaxBurstLength") ? result_.max_burst_length : ours_.max_burst_length;
+        const std::uint32_t first = std::min(ours_.first_burst_length, max_burst);
+        if (first < 65536) offer("FirstBurstLength", std::to_string(first));
     }
     return out;
 }

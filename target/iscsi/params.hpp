@@ -95,7 +95,8 @@ struct NegotiatedParams {
     bool initial_r2t = true, immediate_data = true;
     bool data_pdu_in_order = true, data_sequence_in_order = true;
     std::uint32_t max_recv_data_segment_length = 8192;   // what we accept (we declared)
-    std::uint32_t max_xmit_data_segment_length = 8192;   // what the initiator accepts
+    std::uint32_t max_xmit_data_segment_length = 8192;   // what we send: the initiator's limit, capped by ours
+    std::uint32_t initiator_max_recv_data_segment_length = 8192;  // what the initiator declared (RFC 3720 §12.12)
     std::uint32_t max_burst_length = 262144, first_burst_length = 65536;
     std::uint32_t max_outstanding_r2t = 1, max_connections = 1;
     std::uint32_t default_time2wait = 2, default_time2retain = 20;

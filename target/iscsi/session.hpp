@@ -70,6 +70,11 @@ public:
     void advance_exp_cmdsn();
     void command_started() { ++in_flight_; ++commands_; refresh(); }
     void command_ended();
+    // A numbered PDU that starts no task (NOP-Out, Text, Logout, TMF) took its CmdSN: the
+    // window moves on now, so the answer it gets already shows it. Without this a
+    // numbered ping at QueuedCommands 1 left MaxCmdSN at ExpCmdSN - 1 for good, a window
+    // closed with nothing in flight (found by the swarm).
+    void took_cmdsn_without_task() { refresh(); }
     std::uint32_t in_flight() const { return in_flight_; }
     std::uint64_t commands() const { return commands_; }
 

@@ -34,6 +34,8 @@ struct Task {
     bool read = false, write = false;
     TaskPhase phase = TaskPhase::ReceivingData;
     bool aborted = false;
+    bool data_failed = false;  // a Data-Out broke the rules: the rest is dropped, then CHECK CONDITION
+    bool responded = false;  // its status went out (RFC 3720 §10.4: exactly once)
 
     // Data-Out bookkeeping.
     std::uint32_t received = 0;              // bytes placed in cmd->data_out

@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE sim_models
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include "fabric/capture/pcap_writer.hpp"
 #include "fabric/sim/link.hpp"
 #include "model/disk.hpp"
@@ -49,6 +51,20 @@ struct Counter final : capture::PacketTap {
     std::map<std::uint16_t, std::uint32_t> next_seq;
     int data_segments = 0, gaps = 0;
 };
+
+// Sends PDU-sized messages (one send() each, as both ends frame one PDU per call) and
+// returns the byte offsets where they begin.
+std::vector<std::size_t> send_pdus(sim::SimStream& from, const std::vector<std::size_t>& sizes, Bytes& all) {
+    std::vector<std::size_t> starts;
+    for (std::size_t n : sizes) {
+        starts.push_back(all.size());
+        Bytes pdu(n);
+        for (std::size_t i = 0; i < n; ++i) pdu[i] = static_cast<std::byte>((all.size() + i) * 13);
+        all.insert(all.end(), pdu.begin(), pdu.end());
+        from.send({Slice::copy_of(pdu)}, {});
+    }
+    return starts;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(sim_suite)
@@ -207,6 +223,212 @@ BOOST_AUTO_TEST_CASE(link_reset_reaches_both_ends) {
     BOOST_TEST(b->closed);
     BOOST_TEST(b->bytes.size() < 100000u);  // what was still queued never arrived
     BOOST_TEST(c->initiator_end()->closed());
+}
+
+BOOST_AUTO_TEST_CASE(link_random_cuts_split_segments_and_keep_the_bytes) {
+    auto run = [](std::uint32_t cut_pct, std::uint64_t seed) {
+        Sim s;
+        sim::LinkConfig cfg;
+        cfg.mss = 1000;
+        cfg.cut_pct = cut_pct;
+        auto cuts = std::make_shared<model::Rng>(seed, "link/192.0.2.16");
+        auto c = sim::SimTcpConnection::create(*s.k, cfg, {0xc0000210, 40000}, {0xc0000201, 3260}, nullptr, nullptr, cuts);
+        auto rec = std::make_shared<Recorder>();
+        c->target_end()->set_handler(rec);
+        Bytes payload(50000);
+        for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::byte>(i * 7);
+        c->initiator_end()->send({Slice::copy_of(payload)}, {});
+        s.run();
+        BOOST_TEST((rec->bytes == payload));
+        return rec->chunks;
+    };
+    const auto whole = run(0, 1);
+    BOOST_TEST(whole.size() == 50u);  // cut_pct 0: MSS segments, as before
+    const auto cut = run(100, 1);
+    BOOST_TEST(cut.size() > 50u);
+    for (std::size_t k = 0; k + 1 < cut.size(); ++k) BOOST_TEST(cut[k] < 1000u);  // each ends before the MSS
+    BOOST_TEST((run(100, 1) == cut));   // the same stream cuts the same way
+    BOOST_TEST((run(100, 2) != cut));   // another seed, other cuts
+    const auto some = run(30, 1);
+    const auto full = std::count(some.begin(), some.end(), std::size_t{1000});
+    BOOST_TEST(full > 0);
+    BOOST_TEST(full < static_cast<long>(some.size()));
+}
+
+BOOST_AUTO_TEST_CASE(link_pdu_cut_resets_inside_a_pdu) {
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+        Sim s;
+        model::Rng pick(seed, "faults");
+        auto faults = std::make_shared<sim::LinkFaults>();
+        faults->pick = [&](std::size_t n) { return static_cast<std::size_t>(pick.below(n)); };
+        faults->pdu_cut[0] = 1;
+        auto c = sim::SimTcpConnection::create(*s.k, sim::LinkConfig{}, {0xc0000210, 40000}, {0xc0000201, 3260}, nullptr,
+                                               faults);
+        auto rec = std::make_shared<Recorder>();
+        c->target_end()->set_handler(rec);
+        Bytes all;
+        const auto starts = send_pdus(*c->initiator_end(), {48, 48, 560, 48, 8240, 48, 48}, all);
+        s.run();
+        BOOST_TEST(rec->closed);
+        BOOST_TEST(faults->pdus_cut == 1u);
+        BOOST_TEST(faults->pdu_cut[0] == 0u);
+        // Only a prefix arrived, intact, and it does not end on a PDU boundary.
+        BOOST_TEST(rec->bytes.size() > 0u);
+        BOOST_TEST(rec->bytes.size() < all.size());
+        BOOST_TEST(std::equal(rec->bytes.begin(), rec->bytes.end(), all.begin()));
+        BOOST_TEST(std::count(starts.begin(), starts.end(), rec->bytes.size()) == 0);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(link_bhs_corrupt_flips_a_bit_inside_a_header) {
+    Sim s;
+    model::Rng pick(3, "faults");
+    auto faults = std::make_shared<sim::LinkFaults>();
+    faults->pick = [&](std::size_t n) { return static_cast<std::size_t>(pick.below(n)); };
+    int told = -1;
+    faults->on_bhs_corrupt = [&](int dir) { told = dir; };
+    faults->bhs_corrupt[0] = 1;
+    sim::LinkConfig cfg;
+    cfg.mss = 1000;
+    auto c = sim::SimTcpConnection::create(*s.k, cfg, {0xc0000210, 40000}, {0xc0000201, 3260}, nullptr, faults);
+    auto rec = std::make_shared<Recorder>();
+    c->target_end()->set_handler(rec);
+    Bytes all;
+    // A 2000-byte PDU, then two of 600: the first full segment begins with a header,
+    // and only one bit, in some header, may change.
+    const auto starts = send_pdus(*c->initiator_end(), {2000, 600, 600}, all);
+    s.run();
+    BOOST_REQUIRE(rec->bytes.size() == all.size());
+    std::vector<std::size_t> diff;
+    for (std::size_t i = 0; i < all.size(); ++i)
+        if (rec->bytes[i] != all[i]) diff.push_back(i);
+    BOOST_REQUIRE(diff.size() == 1u);
+    const auto x = static_cast<unsigned>(rec->bytes[diff[0]] ^ all[diff[0]]);
+    BOOST_TEST((x != 0 && (x & (x - 1)) == 0));  // one bit
+    bool in_bhs = false;
+    for (std::size_t st : starts) in_bhs = in_bhs || (diff[0] >= st && diff[0] < st + 48);
+    BOOST_TEST(in_bhs);
+    BOOST_TEST(told == 0);
+    BOOST_TEST(faults->bhs_flipped == 1u);
+    // The read that completes the flipped PDU ends with it: nothing after the header
+    // error arrives in the same read.
+    std::size_t flipped_end = 0;
+    for (std::size_t k = 0; k < starts.size(); ++k)
+        if (diff[0] >= starts[k]) flipped_end = k + 1 < starts.size() ? starts[k + 1] : all.size();
+    std::size_t at = 0;
+    bool ends_a_read = false;
+    for (std::size_t n : rec->chunks) {
+        at += n;
+        ends_a_read = ends_a_read || at == flipped_end;
+    }
+    BOOST_TEST(ends_a_read);
+}
+
+BOOST_AUTO_TEST_CASE(link_stuck_delivery_comes_out_in_one_read) {
+    Sim s;
+    auto faults = std::make_shared<sim::LinkFaults>();
+    faults->stuck_until[0] = Nanos(2000000);  // 2 ms
+    Counter tap;
+    auto c = sim::SimTcpConnection::create(*s.k, sim::LinkConfig{}, {0xc0000210, 40000}, {0xc0000201, 3260}, &tap,
+                                           faults);
+    auto rec = std::make_shared<Recorder>();
+    c->target_end()->set_handler(rec);
+    Bytes all;
+    send_pdus(*c->initiator_end(), {48, 5000, 48, 300, 48}, all);
+    std::size_t by_1ms = 1;
+    s.k->after(1ms, [&] { by_1ms = rec->bytes.size(); });
+    s.run(10ms);
+    BOOST_TEST(by_1ms == 0u);               // nothing read while stuck
+    BOOST_TEST(tap.data_segments > 1);      // though it was on the wire
+    BOOST_TEST(rec->chunks.size() == 1u);   // then all of it in one read
+    BOOST_TEST((rec->bytes == all));
+    BOOST_TEST(faults->stuck_reads == 1u);
+    c->initiator_end()->close("done");      // the FIN still follows the data
+    s.run(20ms);
+    BOOST_TEST(rec->closed);
+}
+
+BOOST_AUTO_TEST_CASE(link_bandwidth_drop_slows_the_segments_sent_meanwhile) {
+    auto time_for = [](double factor) {
+        Sim s;
+        auto faults = std::make_shared<sim::LinkFaults>();
+        faults->bandwidth_factor = factor;
+        faults->bandwidth_until = Nanos(1000000000);
+        sim::LinkConfig cfg;
+        cfg.bandwidth_bps = 1e9;
+        auto c = sim::SimTcpConnection::create(*s.k, cfg, {0xc0000210, 40000}, {0xc0000201, 3260}, nullptr, faults);
+        auto rec = std::make_shared<Recorder>();
+        c->target_end()->set_handler(rec);
+        c->initiator_end()->send({Slice::copy_of(Bytes(100000))}, {});
+        s.run();
+        const Nanos done = s.k->now();
+        BOOST_TEST(rec->bytes.size() == 100000u);
+        BOOST_TEST(faults->slowed_segments == 70u);  // 100000 bytes in 1448-byte segments
+        return done;
+    };
+    const Nanos fast = time_for(1.0), slow = time_for(10.0);
+    BOOST_TEST(slow.count() > 5 * fast.count());
+}
+
+BOOST_AUTO_TEST_CASE(disk_torn_power_loss_lands_whole_pages_and_tears_writes) {
+    Sim s;
+    model::SimDisk d(*s.k, model::DiskConfig{}, 1, "d");
+    // 32 writes of four pages each, all cached.
+    std::vector<Bytes> data;
+    for (int w = 0; w < 32; ++w) data.emplace_back(16384, static_cast<std::byte>(w + 1));
+    for (int w = 0; w < 32; ++w) d.submit({BlockOp::write, std::uint64_t(w) * 16384, 16384, data[w], false}, [](BlockStatus) {});
+    s.run();
+    model::Rng rng(7, "faults");
+    const auto t = d.torn_power_loss(50, rng);
+    BOOST_TEST(t.pages_landed + t.pages_lost == 128u);
+    BOOST_TEST(t.pages_landed > 0u);
+    BOOST_TEST(t.pages_lost > 0u);
+    BOOST_TEST(t.writes_torn > 0u);
+    // Each page is the write's or zero, whole.
+    Bytes out(4096);
+    std::uint64_t landed = 0;
+    for (std::uint64_t p = 0; p < 128; ++p) {
+        d.peek(p * 4096, out);
+        const auto v = out[0];
+        BOOST_TEST((v == std::byte{0} || v == static_cast<std::byte>(p / 4 + 1)));
+        BOOST_TEST(std::all_of(out.begin(), out.end(), [&](std::byte b) { return b == v; }));
+        landed += v != std::byte{0};
+    }
+    BOOST_TEST(landed == t.pages_landed);
+    // Nothing is cached now: another loss changes nothing.
+    d.power_loss();
+    std::uint64_t again = 0;
+    for (std::uint64_t p = 0; p < 128; ++p) {
+        d.peek(p * 4096, out);
+        again += out[0] != std::byte{0};
+    }
+    BOOST_TEST(again == landed);
+}
+
+BOOST_AUTO_TEST_CASE(disk_misdirected_writes_and_reads_go_astray_for_a_while) {
+    Sim s;
+    model::SimDisk d(*s.k, model::DiskConfig{}, 1, "d");
+    Bytes a(4096, std::byte{0xaa}), out(4096);
+    d.misdirect({true, 65536, 0, 0, Nanos(1000000)});
+    d.submit({BlockOp::write, 0, 4096, a, false}, [](BlockStatus) {});
+    s.run();
+    d.peek(0, out);
+    BOOST_TEST(static_cast<int>(out[0]) == 0);       // not where it was asked to go
+    d.peek(65536, out);
+    BOOST_TEST(static_cast<int>(out[0]) == 0xaa);    // but there
+    BOOST_TEST(d.misdirected() == 1u);
+    d.misdirect({false, 65536, 0, 4096, Nanos(2000000)});
+    bool read = false;
+    d.submit({BlockOp::read, 0, 4096, out, false}, [&](BlockStatus st) { read = st == BlockStatus::ok; });
+    s.run();
+    BOOST_TEST(read);
+    BOOST_TEST(static_cast<int>(out[0]) == 0xaa);    // a read of LBA 0 served from 64 KiB on
+    s.k->after(3ms, [] {});
+    s.run();
+    d.submit({BlockOp::read, 0, 4096, out, false}, [](BlockStatus) {});
+    s.run();
+    BOOST_TEST(static_cast<int>(out[0]) == 0);       // over: reads go where asked again
+    BOOST_TEST(d.misdirected() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(internet_checksum_rfc1071) {

@@ -1563,6 +1563,29 @@ BOOST_AUTO_TEST_CASE(nopin_reply_before_logout) {
     expect_broken(*run(true), Rule::nopin_reply);
 }
 
+// 3720-10.19-nopin-answers-nopout-itt: a ping refused with a Reject (data longer than
+// the initiator's MaxRecvDataSegmentLength, say) is answered; so is a ping whose Reject
+// comes after hundreds of other PDUs.
+BOOST_AUTO_TEST_CASE(nopin_reply_by_reject) {
+    auto run = [](bool bad) {
+        auto p = logged_in();
+        Wire& w = *p;
+        const Pkt ping = nop_out(w, 0x30);
+        w.from_initiator(ping);
+        for (std::uint32_t k = 0; k < 300; ++k) {
+            w.from_initiator(nop_out(w, 0x100 + k));
+            w.from_target(nop_in(w, 0x100 + k));
+        }
+        if (!bad) w.from_target(reject_pdu(w, 0x04, header_of(ping)));
+        w.from_initiator(logout_req(w, 0x60, 0));
+        w.from_target(logout_rsp(w, 0x60, 0));
+        return p;
+    };
+    expect_kept(*run(false), Rule::nopin_reply);
+    expect_kept(*run(false), Rule::reject_real_pdu);
+    expect_broken(*run(true), Rule::nopin_reply);
+}
+
 // 3720-10.19-unsolicited-nopin-itt-reserved
 BOOST_AUTO_TEST_CASE(nopin_unsolicited_itt) {
     auto run = [](bool bad) {
@@ -3419,8 +3442,10 @@ BOOST_AUTO_TEST_CASE(no_requests_after_logout) {
     auto run = [](bool bad) {
         auto p = logged_in();
         Wire& w = *p;
+        if (!bad) w.from_target(nop_in(w, NO_TAG, 0x77));  // the target pings
         w.from_initiator(logout_req(w, 0x60, 0));  // close the session
         if (bad) w.from_initiator(nop_out(w, NO_TAG));
+        else w.from_initiator(nop_out(w, NO_TAG, 0x77));  // the answer to a target's ping asks nothing
         w.from_target(logout_rsp(w, 0x60, 0));
         w.finish();
         return p;

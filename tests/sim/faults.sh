@@ -3,7 +3,8 @@
 # same digests, with one worker or two), and its checks can fail: the same bit flips
 # without digests must be caught by the initiators' data verification, and an
 # unexplained command timeout or session recovery is reported, and so are synced
-# writes a power loss took.
+# writes a power loss took, misdirected writes and reads, and expected fault effects
+# and RFC-checked answers that did not happen.
 set -u
 bin=$1
 suite=$2
@@ -34,6 +35,7 @@ swarm() {  # FILE SEEDS WHAT
 }
 swarm 13-random-plan.yaml 100 "random fault plans"
 swarm 16-random-plan-small-bursts.yaml 30 "random fault plans with small bursts"
+swarm 33-random-plan-swarm.yaml 40 "random fault plans of every kind, on links that cut segments at random bytes"
 
 # The checks can fail: each scenario below must fail the run with the text given.
 must_fail() {  # SCENARIO TEXT WHAT
@@ -72,6 +74,24 @@ sed -e 's#            filename disk0#            filename disk0\n            nv_
     "$suite/09-power-loss-write-back.yaml" >"$tmp/nv-cache.yaml"
 must_fail "$tmp/nv-cache.yaml" "data verification failed" \
     "SYNCHRONIZE CACHE skipped (nv_cache on a volatile cache) loses synced writes, and is caught"
+
+# A misdirected write or read is invisible to iSCSI: only the data checks see it. Without
+# `min_data_errors` (which makes them the point of the run) each run fails on them.
+for f in 21-misdirected-write 22-misdirected-read; do
+    sed -e '/min_data_errors:/d' "$suite/$f.yaml" >"$tmp/$f.yaml"
+    must_fail "$tmp/$f.yaml" "data verification failed" "$f is caught by data verification"
+done
+
+# An expectation of what the faults did fails when they did not: the resets inside a
+# PDU taken out of the plan, `seen: { pdus_cut: 6 }` is not met.
+sed -e '/^faults:/d' -e '/kind: pdu_cut/d' -e '/min_recoveries:/d' -e '/max_recoveries:/d' "$suite/17-pdu-cut.yaml" >"$tmp/no-cut.yaml"
+must_fail "$tmp/no-cut.yaml" "expected at least 6 pdus_cut, saw 0" "a fault effect the run expects but did not see fails it"
+
+# The answers the initiators check against the RFC are expected by name: the same run
+# with another misbehaviour does not meet `seen: { excess_data_out: 3 }`.
+sed -e 's/what: excess_data_out/what: nop_ping/' "$suite/30-misbehave-excess-data-out.yaml" >"$tmp/other-misbehaviour.yaml"
+must_fail "$tmp/other-misbehaviour.yaml" "expected at least 3 excess_data_out, saw 0" \
+    "an RFC-checked answer the run expects but never got fails it"
 
 [ $fail -eq 0 ] && rm -rf "$tmp"
 [ $fail -eq 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"

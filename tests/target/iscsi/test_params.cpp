@@ -181,6 +181,24 @@ BOOST_AUTO_TEST_CASE(offers_take_answers) {
     BOOST_TEST(n.result().max_burst_length == 65536u);
 }
 
+// RFC 3720 §12.14: an initiator that lowers MaxBurstLength below 65536 and is silent
+// about FirstBurstLength gets a FirstBurstLength offer no larger (a swarm finding).
+BOOST_AUTO_TEST_CASE(first_burst_offered_down_to_a_lowered_max_burst) {
+    TargetParams ours;
+    Negotiator n(ours);
+    auto a = answers(n.negotiate({{"InitiatorName", "iqn.x"}, {"MaxBurstLength", "8192"}}, false));
+    BOOST_TEST(a["MaxBurstLength"] == "8192");
+    std::string first;
+    for (auto& kv : n.closing_offers())
+        if (kv.key == "FirstBurstLength") first = kv.value;
+    BOOST_TEST(first == "8192");
+    BOOST_TEST(n.result().first_burst_length == 8192u);
+
+    Negotiator quiet(ours);   // MaxBurstLength at least 65536: the default stands, no offer
+    quiet.negotiate({{"InitiatorName", "iqn.x"}, {"MaxBurstLength", "262144"}}, false);
+    for (auto& kv : quiet.closing_offers()) BOOST_TEST(kv.key != "FirstBurstLength");
+}
+
 BOOST_AUTO_TEST_CASE(target_params_set_and_get) {
     TargetParams p;
     BOOST_TEST(p.set("InitialR2T", "Yes").empty());
