@@ -50,7 +50,9 @@ bool Initiator::logout_midway() {
 }
 
 void Initiator::recover(std::string why) {
-    if (finished() || recovering_) return;
+    // After the final Logout Response there is no session left to recover (the host may
+    // still be waiting for a reinstated session's old connection to close).
+    if (finished() || recovering_ || logout_answered_) return;
     relogin_ = false;
     logout_cut_itt_ = 0;
     bhs_sent_corrupt_ = false;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test: set up and build, run unit and interop tests, then the same again built
+# Every test: set up and build, run unit and interop tests, the swarm against the
+# deliberate defects of a test build, then the same unit and interop tests built
 # with AddressSanitizer + UndefinedBehaviorSanitizer (any report fails the run), then the
 # main job (the conformance report) and its page in headless Chromium.
 set -uo pipefail
@@ -8,6 +9,11 @@ start=$(date +%s)
 hil/setup.sh build || exit 1
 echo "== tests (RelWithDebInfo)"
 (cd build && ctest --output-on-failure --output-junit junit.xml) ; rc1=$?
+
+echo "== the swarm against deliberate defects (a test build: -DISCSILAB_DEFECTS=ON)"
+cmake -S . -B build-defects -DCMAKE_BUILD_TYPE=RelWithDebInfo -DISCSILAB_DEFECTS=ON -DISCSILAB_TESTS=OFF >/dev/null &&
+    cmake --build build-defects -j"$(nproc)" --target iscsilab >/dev/null && bash tests/sim/defects.sh build-defects/iscsilab
+rc5=$?
 
 echo "== tests under ASan + UBSan"
 hil/setup.sh build-asan -DISCSILAB_SANITIZE=ON || exit 1
@@ -22,9 +28,9 @@ bash hil/run-report.sh; rc3=$?
 bash tests/reports/html_check.sh reports/out; rc4=$?
 
 echo "tests took $(( $(date +%s) - start )) s"
-if [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ]; then
+if [ $rc1 -eq 0 ] && [ $rc5 -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ]; then
     echo "all test runs passed"
 else
-    echo "some tests FAILED (plain: $rc1, sanitizers: $rc2, main job: $rc3, report page: $rc4)"
+    echo "some tests FAILED (plain: $rc1, defects: $rc5, sanitizers: $rc2, main job: $rc3, report page: $rc4)"
 fi
-[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ]
+[ $rc1 -eq 0 ] && [ $rc5 -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ]

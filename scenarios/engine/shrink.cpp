@@ -91,7 +91,7 @@ std::size_t knob_count(const Scenario& s) {
              (c.queue_depth != dd.queue_depth) + (c.write_cache != dd.write_cache);
     for (const auto& l : lines_of(s.target_config)) n += is_knob_line(l);
     for (const auto& i : s.initiators) {
-        n += i.config.keys.size() + (i.config.command_timeout.count() > 0);
+        n += i.config.keys.size();
         const model::Workload dw;
         const auto& w = i.workload;
         n += (w.abort_every != dw.abort_every) + (w.sync_every != dw.sync_every) + (w.fua_pct != dw.fua_pct) +
@@ -279,11 +279,8 @@ private:
                 keys.erase(keys.begin() + static_cast<std::ptrdiff_t>(k));
                 any |= attempt(c, "initiator " + std::to_string(i) + " leaves " + key + " at its default");
             }
-            if (best_.initiators[i].config.command_timeout.count() > 0) {
-                Scenario c = best_;
-                c.initiators[i].config.command_timeout = Nanos(0);
-                any |= attempt(c, "no command timeout");
-            }
+            // The command timeout stays: without it a host whose tasks another initiator's
+            // reset ended silently (SAM-5, TAS=0) waits forever, a failure of its own.
         }
         const sim::LinkConfig dl;
         auto link = [&](auto member, const char* what) {

@@ -101,7 +101,7 @@ void draw_link(Drawer& d, sim::LinkConfig& l) {
 
 void draw_disk(Drawer& d, const std::string& name, model::DiskConfig& c) {
     c.read_latency = d.pick<Nanos>({10us, 100us, 100us, 1ms, 5ms});
-    c.write_latency = d.pick<Nanos>({10us, 100us, 200us, 1ms, 5ms});
+    c.write_latency = d.pick<Nanos>({10us, 100us, 200us, 1ms, 5ms, 20ms});
     c.flush_latency = d.pick<Nanos>({50us, 500us, 2ms, 10ms});
     c.jitter = d.pick({model::DiskConfig::Jitter::none, model::DiskConfig::Jitter::uniform, model::DiskConfig::Jitter::exponential});
     c.bandwidth_bps = d.pick<double>({200e6, 2e9, 16e9});
@@ -164,7 +164,7 @@ model::Workload draw_workload(Drawer& d, const std::string& who, std::uint32_t l
     w.queue_depth = d.pick<std::uint32_t>({1, 2, 8, 8, 32});
     w.ops = d.between(10, 120);
     // Enough room for the operations to meet each other, not so much that they never do.
-    w.region_length = std::max<std::uint64_t>(w.block_size * 4, d.pick<std::uint64_t>({256u << 10, 1u << 20, 8u << 20}));
+    w.region_length = std::max<std::uint64_t>(w.block_size * 4, d.pick<std::uint64_t>({64u << 10, 256u << 10, 1u << 20, 8u << 20}));
     w.region_length -= w.region_length % w.block_size;
     w.sync_every = d.pick<std::uint64_t>({0, 0, 10, 50});
     w.fua_pct = d.pick<std::uint32_t>({0, 0, 10, 50});
@@ -202,6 +202,27 @@ Nanos estimate(const Scenario& s) {
     return Nanos(static_cast<std::int64_t>(std::clamp(worst, 1e6, 20e9)));
 }
 
+// The run's simulated-time limit: long enough for the workload done one operation at a
+// time through the window-limited link and the disk, three times over, with room for
+// the faults (a run that ends past it is a liveness failure, so a slow set-up must not
+// reach it honestly).
+Nanos run_limit(const Scenario& s) {
+    const double rtt = 2e-9 * static_cast<double>(s.link.latency.count());
+    double total = 0;
+    for (const auto& i : s.initiators) {
+        const auto& w = i.workload;
+        const double rate = std::min(s.link.bandwidth_bps / 8, static_cast<double>(s.link.window) / std::max(rtt, 1e-6));
+        double disk = 0;
+        for (const auto& [n, c] : s.disks)
+            disk = std::max(disk, 1e-9 * static_cast<double>(std::max({c.read_latency, c.write_latency, c.flush_latency}).count()) +
+                                      w.block_size / c.bandwidth_bps);
+        const double per_op = 2 * rtt + w.block_size / rate + disk;
+        total += static_cast<double>(i.count) * static_cast<double>(w.ops) * per_op;
+    }
+    const double limit = std::clamp(3 * total + (s.faults.empty() ? 10.0 : 40.0), 60.0, 900.0);
+    return Nanos(static_cast<std::int64_t>(limit * 1e9));
+}
+
 // How long a command may take with no fault at all, generously: its share of every
 // initiator's outstanding bytes through the link (throttled by the window over the
 // round trip), its R2T round trips, and the disk's queue, slowed as far as a disk_slow
@@ -229,7 +250,7 @@ Nanos healthy_command_bound(const Scenario& s, std::uint32_t target_max_burst, b
 // Which fault kinds are on and how many of each (swarm testing: a few kinds per run),
 // with each fault's parameters drawn the way faults/plan.cpp draws a random plan's.
 void draw_faults(Drawer& d, Scenario& s, bool digests_both, bool header_digests, const std::string& disk,
-                 std::uint64_t region_end) {
+                 std::uint64_t region_end, bool hot = false) {
     using faults::Kind;
     struct Choice {
         Kind kind;
@@ -252,7 +273,7 @@ void draw_faults(Drawer& d, Scenario& s, bool digests_both, bool header_digests,
         // Not misdirected_write / misdirected_read: they break the disk itself, and a run
         // that drew one would fail whatever the target did (their own scenarios expect it).
     };
-    if (d.chance(12)) {
+    if (!hot && d.chance(12)) {
         d.note("faults", "none");
         return;
     }
@@ -270,11 +291,21 @@ void draw_faults(Drawer& d, Scenario& s, bool digests_both, bool header_digests,
     std::vector<Kind> allowed;
     for (const auto& c : kinds)
         if (c.allowed) allowed.push_back(c.kind);
+    // A session lost with writes still at the disk, then reinstated, is where targets
+    // have lost data before (this one too): the faults that end a session are drawn
+    // twice as often.
+    for (Kind k : {Kind::crash, Kind::link_reset, Kind::pdu_cut}) allowed.push_back(k);
     std::vector<Kind> chosen;
+    if (hot) {
+        // A hot run ends a session at least once (see default_mix).
+        const Kind k = d.pick({Kind::crash, Kind::link_reset, Kind::pdu_cut});
+        chosen.push_back(k);
+        std::erase(allowed, k);
+    }
     for (std::size_t want = d.pick<std::size_t>({1, 1, 2, 2, 3, 3, 4, 6}); want > 0 && !allowed.empty(); --want) {
-        const std::size_t at = static_cast<std::size_t>(d.rng().below(allowed.size()));
-        chosen.push_back(allowed[at]);
-        allowed.erase(allowed.begin() + static_cast<std::ptrdiff_t>(at));
+        const Kind k = allowed[static_cast<std::size_t>(d.rng().below(allowed.size()))];
+        chosen.push_back(k);
+        std::erase(allowed, k);
     }
     std::string on;
     for (Kind kind : chosen) {
@@ -310,6 +341,17 @@ SwarmDraw default_mix(std::uint64_t seed) {
     model::DiskConfig disk;
     disk.size_bytes = 256ull << 20;
     draw_disk(d, "disk0", disk);
+    // Buggify (FoundationDB's word for it): one run in six is drawn hot, the rare but
+    // dangerous corner made common: a slow disk with long-tailed writes, a small region
+    // written often by deep queues, and at least one session that ends with writes still
+    // at the disk, so that a reinstatement races the old session's writes.
+    const bool hot = d.chance(16);
+    d.note("hot", hot ? "yes" : "no");
+    if (hot) {
+        disk.jitter = model::DiskConfig::Jitter::exponential;
+        disk.write_latency = std::max<Nanos>(disk.write_latency, 2ms);
+        disk.queue_depth = std::max<std::uint32_t>(disk.queue_depth, 16);
+    }
     const std::uint32_t lba = d.pick<std::uint32_t>({512, 512, 1024, 2048, 4096, 4096});
     // nv_cache: the device's cache survives power loss, so SYNCHRONIZE CACHE and FUA
     // need not reach the medium (SCST README); a disk that lies about it would lose
@@ -348,6 +390,15 @@ SwarmDraw default_mix(std::uint64_t seed) {
         digests_both = digests_both && hd && dd;
         header_digests = header_digests && hd;
         spec.workload = draw_workload(d, who, lba);
+        if (hot) {
+            spec.workload.read_pct = std::min<std::uint32_t>(spec.workload.read_pct, 50);
+            spec.workload.queue_depth = std::max<std::uint32_t>(spec.workload.queue_depth, 8);
+            spec.workload.block_size = std::min<std::uint32_t>(spec.workload.block_size, 16384);
+            spec.workload.block_size -= spec.workload.block_size % lba;
+            spec.workload.block_size = std::max<std::uint32_t>(spec.workload.block_size, lba);
+            spec.workload.region_length = std::max<std::uint64_t>(8ull * spec.workload.block_size, 64u << 10);
+            spec.workload.region_length -= spec.workload.region_length % spec.workload.block_size;
+        }
         spec.workload.region_offset = region_end;
         region_end += spec.workload.region_length * spec.count;
         d.note(who + ".count", std::to_string(spec.count));
@@ -355,12 +406,14 @@ SwarmDraw default_mix(std::uint64_t seed) {
         d.note(who + ".command_timeout", time_text(spec.config.command_timeout));
         s.initiators.push_back(std::move(spec));
     }
-    draw_faults(d, s, digests_both, header_digests, "disk0", region_end);
+    draw_faults(d, s, digests_both, header_digests, "disk0", region_end, hot);
     const std::uint32_t max_burst = static_cast<std::uint32_t>(std::stoul(
         std::find_if(t.attrs.begin(), t.attrs.end(), [](const auto& kv) { return kv.first == "MaxBurstLength"; })->second));
     const Nanos floor = healthy_command_bound(s, max_burst, s.faults.has(faults::Kind::disk_slow));
     for (auto& i : s.initiators) i.config.command_timeout = std::max(i.config.command_timeout, floor);
     d.note("command_timeout.floor", time_text(std::chrono::duration_cast<std::chrono::milliseconds>(floor)));
+    s.duration = run_limit(s);
+    d.note("duration", time_text(std::chrono::duration_cast<std::chrono::milliseconds>(s.duration)));
     return out;
 }
 
