@@ -1,5 +1,6 @@
 #include "hil/sim_runner.hpp"
 #include "hil/coverage.hpp"
+#include "hil/outcome_lines.hpp"
 #include "reports/report/report.hpp"
 #include "reports/report/results.hpp"
 
@@ -52,21 +53,13 @@ struct Outcome {
 std::string encode(const Outcome& o) {
     std::ostringstream s;
     s << o.index << '\t' << o.passed << '\t' << o.digest << '\t' << o.sim_s << '\t' << o.wall_s << '\t' << o.pdus
-      << '\t' << o.ops << '\t' << o.faults << '\t' << o.recoveries << '\t' << o.checked << '\t' << o.wire << '\t' << o.name;
-    for (const auto& f : o.failures) {
-        std::string g = f;
-        std::replace(g.begin(), g.end(), '\t', ' ');
-        std::replace(g.begin(), g.end(), '\n', ' ');
-        s << '\t' << g;
-    }
+      << '\t' << o.ops << '\t' << o.faults << '\t' << o.recoveries << '\t' << o.checked << '\t' << o.wire << '\t' << one_field(o.name);
+    for (const auto& f : o.failures) s << '\t' << one_field(f);
     return s.str();
 }
 
 bool decode(const std::string& line, Outcome& o) {
-    std::istringstream s(line);
-    std::string field;
-    std::vector<std::string> f;
-    while (std::getline(s, field, '\t')) f.push_back(field);
+    const std::vector<std::string> f = split_fields(line, '\t');
     if (f.size() < 12) return false;
     o.index = std::stoul(f[0]);
     o.passed = f[1] == "1";
@@ -111,8 +104,7 @@ Outcome run_one(const Job& j, std::size_t index, const std::string& pcap_dir, bo
     // Same seed, same binary, same pcap: a passing run's capture can always be made again.
     if (pcap_failed_only && r.passed && !pcap.empty()) fs::remove(pcap);
     o.checked = r.wire_pdus;
-    for (const auto& t : r.wire_tally)
-        o.wire += (o.wire.empty() ? "" : ";") + t.id + "=" + std::to_string(t.exercised) + "/" + std::to_string(t.violated);
+    o.wire = tally_text(r.wire_tally);
     o.failures = r.failures;
     return o;
 }
@@ -263,12 +255,7 @@ int run_scenarios(const RunOptions& opt) {
             r.pdus = o.pdus;
             r.failures = o.failures;
             r.requirements = s.requirements;
-            std::istringstream items(o.wire);
-            for (std::string item; std::getline(items, item, ';');) {
-                const auto eq = item.find('='), slash = item.find('/');
-                if (eq == std::string::npos || slash == std::string::npos) continue;
-                r.wire[item.substr(0, eq)] = {std::stoull(item.substr(eq + 1, slash - eq - 1)), std::stoull(item.substr(slash + 1))};
-            }
+            add_tally(o.wire, r.wire);
             res.scenario_runs.push_back(std::move(r));
         }
         res.sources.push_back(opt.results);

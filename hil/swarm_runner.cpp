@@ -1,5 +1,6 @@
 #include "hil/swarm_runner.hpp"
 #include "hil/coverage.hpp"
+#include "hil/outcome_lines.hpp"
 #include "reports/report/results.hpp"
 
 #include <poll.h>
@@ -38,33 +39,19 @@ struct Outcome {
     std::vector<std::string> failures;
 };
 
-std::string clean(std::string s) {
-    std::replace(s.begin(), s.end(), '\t', ' ');
-    std::replace(s.begin(), s.end(), '\n', ' ');
-    std::replace(s.begin(), s.end(), '\x1f', ' ');
-    return s;
-}
-
 // One line per run travels from a worker to the parent.
 std::string encode(const Outcome& o) {
     std::ostringstream s;
     s << o.index << '\t' << o.passed << '\t' << o.liveness << '\t' << o.digest << '\t' << o.sim_s << '\t' << o.wall_s << '\t'
       << o.pdus << '\t' << o.ops << '\t' << o.faults << '\t' << o.recoveries << '\t' << o.checked << '\t' << o.events << '\t'
-      << clean(o.signature)
-      << '\t' << clean(o.knobs) << '\t' << o.wire << '\t';
-    for (std::size_t k = 0; k < o.failures.size() && k < 24; ++k) s << (k ? "\x1f" : "") << clean(o.failures[k]);
+      << one_field(o.signature)
+      << '\t' << one_field(o.knobs) << '\t' << o.wire << '\t';
+    for (std::size_t k = 0; k < o.failures.size() && k < 24; ++k) s << (k ? "\x1f" : "") << one_field(o.failures[k]);
     return s.str();
 }
 
 bool decode(const std::string& line, Outcome& o) {
-    std::vector<std::string> f;
-    std::size_t at = 0;
-    for (;;) {
-        const auto tab = line.find('\t', at);
-        f.push_back(line.substr(at, tab == std::string::npos ? std::string::npos : tab - at));
-        if (tab == std::string::npos) break;
-        at = tab + 1;
-    }
+    const std::vector<std::string> f = split_fields(line, '\t');
     if (f.size() != 16) return false;
     try {
         o.index = std::stoull(f[0]);
@@ -85,9 +72,8 @@ bool decode(const std::string& line, Outcome& o) {
     o.signature = f[12];
     o.knobs = f[13];
     o.wire = f[14];
-    std::istringstream fails(f[15]);
-    for (std::string x; std::getline(fails, x, '\x1f');)
-        if (!x.empty()) o.failures.push_back(x);
+    for (auto& x : split_fields(f[15], '\x1f'))
+        if (!x.empty()) o.failures.push_back(std::move(x));
     o.done = true;
     return true;
 }
@@ -122,9 +108,7 @@ Outcome run_one(const Bases& bases, std::uint64_t index, std::uint64_t seed, boo
     o.events = r.events;
     o.signature = scenario::failure_signature(r);
     o.failures = r.failures;
-    if (want_wire)
-        for (const auto& t : r.wire_tally)
-            o.wire += (o.wire.empty() ? "" : ";") + t.id + "=" + std::to_string(t.exercised) + "/" + std::to_string(t.violated);
+    if (want_wire) o.wire = tally_text(r.wire_tally);
     return o;
 }
 
@@ -282,7 +266,13 @@ int run_swarm(const SwarmOptions& opt) {
     const Clock::time_point deadline =
         opt.minutes > 0 ? start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.minutes * 60))
                         : Clock::time_point{};
-    std::vector<Outcome> outcomes(seeds.size());
+    // Per run, one byte (0 not yet, 1 passed, 2 failed); whole outcomes are kept only for
+    // the failures and, with -v, for the lines still waiting their turn. A million-run
+    // shard costs a megabyte here, not the outcomes of a million runs.
+    std::vector<std::uint8_t> state(seeds.size(), 0);
+    std::map<std::size_t, Outcome> failures, waiting;
+    report::WireTally wire_sum;
+    std::uint64_t events = 0, pdus = 0;
     const unsigned workers = std::max(1u, std::min<unsigned>(opt.jobs, static_cast<unsigned>(std::max<std::size_t>(1, seeds.size()))));
     const bool want_wire = !opt.results.empty();
 
@@ -337,16 +327,23 @@ int run_swarm(const SwarmOptions& opt) {
         if (tty && !opt.verbose) std::cout << "\r" << line << "   " << std::flush;
         else std::cout << line << "\n" << std::flush;
     };
-    auto accept = [&](const Outcome& o) {
-        if (o.index >= outcomes.size() || outcomes[o.index].done) return;
-        Outcome& slot = outcomes[o.index];
-        slot = o;
-        slot.seed = seeds[o.index];
+    auto accept = [&](Outcome o) {
+        if (o.index >= state.size() || state[o.index]) return;
+        o.seed = seeds[o.index];
+        state[o.index] = o.passed ? 1 : 2;
         ++done;
         failed += !o.passed;
+        events += o.events;
+        pdus += o.pdus;
+        add_tally(o.wire, wire_sum);
+        o.wire.clear();
+        if (!o.passed) failures[o.index] = o;
         // -v: lines in run order, whatever order the workers finish in.
-        if (opt.verbose)
-            while (printed < outcomes.size() && outcomes[printed].done) print_run(outcomes[printed++], who);
+        if (opt.verbose) {
+            waiting[o.index] = std::move(o);
+            for (auto it = waiting.begin(); it != waiting.end() && it->first == printed; it = waiting.erase(it), ++printed)
+                print_run(it->second, who);
+        }
     };
 
     for (;;) {
@@ -371,7 +368,7 @@ int run_swarm(const SwarmOptions& opt) {
                     Outcome o;
                     if (decode(w.buf.substr(0, nl), o)) {
                         accept(o);
-                        while (w.next < w.todo.size() && outcomes[w.todo[w.next]].done) ++w.next;
+                        while (w.next < w.todo.size() && state[w.todo[w.next]]) ++w.next;
                     }
                     w.buf.erase(0, nl + 1);
                 }
@@ -416,13 +413,9 @@ int run_swarm(const SwarmOptions& opt) {
     // Failures: every one with its seed, knobs and replay command; the first run of each
     // kind (signature) is written out and shrunk.
     std::map<std::string, std::vector<const Outcome*>> kinds;
-    std::size_t liveness = 0, not_run = 0;
-    for (const auto& o : outcomes) {
-        if (!o.done) {
-            ++not_run;
-            continue;
-        }
-        if (o.passed) continue;
+    std::size_t liveness = 0;
+    const auto not_run = static_cast<std::size_t>(std::count(state.begin(), state.end(), 0));
+    for (const auto& [index, o] : failures) {
         liveness += o.liveness;
         kinds[o.signature].push_back(&o);
     }
@@ -430,10 +423,9 @@ int run_swarm(const SwarmOptions& opt) {
         fs::create_directories(opt.out_dir);
         // Every failing run, one line each, for the runs the console lists by seed only.
         std::ofstream list(fs::path(opt.out_dir) / "failures.txt");
-        for (const auto& o : outcomes)
-            if (o.done && !o.passed)
-                list << "seed=" << o.seed << "\tsignature=" << o.signature << "\treplay: " << replay_prefix(opt) << " --seed "
-                     << o.seed << " --runs 1\tknobs: " << o.knobs << "\n";
+        for (const auto& [index, o] : failures)
+            list << "seed=" << o.seed << "\tsignature=" << o.signature << "\treplay: " << replay_prefix(opt) << " --seed "
+                 << o.seed << " --runs 1\tknobs: " << o.knobs << "\n";
     }
     report::Results results;
     report::SwarmSummary summary;
@@ -519,25 +511,11 @@ int run_swarm(const SwarmOptions& opt) {
         summary.liveness = liveness;
         summary.shard = std::to_string(opt.shard_index) + "/" + std::to_string(opt.shard_count);
         summary.wall_seconds = wall;
-        for (const auto& o : outcomes) {
-            std::istringstream items(o.wire);
-            for (std::string item; std::getline(items, item, ';');) {
-                const auto eq = item.find('='), slash = item.find('/');
-                if (eq == std::string::npos || slash == std::string::npos) continue;
-                auto& t = summary.wire[item.substr(0, eq)];
-                t.exercised += std::stoull(item.substr(eq + 1, slash - eq - 1));
-                t.violated += std::stoull(item.substr(slash + 1));
-            }
-        }
+        summary.wire = wire_sum;
         results.swarm.push_back(std::move(summary));
         results.sources.push_back(opt.results);
         std::string err;
         if (!report::save(results, opt.results, err)) std::cerr << "iscsilab swarm: " << err << "\n";
-    }
-    std::uint64_t events = 0, pdus = 0;
-    for (const auto& o : outcomes) {
-        events += o.events;
-        pdus += o.pdus;
     }
     char line[320];
     std::snprintf(line, sizeof line,

@@ -117,9 +117,12 @@ void Initiator::on_reject(Pdu& pdu) {
     // A data digest error is the link's doing (a fault), not a protocol error:
     // the target drops the connection after it and the session recovers.
     if (r.reason == RejectReason::DataDigestError) return;
-    if (bhs_sent_corrupt_)
+    // A Reject of a PDU of ours that was whole (an oversized ping, excess Data-Out) is
+    // judged below; any other Reject after a header that failed its digest is wrong.
+    const auto corrupt_header_rejected = [&] {
         return error("a Reject (reason " + hex(static_cast<std::uint8_t>(r.reason)) +
                      ") after a header that failed its digest: RFC 3720 §6.7 says discard it or close the connection");
+    };
     if (pdu.data.size() >= kBhsLength) {
         // RFC 3720 §10.17: the data segment is the header of the PDU rejected.
         const auto opcode = static_cast<Opcode>(ld8(pdu.data, 0) & 0x3f);
@@ -152,6 +155,7 @@ void Initiator::on_reject(Pdu& pdu) {
             }
         }
     }
+    if (bhs_sent_corrupt_) return corrupt_header_rejected();
     return error("target rejected a PDU, reason " + hex(static_cast<std::uint8_t>(r.reason)));
 }
 

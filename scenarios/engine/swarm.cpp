@@ -228,7 +228,7 @@ Nanos run_limit(const Scenario& s) {
 // round trip), its R2T round trips, and the disk's queue, slowed as far as a disk_slow
 // fault may slow it. A command timeout below this would chase healthy commands with
 // ABORT TASK and call the set-up's slowness a failure.
-Nanos healthy_command_bound(const Scenario& s, std::uint32_t target_max_burst, bool slow_disk) {
+Nanos healthy_command_bound(const Scenario& s, std::uint32_t target_max_burst, bool slow_disk, bool slow_link) {
     const double rtt = 2e-9 * static_cast<double>(s.link.latency.count());
     const double link_bps = std::min(s.link.bandwidth_bps, 8.0 * s.link.window / std::max(rtt, 1e-6));
     double outstanding_bytes = 0, outstanding_ops = 0, rounds = 0;
@@ -243,7 +243,9 @@ Nanos healthy_command_bound(const Scenario& s, std::uint32_t target_max_burst, b
         disk = std::max(disk, outstanding_ops * (lat + outstanding_bytes / c.bandwidth_bps) / std::max<std::uint32_t>(1, c.queue_depth));
     }
     if (slow_disk) disk *= 20;   // disk_slow draws factors up to 20
-    const double worst = 8.0 * outstanding_bytes / link_bps + (rounds + 4) * rtt + disk;
+    double wire = 8.0 * outstanding_bytes / link_bps;
+    if (slow_link) wire *= 50;   // bandwidth_drop draws factors up to 50
+    const double worst = wire + (rounds + 4) * rtt + disk;
     return Nanos(static_cast<std::int64_t>(4e9 * worst)) + std::chrono::milliseconds(200);
 }
 
@@ -409,9 +411,22 @@ SwarmDraw default_mix(std::uint64_t seed) {
     draw_faults(d, s, digests_both, header_digests, "disk0", region_end, hot);
     const std::uint32_t max_burst = static_cast<std::uint32_t>(std::stoul(
         std::find_if(t.attrs.begin(), t.attrs.end(), [](const auto& kv) { return kv.first == "MaxBurstLength"; })->second));
-    const Nanos floor = healthy_command_bound(s, max_burst, s.faults.has(faults::Kind::disk_slow));
+    const Nanos floor = healthy_command_bound(s, max_burst, s.faults.has(faults::Kind::disk_slow),
+                                              s.faults.has(faults::Kind::bandwidth_drop));
     for (auto& i : s.initiators) i.config.command_timeout = std::max(i.config.command_timeout, floor);
     d.note("command_timeout.floor", time_text(std::chrono::duration_cast<std::chrono::milliseconds>(floor)));
+    // The target's RspTimeout likewise: it closes a connection whose initiator seems not
+    // to answer, and a healthy answer may take this long on the drawn set-up.
+    const auto rsp_floor = static_cast<unsigned>(std::chrono::duration_cast<std::chrono::seconds>(floor).count()) + 1;
+    const auto at = s.target_config.find("RspTimeout ");
+    if (at != std::string::npos) {
+        const auto end = s.target_config.find('\n', at);
+        const unsigned drawn = static_cast<unsigned>(std::stoul(s.target_config.substr(at + 11, end - at - 11)));
+        if (drawn < rsp_floor) {
+            s.target_config.replace(at, end - at, "RspTimeout " + std::to_string(rsp_floor));
+            d.note("target.RspTimeout.floor", std::to_string(rsp_floor));
+        }
+    }
     s.duration = run_limit(s);
     d.note("duration", time_text(std::chrono::duration_cast<std::chrono::milliseconds>(s.duration)));
     return out;

@@ -44,6 +44,11 @@ cmp -s "$work/k8s2" "$work/s2" || bad "JOB_COMPLETION_INDEX 2 with --shards 3 is
 JOB_COMPLETION_INDEX=0 ISCSILAB_SHARDS=3 "$bin" swarm --runs 60 --seed 500 -v --no-shrink --out "$work/o" | runs > "$work/k8s0"
 cmp -s "$work/k8s0" "$work/s0" || bad "JOB_COMPLETION_INDEX 0 with ISCSILAB_SHARDS=3 is not shard 0/3"
 
+# --minutes: no run starts after the time is up; what ran is reported, the rest counted.
+"$bin" swarm --runs 1000000 --seed 1 -j2 --minutes 0.02 --no-shrink --out "$work/o" > "$work/min.log" 2>&1; rc=$?
+grep -qE "^swarm: [0-9]+ runs, .* not run \(time limit\)" "$work/min.log" || bad "--minutes did not stop the swarm ($(tail -1 "$work/min.log"))"
+[ $rc -eq 0 ] || bad "--minutes: exit $rc"
+
 # Results from shards merge into one report.
 "$bin" swarm --runs 20 --seed 900 --shard 0/2 --no-shrink --results "$work/r0.json" --out "$work/o" >/dev/null
 "$bin" swarm --runs 20 --seed 900 --shard 1/2 --no-shrink --results "$work/r1.json" --out "$work/o" >/dev/null

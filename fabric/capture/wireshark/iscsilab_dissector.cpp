@@ -33,7 +33,9 @@ const value_string kind_names[] = {
     {0, "link stall"},   {1, "link reset"},   {2, "corrupt segment"}, {3, "latency spike"},
     {4, "disk slow"},    {5, "medium error"}, {6, "disk offline"},    {7, "power loss"},
     {8, "task management"}, {9, "initiator crash"}, {10, "Data-Out withheld"}, {11, "initiator frozen"},
-    {12, "logout during I/O"},
+    {12, "logout during I/O"}, {14, "PDU cut (reset inside a PDU)"}, {15, "bandwidth drop"}, {16, "write error"},
+    {17, "torn write at power loss"}, {18, "misdirected write"}, {19, "misdirected read"}, {20, "delivery stuck"},
+    {21, "duplicate ISID login"}, {22, "NOP-Out storm"}, {23, "BHS bit flip"}, {24, "initiator misbehaves"},
     {0, nullptr},
 };
 const value_string direction_names[] = {
