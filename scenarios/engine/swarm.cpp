@@ -427,7 +427,11 @@ SwarmDraw default_mix(std::uint64_t seed) {
             d.note("target.RspTimeout.floor", std::to_string(rsp_floor));
         }
     }
-    s.duration = run_limit(s);
+    // A host whose task another initiator's reset ended silently notices at its command
+    // timeout, then aborts and may recover: the run lasts long enough for that, twice.
+    Nanos longest_timeout{0};
+    for (const auto& i : s.initiators) longest_timeout = std::max(longest_timeout, i.config.command_timeout);
+    s.duration = std::max(run_limit(s), 3 * longest_timeout + std::chrono::seconds(30));
     d.note("duration", time_text(std::chrono::duration_cast<std::chrono::milliseconds>(s.duration)));
     return out;
 }
