@@ -311,15 +311,14 @@ void draw_faults(Drawer& d, Scenario& s, bool digests_both, bool header_digests,
     }
     std::string on;
     for (Kind kind : chosen) {
-        const Choice c{kind, true};
         const unsigned n = static_cast<unsigned>(d.between(1, 3));
-        on += (on.empty() ? "" : ",") + std::string(faults::to_string(c.kind)) + "x" + std::to_string(n);
+        on += (on.empty() ? "" : ",") + std::string(faults::to_string(kind)) + "x" + std::to_string(n);
         for (unsigned k = 0; k < n; ++k) {
             // One host drawn, or (three times in ten) all of them; the parameters as a
             // random plan draws them.
             const bool all = hosts > 1 && d.chance(30);
             spec.initiator = -1;
-            faults::Fault f = faults::draw_fault(c.kind, spec, d.rng(), hosts);
+            faults::Fault f = faults::draw_fault(kind, spec, d.rng(), hosts);
             if (all) f.initiator = -1;
             s.faults.faults.push_back(f);
         }
