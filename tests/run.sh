@@ -19,6 +19,8 @@ echo "== tests under ASan + UBSan"
 hil/setup.sh build-asan -DISCSILAB_SANITIZE=ON || exit 1
 export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# SystemC's timed-event pool, in processes that run many simulations (tests/lsan.supp).
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
 (cd build-asan && ctest --output-on-failure --output-junit junit.xml) ; rc2=$?
 
 echo "== the main job (the conformance report, from a coverage build), then its page in Chromium"
