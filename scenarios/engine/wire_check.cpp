@@ -8,6 +8,7 @@ namespace iscsilab::scenario {
 
 WireCheckTap::WireCheckTap(std::function<void(const capture::Datagram&)> emit) : emit_(std::move(emit)) {
     checker_.on_violation = [this](const checker::Violation& v) {
+        if (v.from_initiator) ++by_initiator_[static_cast<std::size_t>(v.rule)];
         char at[64];
         std::snprintf(at, sizeof at, "%.6f ms", static_cast<double>(v.time_ns) / 1e6);
         const auto& r = checker::info(v.rule);

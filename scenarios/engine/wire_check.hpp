@@ -4,6 +4,8 @@
 // the run's pcap as a violation record next to the PDU that broke the rule.
 #pragma once
 
+#include <array>
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -22,11 +24,14 @@ public:
     // End of the run: what is left open is judged; returns one line per violation.
     std::vector<std::string> finish();
     const checker::WireChecker& checker() const { return checker_; }
+    // Per rule, how many of its violations the initiator made.
+    const std::array<std::uint64_t, checker::RULE_COUNT>& by_initiator() const { return by_initiator_; }
 
 private:
     checker::WireChecker checker_;
     std::function<void(const capture::Datagram&)> emit_;
     std::vector<std::string> lines_;
+    std::array<std::uint64_t, checker::RULE_COUNT> by_initiator_{};
     Nanos now_{0};
 };
 
