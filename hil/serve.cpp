@@ -16,7 +16,7 @@
 #include "hil/adm.hpp"
 #include "hil/file_store.hpp"
 #include "hil/random.hpp"
-#include "hil/reactor.hpp"
+#include "fabric/tcp/reactor.hpp"
 #include "target/iscsi/driver.hpp"
 #include "target/mgmt/scst.hpp"
 #include "target/mgmt/tree.hpp"

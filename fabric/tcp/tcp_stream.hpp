@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "hil/reactor.hpp"
+#include "fabric/tcp/reactor.hpp"
 #include "target/ports.hpp"
 
 namespace iscsilab::tcp {

@@ -41,6 +41,7 @@ public:
     // vcdrom is an MMC device (type 5); the vdisk handlers are SBC disks (type 0).
     std::uint8_t peripheral_type() const override { return cdrom() ? 0x05 : 0x00; }
     bool cdrom() const { return cfg_.handler == "vcdrom"; }
+    std::optional<scsi::Sense> parse(const scsi::Command& cmd) const override;
     void execute(std::shared_ptr<scsi::Command> cmd, const scsi::AccessContext& ctx,
                  scsi::Completion done) override;
 

@@ -33,7 +33,14 @@ public:
     const std::string& handler() const { return handler_; }
     virtual std::uint8_t peripheral_type() const = 0;  // SPC-4 §6.4.2: 0x00 disk, 0x05 MMC
 
-    // Executes a command; done runs exactly once, from any thread.
+    // SCST's parse stage: checks the CDB against what the device serves (operation code,
+    // reserved bits) and that the device can take it (a medium is present). A sense
+    // returned here ends the command before the mid-level admits it.
+    virtual std::optional<Sense> parse(const Command&) const { return std::nullopt; }
+
+    // Executes a command the mid-level admitted (target/scsi/midlevel.cpp): the LUN
+    // exists, no unit attention is pending, no reservation conflicts. done runs exactly
+    // once, from any thread.
     virtual void execute(std::shared_ptr<Command> cmd, const AccessContext& ctx, Completion done) = 0;
 
     // SCST-style attributes: read by name, set by name (returns an error text, empty on

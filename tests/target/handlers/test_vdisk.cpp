@@ -4,6 +4,7 @@
 #include "support/harness.hpp"
 #include "target/handlers/null_store.hpp"
 #include "target/handlers/vdisk.hpp"
+#include "target/scsi/midlevel.hpp"
 #include "target/bytes.hpp"
 #include "target/scsi/target.hpp"
 
@@ -34,7 +35,7 @@ struct Disk {
         c->data_out = std::move(out);
         c->nexus = nexus;
         bool done = false;
-        dev->execute(c, ctx, [&] { done = true; });
+        scsi::submit(dev, c, ctx, [&] { done = true; });
         BOOST_REQUIRE(done);
         return c;
     }
@@ -65,15 +66,15 @@ BOOST_AUTO_TEST_CASE(first_command_sees_power_on_unit_attention) {
     inq->cdb[0] = std::byte{0x12};
     inq->cdb[4] = std::byte{36};
     inq->nexus = n;
-    dev->execute(inq, {}, [] {});
+    scsi::submit(dev, inq, {}, [] {});
     BOOST_TEST(static_cast<int>(inq->status) == 0);  // INQUIRY is not blocked by a UA
     auto tur = std::make_shared<Command>();
     tur->nexus = n;
-    dev->execute(tur, {}, [] {});
+    scsi::submit(dev, tur, {}, [] {});
     expect_sense(*tur, SenseKey::UnitAttention, asc::PowerOnResetOrBusDeviceReset);
     auto again = std::make_shared<Command>();
     again->nexus = n;
-    dev->execute(again, {}, [] {});
+    scsi::submit(dev, again, {}, [] {});
     BOOST_TEST(static_cast<int>(again->status) == 0);
 }
 
@@ -118,7 +119,7 @@ BOOST_AUTO_TEST_CASE(maximum_transfer_length) {
         auto cmd = std::make_shared<Command>();
         int i = 0;
         for (int b : cdb) cmd->cdb[static_cast<std::size_t>(i++)] = static_cast<std::byte>(b);
-        dev->execute(cmd, {}, [] {});
+        scsi::submit(dev, cmd, {}, [] {});
         return cmd;
     };
     // 2^24 blocks (8 GiB) of VERIFY and READ on a 1 TiB disk: refused, not allocated.
@@ -294,7 +295,7 @@ BOOST_AUTO_TEST_CASE(reserve_release_across_two_nexuses) {
         for (int b : cdb) c->cdb[static_cast<std::size_t>(i++)] = static_cast<std::byte>(b);
         c->data_out = std::move(out);
         c->nexus = n;
-        a.dev->execute(c, {}, [] {});
+        scsi::submit(a.dev, c, {}, [] {});
         return c;
     };
     as(other, {0x00, 0, 0, 0, 0, 0});  // its power-on unit attention

@@ -247,7 +247,8 @@ BOOST_AUTO_TEST_CASE(check_condition_without_sense_is_a_broken_invariant) {
     Host a = rig.login(1);
     Host b = rig.login(2);
     std::uint32_t itt = 0, cmdsn = 0;
-    auto out = rig.exchange(a, rig.command(a, 1, {0x00, 0, 0, 0, 0, 0}, 0, &itt, &cmdsn));
+    // INQUIRY: the mid-level's power-on unit attention does not stop it (SPC-4 §5.14).
+    auto out = rig.exchange(a, rig.command(a, 1, {0x12, 0, 0, 0, 0, 0}, 0, &itt, &cmdsn));
     BOOST_TEST(out.empty());  // no response built from an inconsistent result
     BOOST_REQUIRE(rig.reported.size() == 1u);
     BOOST_TEST_MESSAGE(rig.reported[0]);

@@ -1,4 +1,4 @@
-#include "hil/reactor.hpp"
+#include "fabric/tcp/reactor.hpp"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

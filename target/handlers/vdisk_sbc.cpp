@@ -1,0 +1,261 @@
+// The SBC-3 data path of a vdisk: READ CAPACITY, READ, WRITE, WRITE AND VERIFY, VERIFY
+// and SYNCHRONIZE CACHE over the BlockStore.
+#include <algorithm>
+
+#include "target/handlers/vdisk.hpp"
+#include "target/bytes.hpp"
+#include "target/handlers/vdisk_detail.hpp"
+#include "target/defects.hpp"
+
+namespace iscsilab::handlers {
+
+using scsi::Asc;
+using scsi::Command;
+using scsi::Sense;
+using scsi::SenseKey;
+using scsi::Status;
+namespace op = scsi::op;
+namespace asc = scsi::asc;
+using detail::is_write_verify;
+
+void Vdisk::read_capacity10(Command& c) const {
+    auto cdb = c.cdb_bytes();
+    if (!(ld8(cdb, 8) & 0x01) && ld32(cdb, 2) != 0) return fail(c, scsi::invalid_field_in_cdb(2));
+    Bytes d(8);
+    const std::uint64_t last = num_blocks() - 1;
+    st32(d, 0, last > 0xffffffffULL ? 0xffffffffu : static_cast<std::uint32_t>(last));
+    st32(d, 4, cfg_.blocksize);
+    scsi::return_data(c, d, 8);
+}
+
+void Vdisk::read_capacity16(Command& c) const {
+    Bytes d(32);
+    st64(d, 0, num_blocks() - 1);
+    st32(d, 8, cfg_.blocksize);
+    scsi::return_data(c, d, ld32(c.cdb_bytes(), 10));
+}
+
+Vdisk::Rw Vdisk::decode_rw(const Command& c) const {
+    auto cdb = c.cdb_bytes();
+    Rw rw;
+    switch (scsi::cdb_length(c.opcode())) {
+        case 6:
+            rw.lba = ld24(cdb, 1) & 0x1fffff;
+            rw.blocks = ld8(cdb, 4);
+            if (rw.blocks == 0) rw.blocks = 256;  // SBC-3 §5.15: 0 means 256 blocks
+            break;
+        case 10:
+            rw.lba = ld32(cdb, 2);
+            rw.blocks = ld16(cdb, 7);
+            break;
+        case 12:
+            rw.lba = ld32(cdb, 2);
+            rw.blocks = ld32(cdb, 6);
+            break;
+        case 16:
+            rw.lba = ld64(cdb, 2);
+            rw.blocks = ld32(cdb, 10);
+            break;
+    }
+    if (scsi::cdb_length(c.opcode()) != 6) {
+        rw.protect = ld8(cdb, 1) >> 5;
+        rw.fua = ld8(cdb, 1) & 0x08;
+        if (defects::on(defects::Defect::drop_fua)) rw.fua = false;
+        rw.bytchk = (ld8(cdb, 1) >> 1) & 0x03;
+    }
+    return rw;
+}
+
+bool Vdisk::check_range(Command& c, const Rw& rw) const {
+    const std::uint64_t n = num_blocks();
+    // SBC-3 §4.5: LBA + transfer length beyond capacity, including wrap-around.
+    if (rw.lba > n || rw.blocks > n - rw.lba) {
+        fail(c, Sense{SenseKey::IllegalRequest, asc::LbaOutOfRange});
+        return false;
+    }
+    if (rw.protect != 0) {
+        // No protection information: RDPROTECT/WRPROTECT/VRPROTECT must be zero.
+        fail(c, scsi::invalid_field_in_cdb(1, 7));
+        return false;
+    }
+    return true;
+}
+
+void Vdisk::io_failed(Command& c, BlockStatus st, bool writing) const {
+    switch (st) {
+        case BlockStatus::ok: return;
+        case BlockStatus::medium_error:
+            if (defects::on(defects::Defect::medium_error_as_hardware))
+                return fail(c, Sense{SenseKey::HardwareError, asc::InternalTargetFailure});
+            return fail(c, Sense{SenseKey::MediumError, writing ? asc::WriteError : asc::UnrecoveredReadError});
+        case BlockStatus::io_error:
+            return fail(c, Sense{SenseKey::HardwareError, asc::InternalTargetFailure});
+        case BlockStatus::offline:
+            return fail(c, Sense{SenseKey::NotReady, asc::LogicalUnitNotReadyManualIntervention});
+    }
+}
+
+void Vdisk::read(CmdPtr cmd, scsi::Completion done) {
+    Rw rw = decode_rw(*cmd);
+    if (!check_range(*cmd, rw)) return done();
+    const std::uint64_t bytes = std::uint64_t{rw.blocks} * cfg_.blocksize;
+    cmd->spdtl = bytes;
+    if (bytes == 0) {
+        cmd->status = Status::Good;
+        return done();
+    }
+    if (bytes > scsi::kMaxTransferBytes) {
+        // SBC-3 §6.5.3: beyond MAXIMUM TRANSFER LENGTH.
+        fail(*cmd, scsi::invalid_field_in_cdb(scsi::cdb_length(cmd->opcode()) == 16 ? 10 : 7));
+        return done();
+    }
+    auto buf = std::make_shared<Bytes>(bytes);
+    BlockRequest req{BlockOp::read, rw.lba * cfg_.blocksize, bytes, *buf, false};
+    store_->submit(req, [this, cmd, buf, done = std::move(done)](BlockStatus st) {
+        if (st == BlockStatus::ok) {
+            cmd->data_in = buf;
+            cmd->status = Status::Good;
+        } else {
+            io_failed(*cmd, st, false);
+        }
+        done();
+    });
+}
+
+void Vdisk::write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion done) {
+    Rw rw = decode_rw(*cmd);
+    bool swp;
+    {
+        std::lock_guard lock(mu_);
+        swp = swp_;
+        rw.fua = rw.fua || !wce_;  // write cache disabled: every write is durable
+    }
+    if (ctx.read_only || cfg_.read_only || swp) {
+        fail(*cmd, Sense{SenseKey::DataProtect, asc::WriteProtected});
+        return done();
+    }
+    if (!check_range(*cmd, rw)) return done();
+    const std::uint64_t bytes = std::uint64_t{rw.blocks} * cfg_.blocksize;
+    cmd->spdtl = bytes;
+    if (bytes > scsi::kMaxTransferBytes) {
+        fail(*cmd, scsi::invalid_field_in_cdb(scsi::cdb_length(cmd->opcode()) == 16 ? 10 : 7));
+        return done();
+    }
+    // The expected data transfer length may disagree with the CDB (FCP-4 §9.4.2 a),
+    // RFC 3720 §10.4.5): only what both allow is written, in whole blocks; the
+    // transport reports the residual. A partial block cannot be written at all.
+    std::uint64_t to_write = bytes;
+    if (cmd->data_out.size() < bytes) {
+        if (cmd->data_out.size() % cfg_.blocksize != 0) {
+            fail(*cmd, Sense{SenseKey::IllegalRequest, asc::InvalidFieldInInformationUnit});
+            cmd->spdtl = bytes;
+            return done();
+        }
+        to_write = cmd->data_out.size();
+    }
+    if (to_write == 0) {
+        cmd->status = Status::Good;
+        return done();
+    }
+    const bool verify_after = is_write_verify(cmd->opcode()) && rw.bytchk != 0;
+    std::span<std::byte> src(cmd->data_out.data(), to_write);
+    BlockRequest req{BlockOp::write, rw.lba * cfg_.blocksize, to_write, src, rw.fua};
+    if (defects::on(defects::Defect::ack_before_store) && !verify_after) {
+        // GOOD at once; the command (and its buffer) lives until the store is done.
+        store_->submit(req, [cmd](BlockStatus) {});
+        cmd->status = Status::Good;
+        return done();
+    }
+    store_->submit(req, [this, cmd, rw, bytes = to_write, verify_after, done = std::move(done)](BlockStatus st) mutable {
+        if (st != BlockStatus::ok && !defects::on(defects::Defect::write_error_ignored)) {
+            io_failed(*cmd, st, true);
+            return done();
+        }
+        if (!verify_after) {
+            cmd->status = Status::Good;
+            return done();
+        }
+        // WRITE AND VERIFY with BYTCHK: read the medium back and compare.
+        auto back = std::make_shared<Bytes>(bytes);
+        BlockRequest rd{BlockOp::read, rw.lba * cfg_.blocksize, bytes, *back, false};
+        store_->submit(rd, [this, cmd, back, done = std::move(done)](BlockStatus st2) {
+            if (st2 != BlockStatus::ok) io_failed(*cmd, st2, false);
+            else if (!std::equal(back->begin(), back->end(), cmd->data_out.begin()))
+                fail(*cmd, Sense{SenseKey::Miscompare, asc::MiscompareDuringVerify});
+            else cmd->status = Status::Good;
+            done();
+        });
+    });
+}
+
+void Vdisk::verify(CmdPtr cmd, scsi::Completion done) {
+    Rw rw = decode_rw(*cmd);
+    if (rw.bytchk == 2) {  // SBC-4: BYTCHK 10b is reserved
+        fail(*cmd, scsi::invalid_field_in_cdb(1, 2));
+        return done();
+    }
+    if (!check_range(*cmd, rw)) return done();
+    const std::uint64_t bytes = std::uint64_t{rw.blocks} * cfg_.blocksize;
+    if (bytes > scsi::kMaxTransferBytes) {
+        // The medium is read into memory to verify it: bounded like any transfer.
+        fail(*cmd, scsi::invalid_field_in_cdb(scsi::cdb_length(cmd->opcode()) == 16 ? 10 : 7));
+        return done();
+    }
+    const bool compare = rw.bytchk != 0;
+    // BYTCHK=1: the initiator sends the blocks; 11b: one block to match every block.
+    const std::uint64_t expect_out = rw.bytchk == 1 ? bytes : rw.bytchk == 3 ? cfg_.blocksize : 0;
+    cmd->spdtl = expect_out;
+    if (cmd->data_out.size() != expect_out) {
+        fail(*cmd, Sense{SenseKey::IllegalRequest, asc::InvalidFieldInInformationUnit});
+        return done();
+    }
+    if (bytes == 0) {
+        cmd->status = Status::Good;
+        return done();
+    }
+    auto buf = std::make_shared<Bytes>(bytes);
+    BlockRequest req{BlockOp::read, rw.lba * cfg_.blocksize, bytes, *buf, false};
+    store_->submit(req, [this, cmd, buf, compare, done = std::move(done)](BlockStatus st) {
+        if (st != BlockStatus::ok) {
+            io_failed(*cmd, st, false);
+            return done();
+        }
+        cmd->status = Status::Good;
+        if (compare) {
+            const Bytes& want = cmd->data_out;
+            const std::size_t unit = want.size();
+            for (std::size_t i = 0; i < buf->size(); ++i) {
+                if ((*buf)[i] != want[i % unit]) {
+                    // SBC-3 §5.30: MISCOMPARE, INFORMATION = offset of the first mismatch.
+                    Sense s{SenseKey::Miscompare, asc::MiscompareDuringVerify};
+                    s.information = i;
+                    fail(*cmd, s);
+                    break;
+                }
+            }
+        }
+        done();
+    });
+}
+
+void Vdisk::synchronize_cache(CmdPtr cmd, scsi::Completion done) {
+    auto cdb = cmd->cdb_bytes();
+    const bool sixteen = cmd->opcode() == op::SynchronizeCache16;
+    Rw rw;
+    rw.lba = sixteen ? ld64(cdb, 2) : ld32(cdb, 2);
+    rw.blocks = sixteen ? ld32(cdb, 10) : ld16(cdb, 7);
+    if (!check_range(*cmd, rw)) return done();
+    // SCST nv_cache: the cache survives power loss, nothing to do.
+    if (cfg_.nv_cache || defects::on(defects::Defect::sync_skips_flush)) {
+        cmd->status = Status::Good;
+        return done();
+    }
+    BlockRequest req{BlockOp::flush, 0, 0, {}, false};
+    store_->submit(req, [this, cmd, done = std::move(done)](BlockStatus st) {
+        if (st == BlockStatus::ok) cmd->status = Status::Good;
+        else io_failed(*cmd, st, true);
+        done();
+    });
+}
+
+}  // namespace iscsilab::handlers

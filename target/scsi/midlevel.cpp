@@ -1,0 +1,120 @@
+#include "target/scsi/midlevel.hpp"
+
+#include "target/bytes.hpp"
+#include "target/scsi/spc.hpp"
+#include "target/scsi/target.hpp"
+
+namespace iscsilab::scsi {
+
+bool passes_unit_attention(std::uint8_t o) {
+    return o == op::Inquiry || o == op::ReportLuns || o == op::RequestSense;
+}
+
+bool passes_spc2_reservation(std::uint8_t o) {
+    return o == op::Inquiry || o == op::ReportLuns || o == op::RequestSense || o == op::Release6 ||
+           o == op::ReadCapacity10 || o == op::ServiceActionIn16 || o == op::MaintenanceIn;
+}
+
+bool admit(Device& dev, Command& cmd) {
+    if (!cmd.nexus) return true;  // the target's own commands (none today) skip the nexus rules
+    const std::uint8_t o = cmd.opcode();
+    if (!passes_unit_attention(o)) {
+        if (auto ua = dev.take_unit_attention(cmd.nexus->id)) {
+            cmd.fail(Sense{SenseKey::UnitAttention, *ua}, dev.descriptor_sense());
+            return false;
+        }
+    }
+    if (!passes_spc2_reservation(o) && dev.reserved_by_other(cmd.nexus->id)) {
+        cmd.status = Status::ReservationConflict;  // SAM-5 §5.3: no sense data
+        return false;
+    }
+    return true;
+}
+
+void submit(std::shared_ptr<Device> dev, std::shared_ptr<Command> cmd, const AccessContext& ctx,
+            Completion done) {
+    // SCST's parse stage: a CDB the device does not serve ends here, before any unit
+    // attention or reservation is considered (SPC-4 §4.5.2.4.2).
+    if (auto bad = dev->parse(*cmd)) {
+        cmd->fail(*bad, dev->descriptor_sense());
+        return done();
+    }
+    // Through the LU's task set: ORDERED and HEAD OF QUEUE keep their meaning (SAM-5 §8.6).
+    // Admission happens when the task may start, so an earlier ORDERED task's RESERVE or
+    // MODE SELECT is seen by the tasks behind it.
+    const TaskAttribute attr = cmd->attr;
+    dev->task_set().submit(attr, [dev, cmd, ctx, attr, done = std::move(done)]() mutable {
+        if (cmd->aborted) {  // aborted while it waited: nothing to run
+            dev->task_set().finished(attr);
+            return done();
+        }
+        if (!admit(*dev, *cmd)) {
+            dev->task_set().finished(attr);
+            return done();
+        }
+        dev->execute(cmd, ctx, [dev, attr, done = std::move(done)] {
+            dev->task_set().finished(attr);
+            done();
+        });
+    });
+}
+
+void Target::execute(std::shared_ptr<Command> cmd, Completion done) const {
+    auto luns = luns_for(cmd->nexus ? cmd->nexus->initiator_name : std::string());
+    const std::uint8_t opcode = cmd->opcode();
+    const std::uint32_t lun = decode_lun(cmd->lun);
+
+    if (opcode == op::ReportLuns) {
+        // SPC-4 §6.33: answered by the target for any LUN, from the nexus's own map.
+        auto cdb = cmd->cdb_bytes();
+        const std::uint8_t select = ld8(cdb, 2);
+        const std::uint32_t alloc = ld32(cdb, 6);
+        if (select > 2 && select != 0x10 && select != 0x11 && select != 0x12) {
+            cmd->fail(invalid_field_in_cdb(2), false);
+        } else if (alloc < 16) {
+            cmd->fail(invalid_field_in_cdb(6), false);
+        } else {
+            std::vector<std::uint32_t> list;
+            for (const auto& [n, e] : *luns) list.push_back(n);
+            if (select == 0x01 || select == 0x10) list.clear();  // no well-known LUNs here
+            auto data = report_luns_data(list);
+            return_data(*cmd, data, alloc);
+            auto it = luns->find(lun);
+            if (it != luns->end() && cmd->nexus) {
+                // SPC-4 §6.33: REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED.
+                auto ua = it->second.device->peek_unit_attention(cmd->nexus->id);
+                if (ua && *ua == asc::ReportedLunsDataHasChanged)
+                    it->second.device->take_unit_attention(cmd->nexus->id);
+            }
+        }
+        done();
+        return;
+    }
+
+    auto it = luns->find(lun);
+    if (it == luns->end()) {
+        if (opcode == op::Inquiry) {
+            auto cdb = cmd->cdb_bytes();
+            if (ld8(cdb, 1) & 0x01) {
+                cmd->fail(Sense{SenseKey::IllegalRequest, asc::LogicalUnitNotSupported}, false);
+            } else {
+                auto data = inquiry_no_lun();
+                return_data(*cmd, data, ld16(cdb, 3));
+            }
+        } else if (opcode == op::RequestSense) {
+            // SPC-4 §6.39: for an unsupported LUN, the sense data reports it as GOOD data.
+            auto data = encode_sense(Sense{SenseKey::IllegalRequest, asc::LogicalUnitNotSupported},
+                                     (ld8(cmd->cdb_bytes(), 1) & 0x01) != 0);
+            return_data(*cmd, data, ld8(cmd->cdb_bytes(), 4));
+        } else {
+            cmd->fail(Sense{SenseKey::IllegalRequest, asc::LogicalUnitNotSupported}, false);
+        }
+        done();
+        return;
+    }
+    AccessContext ctx;
+    ctx.read_only = it->second.read_only;
+    submit(it->second.device, std::move(cmd), ctx, std::move(done));
+}
+
+}  // namespace iscsilab::scsi
