@@ -38,6 +38,11 @@ public:
     std::uint64_t size_bytes() const override { return size_.load(); }
     std::uint64_t refresh_size() override;
     void submit(const BlockRequest& req, std::function<void(BlockStatus)> done) override;
+    // Holes and data of the file (lseek SEEK_HOLE/SEEK_DATA), on the I/O pool: an unmap
+    // punches holes, so what was unmapped in whole file system blocks reads back as
+    // deallocated. A block device answers all mapped.
+    void provisioning(std::uint64_t offset, std::uint64_t length, std::size_t max_extents,
+                      std::function<void(BlockStatus, std::vector<Extent>)> done) override;
 
 private:
     int fd_ = -1;

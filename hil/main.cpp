@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
     s->add_option("--reactors", serve.reactors, "event loops (default: one per core)");
     s->add_option("--ready-file", serve.ready_file, "write HOST:PORT here once listening");
     s->add_flag("-q,--quiet", serve.quiet, "no event log on stderr");
+    s->add_option("--state-dir", serve.state_dir,
+                  "where APTPL persistent reservations are kept (<DIR>/pr/<device>; 'none': nowhere)")
+        ->envname("ISCSILAB_STATE_DIR")
+        ->capture_default_str();
     s->add_option("--mgmt-socket", serve.mgmt_socket, "unix socket for `iscsilab adm` (default: $ISCSILAB_SOCKET or /tmp/iscsilab.sock)");
 
     std::string socket;

@@ -39,9 +39,10 @@ int peer_suite(const PeerSuiteOptions& opt) {
         return 2;
     }
     const fs::path work(tmpl);
-    // LUN 0: a 256 MiB disk for every family; LUN 1: a removable one, for the families
-    // that skip on a fixed disk (PREVENT ALLOW MEDIUM REMOVAL, START STOP UNIT).
-    for (const char* name : {"disk0.img", "disk1.img"}) {
+    // LUN 0: a 256 MiB thin-provisioned disk for every family; LUN 1: a removable one, for the families
+    // that skip on a fixed disk (PREVENT ALLOW MEDIUM REMOVAL, START STOP UNIT); LUN 2: a
+    // write-protected one, for the family that skips on a writable disk (ReadOnly).
+    for (const char* name : {"disk0.img", "disk1.img", "disk2.img"}) {
         std::ofstream(work / name).close();
         fs::resize_file(work / name, 256ull << 20);
     }
@@ -49,15 +50,23 @@ int peer_suite(const PeerSuiteOptions& opt) {
     {
         std::ofstream conf(work / "peer.conf");
         conf << "HANDLER vdisk_fileio {\n"
-             << "    DEVICE disk0 {\n        filename " << (work / "disk0.img").string() << "\n    }\n"
+             // Thin provisioned, so that the Unmap, WriteSame*.Unmap* and GetLBAStatus
+             // families run rather than skip.
+             << "    DEVICE disk0 {\n        filename " << (work / "disk0.img").string()
+             << "\n        thin_provisioned 1\n    }\n"
              << "    DEVICE disk1 {\n        filename " << (work / "disk1.img").string() << "\n        removable 1\n    }\n"
+             << "    DEVICE disk2 {\n        filename " << (work / "disk2.img").string() << "\n        read_only 1\n        thin_provisioned 1\n    }\n"
              << "}\nTARGET_DRIVER iscsi {\n    enabled 1\n    TARGET " << target << " {\n"
-             << "        LUN 0 disk0\n        LUN 1 disk1\n        enabled 1\n    }\n}\n";
+             << "        LUN 0 disk0\n        LUN 1 disk1\n        LUN 2 disk2\n        enabled 1\n    }\n"
+             // A second path to disk0 through another target, so that the MultipathIO
+             // family runs (libiscsi matches the paths by their VPD 83h designators).
+             << "    TARGET " << target << "-path2 {\n        LUN 0 disk0\n        enabled 1\n    }\n}\n";
     }
     const std::string self = fs::read_symlink("/proc/self/exe").string();
     const std::string ready = (work / "ready").string();
     const pid_t serve = spawn({self, "serve", "-q", "--listen", "127.0.0.1:0", "--ready-file", ready, "-c",
-                               (work / "peer.conf").string(), "--mgmt-socket", (work / "mgmt.sock").string()},
+                               (work / "peer.conf").string(), "--mgmt-socket", (work / "mgmt.sock").string(),
+                               "--state-dir", (work / "state").string()},
                               (work / "serve.log").string());
     std::string portal;
     for (int k = 0; k < 100 && portal.empty(); ++k) {
@@ -80,20 +89,24 @@ int peer_suite(const PeerSuiteOptions& opt) {
     }
 
     // iscsi-test-cu: every family on LUN 0 (two initiator names for the reservation
-    // families), then the removable-medium families on LUN 1.
+    // families), then the removable-medium families on LUN 1 and the write-protected one on
+    // LUN 2.
     struct Run {
         std::string tests, lun;
     };
     std::vector<Run> runs = {{opt.tests, "0"}};
     if (opt.tests == "ALL") runs.push_back({"SCSI.PreventAllow,SCSI.StartStopUnit", "1"});
+    if (opt.tests == "ALL") runs.push_back({"SCSI.ReadOnly", "2"});
     std::vector<report::PeerTest> tests;
     std::size_t k = 0;
     for (const auto& r : runs) {
         const auto tr = std::chrono::steady_clock::now();
         const std::string log = (work / ("cu-" + std::to_string(k++) + ".log")).string();
-        const pid_t cu = spawn({"timeout", "1200", "iscsi-test-cu", "--dataloss", "-i", "iqn.2026-11.org.iscsilab:peer-a", "-I",
-                                "iqn.2026-11.org.iscsilab:peer-b", "-t", r.tests, "iscsi://" + portal + "/" + target + "/" + r.lun},
-                               log);
+        std::vector<std::string> argv = {"timeout", "1200", "iscsi-test-cu", "--dataloss", "-i",
+                                         "iqn.2026-11.org.iscsilab:peer-a", "-I", "iqn.2026-11.org.iscsilab:peer-b",
+                                         "-t", r.tests, "iscsi://" + portal + "/" + target + "/" + r.lun};
+        if (r.lun == "0") argv.push_back("iscsi://" + portal + "/" + target + "-path2/0");  // the second path
+        const pid_t cu = spawn(argv, log);
         const int rc = finish(cu, 0);
         const auto got = report::parse_iscsi_test_cu(slurp(log));
         const auto c = report::count(got);

@@ -14,7 +14,7 @@ struct ReportOptions {
     std::vector<std::string> from;          // results files or folders; no stages run then
     std::string out = "reports/out";
     std::string catalogue = "reports/catalogue";
-    std::vector<std::string> suites = {"scenarios/smoke", "scenarios/faults"};
+    std::vector<std::string> suites = {"scenarios/smoke", "scenarios/faults", "scenarios/scsi"};
     std::uint64_t seed = 1;
     std::uint64_t swarm_runs = 1000;        // swarm runs over the default mix after the suites (0: none)
     unsigned shard_index = 0, shard_count = 1, jobs = 2;

@@ -15,6 +15,7 @@
 #include "fabric/tcp/tcp_stream.hpp"
 #include "hil/adm.hpp"
 #include "hil/file_store.hpp"
+#include "hil/state_store.hpp"
 #include "hil/random.hpp"
 #include "fabric/tcp/reactor.hpp"
 #include "target/iscsi/driver.hpp"
@@ -27,7 +28,8 @@ namespace {
 
 class FileStores final : public mgmt::StoreFactory {
 public:
-    explicit FileStores(IoPool& pool) : pool_(pool) {}
+    FileStores(IoPool& pool, std::shared_ptr<StateStore> state) : pool_(pool), state_(std::move(state)) {}
+    std::shared_ptr<StateStore> state_store() override { return state_; }
     std::shared_ptr<BlockStore> open(const handlers::VdiskConfig& cfg, std::string& error) override {
         try {
             const std::uint64_t create = cfg.size_bytes;  // size_mb= creates a sparse file
@@ -40,6 +42,7 @@ public:
 
 private:
     IoPool& pool_;
+    std::shared_ptr<StateStore> state_;
 };
 
 bool split_hostport(const std::string& s, std::string& host, std::uint16_t& port) {
@@ -136,7 +139,17 @@ int serve(const ServeOptions& opt) {
 
     const unsigned n = opt.reactors ? opt.reactors : std::max(1u, std::thread::hardware_concurrency());
     IoPool pool(std::max(4u, 2 * n));
-    FileStores stores(pool);
+    // SCST keeps APTPL reservations in /var/lib/scst/pr; ours go under --state-dir.
+    std::shared_ptr<StateStore> state;
+    if (opt.state_dir != "none") {
+        try {
+            state = std::make_shared<DirStateStore>(opt.state_dir + "/pr", pool);
+        } catch (const std::exception& e) {
+            std::cerr << "iscsilab serve: " << e.what()
+                      << ": persistent reservations will not persist (APTPL refused); give --state-dir DIR\n";
+        }
+    }
+    FileStores stores(pool, state);
     KernelRandom random;
     iscsi::IscsiDriver driver(random);
     mgmt::Scst scst(driver, stores);

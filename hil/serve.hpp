@@ -16,6 +16,9 @@ struct ServeOptions {
     bool quiet = false;
     std::string ready_file;    // written with "host:port" once listening (for tests)
     std::string mgmt_socket;   // empty: default_socket_path()
+    // What outlives the process (APTPL reservations in <state_dir>/pr/<device>), as SCST's
+    // /var/lib/scst; "none" keeps nothing.
+    std::string state_dir = "/var/lib/iscsilab";
 };
 
 // Runs until SIGINT/SIGTERM. Returns the process exit code.

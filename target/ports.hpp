@@ -88,6 +88,10 @@ enum class BlockStatus : std::uint8_t {
     offline,          // the device is gone
 };
 
+// write_same: buffer holds one logical block, written over and over to fill
+// [offset, offset + length) (SBC-3 WRITE SAME). unmap: the range is deallocated where the
+// store can, and reads as zeros afterwards in any case (what LBPRZ=1 promises); buffer is
+// empty. fua on either: durable before done.
 struct BlockRequest {
     BlockOp op = BlockOp::read;
     std::uint64_t offset = 0;   // bytes
@@ -95,6 +99,13 @@ struct BlockRequest {
     std::span<std::byte> buffer; // read: filled; write/write_same: source. Owned by the caller
                                  // and alive until done runs.
     bool fua = false;            // force unit access: durable before done
+};
+
+// A run of bytes of a store with one provisioning state (SBC-3 §4.7.2): mapped (it holds
+// data), or deallocated (unmapped, or never written on a sparse store: it reads as zeros).
+struct Extent {
+    std::uint64_t offset = 0, length = 0;  // bytes
+    bool mapped = true;
 };
 
 // Backing storage of a logical unit. done may run on any thread: the core hops back
@@ -106,6 +117,30 @@ public:
     // Re-reads the size of the backing file or device (SCST's resync_size).
     virtual std::uint64_t refresh_size() { return size_bytes(); }
     virtual void submit(const BlockRequest& req, std::function<void(BlockStatus)> done) = 0;
+    // Which parts of [offset, offset + length) are mapped and which deallocated, for GET
+    // LBA STATUS: consecutive extents from offset on, at most max_extents of them, so the
+    // answer may stop short of offset + length. done may run on any thread, like submit's.
+    // A store that cannot tell says everything is mapped (always true of a fully
+    // provisioned store, and allowed of any).
+    virtual void provisioning(std::uint64_t offset, std::uint64_t length, std::size_t max_extents,
+                              std::function<void(BlockStatus, std::vector<Extent>)> done) {
+        (void)max_extents;
+        done(BlockStatus::ok, {Extent{offset, length, true}});
+    }
+};
+
+// Small named records that outlive the process, as SCST keeps persistent reservations
+// with APTPL in /var/lib/scst/pr/<device> (SPC-4 §5.13.5): files in HIL, memory in
+// simulation. Names are device names.
+class StateStore {
+public:
+    virtual ~StateStore() = default;
+    // The record saved under name; empty when there is none. Read once, when the device
+    // is created.
+    virtual Bytes load(const std::string& name) = 0;
+    // Replaces the record durably (empty bytes remove it). done(ok) runs once, on any
+    // thread, after the record is on stable storage or the attempt failed.
+    virtual void save(const std::string& name, Bytes bytes, std::function<void(bool ok)> done) = 0;
 };
 
 // Randomness for challenges and ISIDs/TSIHs: the seeded stream in simulation, the

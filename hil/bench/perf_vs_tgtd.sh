@@ -42,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" serve -q -c "$work/bench.conf" --listen 127.0.0.1:$port_ours --ready-file "$work/ready" >"$work/ours.log" 2>&1 &
+"$bin" serve -q -c "$work/bench.conf" --listen 127.0.0.1:$port_ours --ready-file "$work/ready" --state-dir "$work/state" >"$work/ours.log" 2>&1 &
 ours_pid=$!
 for _ in $(seq 50); do [ -s "$work/ready" ] && break; sleep 0.1; done
 

@@ -68,6 +68,13 @@ std::string VdiskConfig::set(const std::string& key, const std::string& value) {
         return e;
     }
     if (key == "removable") return flag(removable);
+    if (key == "thin_provisioned") {
+        // SCST offers it on the handlers with a backing file or device; nullio has no
+        // store to deallocate, and a CD-ROM is read-only.
+        if (handler != "vdisk_fileio" && handler != "vdisk_blockio")
+            return "thin_provisioned: only for vdisk_fileio and vdisk_blockio";
+        return flag(thin_provisioned);
+    }
     if (key == "size_mb" || key == "size") {
         auto n = parse_u32(value);
         if (!n || *n == 0) return key + ": expected a positive number, got '" + value + "'";
@@ -88,9 +95,9 @@ std::string VdiskConfig::set(const std::string& key, const std::string& value) {
 }
 
 Vdisk::Vdisk(VdiskConfig cfg, std::shared_ptr<BlockStore> store)
-    : Device(cfg.name, cfg.handler), cfg_(std::move(cfg)), store_(std::move(store)),
-      wce_(!cfg_.write_through) {
-    if (!store_ && cfg_.handler != "vcdrom") throw std::logic_error("a vdisk needs a backing store");
+    : Device(cfg.name, cfg.handler), cfg_(std::move(cfg)), medium_(std::move(store)),
+      loaded_(medium_ != nullptr), filename_(cfg_.filename), wce_(!cfg_.write_through) {
+    if (!medium_ && cfg_.handler != "vcdrom") throw std::logic_error("a vdisk needs a backing store");
     if (cfg_.t10_dev_id.empty()) cfg_.t10_dev_id = hex_id(cfg_.name);
     if (cfg_.usn.empty()) cfg_.usn = hex_id(cfg_.name + "/usn");
 }
@@ -109,6 +116,7 @@ void Vdisk::reset(std::uint64_t by_nexus) {
         swp_ = false;
         wce_ = !cfg_.write_through;
     }
+    end_prevention();         // ...ends every PREVENT (vdisk_media.cpp)...
     Device::reset(by_nexus);  // ...and every other nexus hears of it
 }
 
@@ -116,9 +124,10 @@ std::vector<std::string> Vdisk::attribute_names() const {
     // The attributes each SCST vdisk handler shows (iscsi-scst README 2.0, the tree).
     if (cfg_.handler == "vdisk_fileio")
         return {"blocksize", "filename", "nv_cache", "o_direct", "read_only", "removable", "resync_size",
-                "size_mb", "t10_dev_id", "type", "usn", "write_through"};
+                "size_mb", "t10_dev_id", "thin_provisioned", "type", "usn", "write_through"};
     if (cfg_.handler == "vdisk_blockio")
-        return {"blocksize", "filename", "read_only", "removable", "resync_size", "size_mb", "t10_dev_id", "type", "usn"};
+        return {"blocksize", "filename", "read_only", "removable", "resync_size", "size_mb", "t10_dev_id",
+                "thin_provisioned", "type", "usn"};
     if (cfg_.handler == "vcdrom") return {"filename", "size_mb", "t10_dev_id", "type", "usn"};
     return {"blocksize", "read_only", "removable", "size_mb", "t10_dev_id", "type", "usn"};  // nullio
 }
@@ -126,14 +135,21 @@ std::vector<std::string> Vdisk::attribute_names() const {
 std::optional<std::string> Vdisk::get_attribute(const std::string& n) const {
     auto b = [](bool v) { return std::string(v ? "1" : "0"); };
     if (n == "blocksize") return std::to_string(cfg_.blocksize);
-    if (n == "filename") return cfg_.filename;
+    if (n == "filename") {
+        std::lock_guard lock(medium_mu_);
+        return filename_;
+    }
     if (n == "nv_cache") return b(cfg_.nv_cache);
     if (n == "o_direct") return b(cfg_.o_direct);
     if (n == "read_only") return b(cfg_.read_only);
     if (n == "removable") return b(cfg_.removable);
-    if (n == "size_mb") return std::to_string(store_ ? store_->size_bytes() >> 20 : 0);
+    if (n == "size_mb") {
+        auto m = medium();
+        return std::to_string(m ? m->size_bytes() >> 20 : 0);
+    }
     if (n == "resync_size") return std::string();  // write-only in SCST
     if (n == "t10_dev_id") return cfg_.t10_dev_id;
+    if (n == "thin_provisioned") return b(cfg_.thin_provisioned);
     if (n == "type") return std::string(cdrom() ? "5 - CD-ROM device" : "0 - Direct-access device (e.g., magnetic disk)");
     if (n == "usn") return cfg_.usn;
     if (n == "write_through") return b(cfg_.write_through);
@@ -143,10 +159,15 @@ std::optional<std::string> Vdisk::get_attribute(const std::string& n) const {
 std::string Vdisk::set_attribute(const std::string& n, const std::string& v) {
     if (n == "resync_size" && cfg_.handler != "vdisk_nullio" && cfg_.handler != "vcdrom") {
         if (v != "1") return "resync_size: write 1 to re-read the backing size";
-        const std::uint64_t before = num_blocks();
-        store_->refresh_size();
+        std::shared_ptr<BlockStore> backing;  // the file, loaded or ejected
+        {
+            std::lock_guard lock(medium_mu_);
+            backing = medium_;
+        }
+        const std::uint64_t before = backing->size_bytes() / cfg_.blocksize;
+        backing->refresh_size();
         // SBC-3 §4.6: the initiators learn that the capacity changed.
-        if (num_blocks() != before) raise_unit_attention(scsi::Asc{0x2a, 0x09});
+        if (backing->size_bytes() / cfg_.blocksize != before) raise_unit_attention(scsi::Asc{0x2a, 0x09});
         return {};
     }
     // As in SCST, most vdisk attributes are fixed at add_device; these change live.
@@ -164,9 +185,12 @@ std::string Vdisk::set_attribute(const std::string& n, const std::string& v) {
 // ---- dispatch -------------------------------------------------------------------------
 
 std::optional<Sense> Vdisk::parse(const Command& c) const {
-    const std::uint8_t o = c.opcode();
     const scsi::OpcodeInfo* info = detail::lookup(c);
     if (!info) return Sense{SenseKey::IllegalRequest, asc::InvalidCommandOperationCode};
+    // A fully provisioned LU has no UNMAP (SCST answers the same); REPORT SUPPORTED
+    // OPERATION CODES does not list it there (supported_opcodes()).
+    if (c.opcode() == op::Unmap && !cfg_.thin_provisioned)
+        return Sense{SenseKey::IllegalRequest, asc::InvalidCommandOperationCode};
     // Reserved bits set: INVALID FIELD IN CDB, pointing at the byte (SPC-4 §4.5.2.4.2).
     // The control byte is left to the transport.
     for (std::size_t i = 1; i + 1 < info->usage.size(); ++i) {
@@ -177,12 +201,10 @@ std::optional<Sense> Vdisk::parse(const Command& c) const {
             return scsi::invalid_field_in_cdb(static_cast<std::uint16_t>(i), bit);
         }
     }
-    if (!store_ && o != op::Inquiry && o != op::RequestSense && o != op::ModeSense6 && o != op::ModeSense10 &&
-        o != op::MaintenanceIn && o != op::PreventAllowMediumRemoval && o != op::StartStopUnit &&
-        o != op::ReportLuns) {
-        // A CD-ROM drive with no medium (MMC-6 §4.1.5 / SPC-4 NOT READY, 3A/00).
-        return Sense{SenseKey::NotReady, asc::MediumNotPresent};
-    }
+    // A drive with no medium (a vcdrom with none loaded, a removable LU whose medium START
+    // STOP UNIT ejected) is found after admission, by the commands that need the medium
+    // (medium_for(): NOT READY, MEDIUM NOT PRESENT): a pending unit attention comes first
+    // (SAM-5 §5.14), and a medium ejected while the command waited in the task set counts.
     return std::nullopt;
 }
 
@@ -197,16 +219,30 @@ void Vdisk::execute(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion
     using detail::is_verify;
 
     if (is_read(o)) return read(std::move(cmd), std::move(done));
-    if (is_write(o) || is_write_verify(o)) return write(std::move(cmd), ctx, std::move(done));
+    if (is_write(o) || is_write_verify(o)) {
+        // Shared with other writes, behind an overlapping COMPARE AND WRITE (vdisk_caw.cpp).
+        const Rw rw = decode_rw(c);
+        return under_range_lock(
+            rw.lba, rw.blocks, LbaRangeLock::Mode::shared,
+            [this, cmd = std::move(cmd), ctx](scsi::Completion locked_done) mutable {
+                write(std::move(cmd), ctx, std::move(locked_done));
+            },
+            std::move(done));
+    }
     if (is_verify(o)) return verify(std::move(cmd), std::move(done));
+    if (o == op::WriteSame10 || o == op::WriteSame16) return write_same(std::move(cmd), ctx, std::move(done));
+    if (o == op::Unmap) return unmap(std::move(cmd), ctx, std::move(done));
+    if (o == op::ServiceActionIn16 && (ld8(c.cdb_bytes(), 1) & 0x1f) == scsi::sa::GetLbaStatus)
+        return get_lba_status(std::move(cmd), std::move(done));
+    if (o == op::CompareAndWrite) return compare_and_write(std::move(cmd), ctx, std::move(done));
     if (o == op::SynchronizeCache10 || o == op::SynchronizeCache16)
         return synchronize_cache(std::move(cmd), std::move(done));
 
     switch (o) {
         case op::TestUnitReady:
-        case op::PreventAllowMediumRemoval:
-            c.status = Status::Good;
+            if (medium_for(c)) c.status = Status::Good;
             break;
+        case op::PreventAllowMediumRemoval: prevent_allow_medium_removal(c); break;
         case op::Reserve6:
             c.status = c.nexus && !reserve(c.nexus->id) ? Status::ReservationConflict : Status::Good;
             break;
@@ -214,12 +250,7 @@ void Vdisk::execute(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion
             if (c.nexus) release(c.nexus->id);
             c.status = Status::Good;
             break;
-        case op::StartStopUnit: {
-            // Power conditions other than START_VALID (0) are not modelled.
-            if ((ld8(c.cdb_bytes(), 4) >> 4) != 0) fail(c, scsi::invalid_field_in_cdb(4, 7));
-            else c.status = Status::Good;
-            break;
-        }
+        case op::StartStopUnit: return start_stop_unit(std::move(cmd), std::move(done));
         case op::Inquiry: inquiry(c); break;
         case op::RequestSense: request_sense(c); break;
         case op::ModeSense6:
@@ -228,7 +259,9 @@ void Vdisk::execute(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion
         case op::ModeSelect10: mode_select(c); break;
         case op::ReadCapacity10: read_capacity10(c); break;
         case op::ServiceActionIn16: read_capacity16(c); break;
-        case op::MaintenanceIn: scsi::report_supported_operation_codes(c, opcodes(), descriptor_sense()); break;
+        case op::MaintenanceIn: scsi::report_supported_operation_codes(c, supported_opcodes(), descriptor_sense()); break;
+        case op::PreFetch10:
+        case op::PreFetch16: pre_fetch(c); break;
         default: fail(c, Sense{SenseKey::IllegalRequest, asc::InvalidCommandOperationCode}); break;
     }
     done();

@@ -33,4 +33,21 @@ inline bool is_verify(std::uint8_t o) {
 // Space-padded ASCII field (SPC-4 §4.4.1).
 void pad_ascii(Bytes& out, std::size_t off, std::size_t len, std::string_view s);
 
+// The limits the Block Limits VPD page reports (SBC-3 §6.5.3) and the commands enforce,
+// from one place.
+//
+// MAXIMUM COMPARE AND WRITE LENGTH: the NUMBER OF LOGICAL BLOCKS field holds no more.
+inline constexpr std::uint32_t kMaxCompareAndWriteBlocks = 255;
+// MAXIMUM WRITE SAME LENGTH: one WRITE SAME does no more store work than one WRITE may.
+inline std::uint64_t max_write_same_blocks(std::uint32_t bs) { return scsi::kMaxTransferBytes / bs; }
+// MAXIMUM UNMAP LBA COUNT: 256 MiB per UNMAP, as SCST's vdisk_fileio.
+inline std::uint32_t max_unmap_lba_count(std::uint32_t bs) { return (256u << 20) / bs; }
+// MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT: each descriptor costs one store request.
+inline constexpr std::uint32_t kMaxUnmapDescriptors = 256;
+// OPTIMAL UNMAP GRANULARITY: a file system deallocates whole 4 KiB blocks; an unmap of
+// less only writes zeros.
+inline std::uint32_t optimal_unmap_granularity(std::uint32_t bs) { return bs >= 4096 ? 1 : 4096 / bs; }
+// GET LBA STATUS answers at most this many LBA status descriptors.
+inline constexpr std::size_t kMaxLbaStatusDescriptors = 64;
+
 }  // namespace iscsilab::handlers::detail

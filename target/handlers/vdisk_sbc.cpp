@@ -21,17 +21,23 @@ using detail::is_write_verify;
 void Vdisk::read_capacity10(Command& c) const {
     auto cdb = c.cdb_bytes();
     if (!(ld8(cdb, 8) & 0x01) && ld32(cdb, 2) != 0) return fail(c, scsi::invalid_field_in_cdb(2));
+    auto store = medium_for(c);
+    if (!store) return;
     Bytes d(8);
-    const std::uint64_t last = num_blocks() - 1;
+    const std::uint64_t last = store->size_bytes() / cfg_.blocksize - 1;
     st32(d, 0, last > 0xffffffffULL ? 0xffffffffu : static_cast<std::uint32_t>(last));
     st32(d, 4, cfg_.blocksize);
     scsi::return_data(c, d, 8);
 }
 
 void Vdisk::read_capacity16(Command& c) const {
+    auto store = medium_for(c);
+    if (!store) return;
     Bytes d(32);
-    st64(d, 0, num_blocks() - 1);
+    st64(d, 0, store->size_bytes() / cfg_.blocksize - 1);
     st32(d, 8, cfg_.blocksize);
+    // SBC-3 §5.16.2: LBPME, and LBPRZ (an unmapped block reads as zeros) on a thin LU.
+    if (cfg_.thin_provisioned) st8(d, 14, 0xc0);
     scsi::return_data(c, d, ld32(c.cdb_bytes(), 10));
 }
 
@@ -66,8 +72,9 @@ Vdisk::Rw Vdisk::decode_rw(const Command& c) const {
     return rw;
 }
 
-bool Vdisk::check_range(Command& c, const Rw& rw) const {
-    const std::uint64_t n = num_blocks();
+bool Vdisk::check_range(Command& c, const Rw& rw) const { return check_range(c, rw, num_blocks()); }
+
+bool Vdisk::check_range(Command& c, const Rw& rw, std::uint64_t n) const {
     // SBC-3 §4.5: LBA + transfer length beyond capacity, including wrap-around.
     if (rw.lba > n || rw.blocks > n - rw.lba) {
         fail(c, Sense{SenseKey::IllegalRequest, asc::LbaOutOfRange});
@@ -97,7 +104,10 @@ void Vdisk::io_failed(Command& c, BlockStatus st, bool writing) const {
 
 void Vdisk::read(CmdPtr cmd, scsi::Completion done) {
     Rw rw = decode_rw(*cmd);
-    if (!check_range(*cmd, rw)) return done();
+    // One medium for the whole command, even if it is changed meanwhile (vdisk_media.cpp).
+    auto store = medium_for(*cmd);
+    if (!store) return done();
+    if (!check_range(*cmd, rw, store->size_bytes() / cfg_.blocksize)) return done();
     const std::uint64_t bytes = std::uint64_t{rw.blocks} * cfg_.blocksize;
     cmd->spdtl = bytes;
     if (bytes == 0) {
@@ -111,7 +121,8 @@ void Vdisk::read(CmdPtr cmd, scsi::Completion done) {
     }
     auto buf = std::make_shared<Bytes>(bytes);
     BlockRequest req{BlockOp::read, rw.lba * cfg_.blocksize, bytes, *buf, false};
-    store_->submit(req, [this, cmd, buf, done = std::move(done)](BlockStatus st) {
+    // The lambda holds the store: a medium changed meanwhile lives until its requests end.
+    store->submit(req, [this, store, cmd, buf, done = std::move(done)](BlockStatus st) {
         if (st == BlockStatus::ok) {
             cmd->data_in = buf;
             cmd->status = Status::Good;
@@ -124,6 +135,8 @@ void Vdisk::read(CmdPtr cmd, scsi::Completion done) {
 
 void Vdisk::write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion done) {
     Rw rw = decode_rw(*cmd);
+    auto store = medium_for(*cmd);
+    if (!store) return done();
     bool swp;
     {
         std::lock_guard lock(mu_);
@@ -134,7 +147,7 @@ void Vdisk::write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion d
         fail(*cmd, Sense{SenseKey::DataProtect, asc::WriteProtected});
         return done();
     }
-    if (!check_range(*cmd, rw)) return done();
+    if (!check_range(*cmd, rw, store->size_bytes() / cfg_.blocksize)) return done();
     const std::uint64_t bytes = std::uint64_t{rw.blocks} * cfg_.blocksize;
     cmd->spdtl = bytes;
     if (bytes > scsi::kMaxTransferBytes) {
@@ -162,11 +175,11 @@ void Vdisk::write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion d
     BlockRequest req{BlockOp::write, rw.lba * cfg_.blocksize, to_write, src, rw.fua};
     if (defects::on(defects::Defect::ack_before_store) && !verify_after) {
         // GOOD at once; the command (and its buffer) lives until the store is done.
-        store_->submit(req, [cmd](BlockStatus) {});
+        store->submit(req, [store, cmd](BlockStatus) {});
         cmd->status = Status::Good;
         return done();
     }
-    store_->submit(req, [this, cmd, rw, bytes = to_write, verify_after, done = std::move(done)](BlockStatus st) mutable {
+    store->submit(req, [this, store, cmd, rw, bytes = to_write, verify_after, done = std::move(done)](BlockStatus st) mutable {
         if (st != BlockStatus::ok && !defects::on(defects::Defect::write_error_ignored)) {
             io_failed(*cmd, st, true);
             return done();
@@ -178,7 +191,7 @@ void Vdisk::write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion d
         // WRITE AND VERIFY with BYTCHK: read the medium back and compare.
         auto back = std::make_shared<Bytes>(bytes);
         BlockRequest rd{BlockOp::read, rw.lba * cfg_.blocksize, bytes, *back, false};
-        store_->submit(rd, [this, cmd, back, done = std::move(done)](BlockStatus st2) {
+        store->submit(rd, [this, store, cmd, back, done = std::move(done)](BlockStatus st2) {
             if (st2 != BlockStatus::ok) io_failed(*cmd, st2, false);
             else if (!std::equal(back->begin(), back->end(), cmd->data_out.begin()))
                 fail(*cmd, Sense{SenseKey::Miscompare, asc::MiscompareDuringVerify});
@@ -194,7 +207,9 @@ void Vdisk::verify(CmdPtr cmd, scsi::Completion done) {
         fail(*cmd, scsi::invalid_field_in_cdb(1, 2));
         return done();
     }
-    if (!check_range(*cmd, rw)) return done();
+    auto store = medium_for(*cmd);
+    if (!store) return done();
+    if (!check_range(*cmd, rw, store->size_bytes() / cfg_.blocksize)) return done();
     const std::uint64_t bytes = std::uint64_t{rw.blocks} * cfg_.blocksize;
     if (bytes > scsi::kMaxTransferBytes) {
         // The medium is read into memory to verify it: bounded like any transfer.
@@ -215,7 +230,7 @@ void Vdisk::verify(CmdPtr cmd, scsi::Completion done) {
     }
     auto buf = std::make_shared<Bytes>(bytes);
     BlockRequest req{BlockOp::read, rw.lba * cfg_.blocksize, bytes, *buf, false};
-    store_->submit(req, [this, cmd, buf, compare, done = std::move(done)](BlockStatus st) {
+    store->submit(req, [this, store, cmd, buf, compare, done = std::move(done)](BlockStatus st) {
         if (st != BlockStatus::ok) {
             io_failed(*cmd, st, false);
             return done();
@@ -244,14 +259,16 @@ void Vdisk::synchronize_cache(CmdPtr cmd, scsi::Completion done) {
     Rw rw;
     rw.lba = sixteen ? ld64(cdb, 2) : ld32(cdb, 2);
     rw.blocks = sixteen ? ld32(cdb, 10) : ld16(cdb, 7);
-    if (!check_range(*cmd, rw)) return done();
+    auto store = medium_for(*cmd);
+    if (!store) return done();
+    if (!check_range(*cmd, rw, store->size_bytes() / cfg_.blocksize)) return done();
     // SCST nv_cache: the cache survives power loss, nothing to do.
     if (cfg_.nv_cache || defects::on(defects::Defect::sync_skips_flush)) {
         cmd->status = Status::Good;
         return done();
     }
     BlockRequest req{BlockOp::flush, 0, 0, {}, false};
-    store_->submit(req, [this, cmd, done = std::move(done)](BlockStatus st) {
+    store->submit(req, [this, store, cmd, done = std::move(done)](BlockStatus st) {
         if (st == BlockStatus::ok) cmd->status = Status::Good;
         else io_failed(*cmd, st, true);
         done();

@@ -5,6 +5,8 @@
 #include "target/handlers/vdisk.hpp"
 #include "target/bytes.hpp"
 #include "target/handlers/vdisk_detail.hpp"
+#include "target/scsi/alua.hpp"
+#include "target/scsi/copy_manager.hpp"
 
 namespace iscsilab::handlers {
 
@@ -29,6 +31,9 @@ void Vdisk::inquiry(Command& c) const {
         st8(d, 1, cfg_.removable || cdrom() ? 0x80 : 0x00);
         st8(d, 2, 0x06);                 // SPC-4
         st8(d, 3, 0x12);                 // HISUP, response data format 2
+        // TPGS 11b: implicit and explicit ALUA, for a device in an SCST device group
+        // (SPC-4 §6.4.2, §5.16.2.8).
+        if (alua_group()) st8(d, 5, 0x30);
         st8(d, 4, static_cast<std::uint8_t>(d.size() - 5));
         st8(d, 7, 0x02);                 // CMDQUE
         pad_ascii(d, 8, 8, "ISCSILAB");
@@ -49,7 +54,7 @@ void Vdisk::inquiry(Command& c) const {
     };
     switch (page) {
         case 0x00:  // Supported VPD pages, ascending
-            append({0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2});
+            append({0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2});
             break;
         case 0x80:  // Unit serial number
             for (char ch : cfg_.usn) d.push_back(static_cast<std::byte>(ch));
@@ -68,15 +73,49 @@ void Vdisk::inquiry(Command& c) const {
             st8(naa, 3, 8);
             st64(naa, 4, (std::uint64_t{0x5} << 60) | (id & 0x0fffffffffffffffULL));
             d.insert(d.end(), naa.begin(), naa.end());
+            if (c.nexus) {
+                // The target port the command came through (SPC-4 §7.8.6.6, §7.8.6.7):
+                // relative target port, and its target port group under ALUA. PIV=1 with
+                // protocol identifier 5 (iSCSI), association 01b (target port).
+                Bytes port(8);
+                st8(port, 0, 0x51);
+                st8(port, 1, 0x94);
+                st8(port, 3, 4);
+                st16(port, 6, c.nexus->relative_target_port);
+                d.insert(d.end(), port.begin(), port.end());
+                if (auto group = alua_group())
+                    if (auto tg = group->group_of_target(c.nexus->target_name)) {
+                        Bytes tpg(8);
+                        st8(tpg, 0, 0x51);
+                        st8(tpg, 1, 0x95);
+                        st8(tpg, 3, 4);
+                        st16(tpg, 6, tg->group_id);
+                        d.insert(d.end(), tpg.begin(), tpg.end());
+                    }
+            }
             break;
+        }
+        case 0x8f: {  // Third-party copy (SPC-4 §7.8.17): what the target's copy manager takes
+            Bytes page = scsi::CopyManager::third_party_copy_vpd(peripheral_type());
+            return scsi::return_data(c, page, alloc);
         }
         case 0xb0: {  // Block limits (SBC-3 §6.5.3), page length 0x3c
             Bytes p(0x3c);
             const std::uint32_t max_blocks = scsi::kMaxTransferBytes / cfg_.blocksize;
-            st16(p, 2, 0);                                  // maximum compare and write length
+            // Offsets below are the page's byte numbers less the 4-byte header. WSNZ=0
+            // (byte 4): WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 writes to the last LBA.
+            st8(p, 1, detail::kMaxCompareAndWriteBlocks);   // maximum compare and write length
             st16(p, 2, 1);                                  // optimal transfer length granularity
             st32(p, 4, max_blocks);                         // maximum transfer length
             st32(p, 8, (128u << 10) / cfg_.blocksize);      // optimal transfer length
+            if (cfg_.thin_provisioned) {
+                // With LBPU=1 these must be non-zero; without, zero (SBC-3 §6.5.3).
+                st32(p, 16, detail::max_unmap_lba_count(cfg_.blocksize));      // maximum unmap LBA count
+                st32(p, 20, detail::kMaxUnmapDescriptors);                     // maximum unmap block descriptor count
+                st32(p, 24, detail::optimal_unmap_granularity(cfg_.blocksize));  // optimal unmap granularity
+                st32(p, 28, 0x80000000u);  // UGAVALID=1, UNMAP GRANULARITY ALIGNMENT 0
+            }
+            st64(p, 32, detail::max_write_same_blocks(cfg_.blocksize));  // maximum write same length
             d.insert(d.end(), p.begin(), p.end());
             break;
         }
@@ -86,8 +125,15 @@ void Vdisk::inquiry(Command& c) const {
             d.insert(d.end(), p.begin(), p.end());
             break;
         }
-        case 0xb2: {  // Logical block provisioning (SBC-3 §6.5.4): fully provisioned
+        case 0xb2: {  // Logical block provisioning (SBC-3 §6.5.4)
             Bytes p(4);
+            if (cfg_.thin_provisioned) {
+                // LBPU (UNMAP), LBPWS (WRITE SAME(16) UNMAP), LBPWS10, LBPRZ: an unmapped
+                // block reads as zeros (the BlockStore's unmap promises it). No ANC_SUP, no
+                // provisioning group descriptor (DP=0). PROVISIONING TYPE 010b: thin.
+                st8(p, 1, 0xe4);
+                st8(p, 2, 0x02);
+            }  // else all zero: PROVISIONING TYPE 000b, fully provisioned
             d.insert(d.end(), p.begin(), p.end());
             break;
         }

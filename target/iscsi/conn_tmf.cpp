@@ -24,10 +24,11 @@ void Connection::after_tasks_end(const std::vector<std::shared_ptr<Task>>& tasks
             });
 }
 
-void Connection::abort_tasks(std::optional<std::uint32_t> lun, std::function<void()> ended) {
+void Connection::abort_tasks(std::optional<std::uint32_t> lun, std::function<void()> ended,
+                             std::optional<std::uint32_t> except_itt) {
     std::vector<std::shared_ptr<Task>> hit;
     for (auto& [itt, t] : tasks_)
-        if (!lun || t->lun == *lun) hit.push_back(t);
+        if ((!lun || t->lun == *lun) && itt != except_itt) hit.push_back(t);
     for (auto& t : hit) abort(t);
     after_tasks_end(hit, std::move(ended));
 }

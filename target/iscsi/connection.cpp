@@ -114,6 +114,7 @@ void Connection::close(std::string_view reason) {
             // The nexus is gone: its pending unit attentions go with it.
             auto luns = session_->target()->luns().luns_for(session_->nexus()->initiator_name);
             for (const auto& [n, e] : *luns) e.device->forget_nexus(session_->nexus()->id);
+            session_->target()->luns().forget_nexus(session_->nexus()->id);
         }
         driver_.remove_session(session_.get());
     }

@@ -69,7 +69,12 @@ public:
     // Third-party task management: abort this session's tasks on one LUN (or all LUNs),
     // raising nothing (the caller raised the unit attention); `ended` runs once they are
     // all gone, on this connection's executor. Runs on our executor.
-    void abort_tasks(std::optional<std::uint32_t> lun, std::function<void()> ended);
+    void abort_tasks(std::optional<std::uint32_t> lun, std::function<void()> ended,
+                     std::optional<std::uint32_t> except_itt = std::nullopt);
+
+    // A SCSI asynchronous event for one of the session's LUNs (conn_async.cpp): sense data
+    // in an Asynchronous Message. Runs on our executor.
+    void report_event(std::uint32_t lun, const Bytes& sense);
 
 private:
     // Always-on invariants (invariant.hpp): true while `ok` holds. Otherwise the broken

@@ -150,6 +150,53 @@ std::shared_ptr<Session> IscsiDriver::create_session(const std::shared_ptr<Conne
                       static_cast<unsigned>(isid[4]), static_cast<unsigned>(isid[5]));
         nexus->initiator_port = params.initiator_name + buf;
         nexus->target_name = params.target_name;
+        // PREEMPT AND ABORT from another nexus ends this session's tasks on that device
+        // (SPC-4 §5.13.11.2.6), on this session's own executor.
+        // SCSI events reach a session in full feature phase as an Asynchronous Message
+        // (RFC 3720 §10.9), for a device the session sees as a LUN.
+        nexus->report_event = [this, id = nexus->id](const scsi::Device& dev, const scsi::Sense& sense) {
+            std::shared_ptr<Session> s;
+            {
+                std::lock_guard lock(mu_);
+                auto it = sessions_.find(id);
+                if (it != sessions_.end()) s = it->second;
+            }
+            if (!s || !s->target()) return false;
+            std::shared_ptr<Connection> c = s->connection.lock();
+            if (!c || c->state() != ConnState::FullFeature) return false;
+            auto luns = s->target()->luns().luns_for(s->params().initiator_name);
+            for (const auto& [n, e] : *luns) {
+                if (e.device.get() != &dev) continue;
+                Bytes data = scsi::encode_sense(sense, dev.descriptor_sense());
+                std::weak_ptr<Connection> wc = c;
+                s->executor().post([wc, lun = n, data = std::move(data)] {
+                    if (auto conn = wc.lock()) conn->report_event(lun, data);
+                });
+                return true;
+            }
+            return false;
+        };
+        nexus->abort_tasks = [this, id = nexus->id](const scsi::Device& dev, std::optional<std::uint32_t> except,
+                                                    std::function<void()> done) {
+            std::shared_ptr<Session> s;
+            {
+                std::lock_guard lock(mu_);
+                auto it = sessions_.find(id);
+                if (it != sessions_.end()) s = it->second;
+            }
+            if (!s || !s->target()) return done();
+            std::weak_ptr<Connection> wc = s->connection;
+            const std::string initiator = s->params().initiator_name;
+            auto target = s->target();
+            s->executor().post([wc, target, initiator, &dev, except, done = std::move(done)]() mutable {
+                auto c = wc.lock();
+                if (!c) return done();
+                auto luns = target->luns().luns_for(initiator);
+                for (const auto& [n, e] : *luns)
+                    if (e.device.get() == &dev) return c->abort_tasks(n, std::move(done), except);
+                done();
+            });
+        };
         std::shared_ptr<TargetNode> target;
         if (params.session_type == SessionType::Normal) {
             auto it = targets_.find(params.target_name);

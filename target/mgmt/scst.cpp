@@ -71,6 +71,9 @@ std::string Scst::add_device(const std::string& handler, const std::string& name
     }
     if (store && store->size_bytes() < cfg.blocksize) return name + ": backing store smaller than one block";
     auto dev = std::make_shared<handlers::Vdisk>(cfg, store);
+    // SCST reads /var/lib/scst/pr/<device> when the device is registered (APTPL).
+    if (std::string e = dev->set_state_store(stores_.state_store()); !e.empty())
+        return name + ": its saved persistent reservations cannot be read (" + e + ")";
     std::lock_guard lock(mu_);
     devices_[name] = dev;
     return {};
@@ -83,8 +86,73 @@ std::string Scst::del_device(const std::string& handler, const std::string& name
         return "no device " + name + " in handler " + handler;
     for (const auto& t : driver_.targets())
         if (t->luns().uses_device(*it->second)) return "device " + name + " is still a LUN of " + t->name();
+    if (auto g = it->second->alua_group()) g->del_device(name);
     devices_.erase(it);
     return {};
+}
+
+std::string Scst::change_medium(const std::string& name, const std::string& filename) {
+    auto vdisk = std::dynamic_pointer_cast<handlers::Vdisk>(device(name));
+    if (!vdisk) return "no device " + name;
+    if (!vdisk->cdrom()) return "filename is read-only once the device exists";
+    if (filename.empty()) return vdisk->change_medium(nullptr, {});  // the tray is emptied
+    // SCST's vcdrom_change: the path must be absolute.
+    if (filename[0] != '/') return "filename: '" + filename + "' is not an absolute path";
+    handlers::VdiskConfig cfg = vdisk->config();  // read-only, 2048-byte blocks, as add_device made it
+    cfg.filename = filename;
+    std::string err;
+    auto store = stores_.open(cfg, err);
+    if (!store) return err;
+    return vdisk->change_medium(std::move(store), filename);
+}
+
+std::string Scst::create_device_group(const std::string& name) {
+    std::lock_guard lock(mu_);
+    if (name.empty()) return "a device group needs a name";
+    if (device_groups_.count(name)) return "device group " + name + " already exists";
+    device_groups_[name] = std::make_shared<scsi::DeviceGroup>(name);
+    return {};
+}
+
+std::string Scst::del_device_group(const std::string& name) {
+    std::shared_ptr<scsi::DeviceGroup> g;
+    {
+        std::lock_guard lock(mu_);
+        auto it = device_groups_.find(name);
+        if (it == device_groups_.end()) return "no device group " + name;
+        g = it->second;
+        device_groups_.erase(it);
+    }
+    for (const auto& d : g->device_names()) g->del_device(d);
+    return {};
+}
+
+std::shared_ptr<scsi::DeviceGroup> Scst::device_group(const std::string& name) const {
+    std::lock_guard lock(mu_);
+    auto it = device_groups_.find(name);
+    return it == device_groups_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<scsi::DeviceGroup>> Scst::device_groups() const {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<scsi::DeviceGroup>> v;
+    for (const auto& [n, g] : device_groups_) v.push_back(g);
+    return v;
+}
+
+std::string Scst::add_group_device(const std::string& group, const std::string& device_name) {
+    auto g = device_group(group);
+    if (!g) return "no device group " + group;
+    auto dev = device(device_name);
+    if (!dev) return "no device " + device_name;
+    if (auto other = dev->alua_group()) return "device " + device_name + " is already in device group " + other->name();
+    return g->add_device(dev);
+}
+
+std::string Scst::del_group_device(const std::string& group, const std::string& device_name) {
+    auto g = device_group(group);
+    if (!g) return "no device group " + group;
+    return g->del_device(device_name);
 }
 
 std::shared_ptr<scsi::Device> Scst::device(const std::string& name) const {
@@ -126,6 +194,7 @@ std::optional<ConfError> Scst::apply(const std::vector<ConfBlock>& blocks, const
     };
 
     for (const auto& top : blocks) {
+        if (top.keyword == "DEVICE_GROUP") continue;  // after every device and target exists
         if (top.keyword == "HANDLER") {
             const auto& hs = handler_names();
             if (std::find(hs.begin(), hs.end(), top.args[0]) == hs.end())
@@ -201,6 +270,60 @@ std::optional<ConfError> Scst::apply(const std::vector<ConfBlock>& blocks, const
             }
         }
         if (driver_enabled) driver_.set_enabled(*driver_enabled);
+    }
+    for (const auto& top : blocks)
+        if (top.keyword == "DEVICE_GROUP")
+            if (auto e = apply_device_group(top, file)) return e;
+    return std::nullopt;
+}
+
+// DEVICE_GROUP dg { DEVICE d  TARGET_GROUP tg { group_id 1  state active  preferred 0
+//                   TARGET iqn... { rel_tgt_id 1 } } }, as scstadmin writes it.
+std::optional<ConfError> Scst::apply_device_group(const ConfBlock& top, const std::string& file) {
+    auto err = [&](int line, std::string msg) { return ConfError{file, line, std::move(msg)}; };
+    const std::string& dg = top.args[0];
+    if (auto e = create_device_group(dg); !e.empty()) return err(top.line, e);
+    if (!top.attrs.empty()) return err(top.attrs[0].line, "DEVICE_GROUP holds DEVICE and TARGET_GROUP, not attributes");
+    auto group = device_group(dg);
+    for (const auto& c : top.children) {
+        if (c.keyword == "DEVICE") {
+            if (!c.attrs.empty() || !c.children.empty()) return err(c.line, "a DEVICE of a device group takes no attributes");
+            if (auto e = add_group_device(dg, c.args[0]); !e.empty()) return err(c.line, e);
+            continue;
+        }
+        // TARGET_GROUP
+        const std::string& tg = c.args[0];
+        if (auto e = group->create_target_group(tg); !e.empty()) return err(c.line, e);
+        for (const auto& a : c.attrs) {
+            std::string e;
+            if (a.name == "group_id") {
+                auto v = iscsi::parse_number(a.value);
+                e = !v || *v == 0 || *v > 65535 ? "group_id: expected 1..65535"
+                                                : group->set_group_id(tg, static_cast<std::uint16_t>(*v));
+            } else if (a.name == "state") {
+                auto st = scsi::parse_alua_state(a.value);
+                e = st ? group->set_state(tg, *st)
+                       : "state: expected active, nonoptimized, standby, unavailable, offline or transitioning";
+            } else if (a.name == "preferred") {
+                e = a.value == "0" || a.value == "1" ? group->set_preferred(tg, a.value == "1")
+                                                     : "preferred: expected 0 or 1";
+            } else {
+                e = "unknown target group attribute '" + a.name + "'; expected group_id, state or preferred";
+            }
+            if (!e.empty()) return err(a.line, e);
+        }
+        for (const auto& t : c.children) {
+            auto local = driver_.find_target(t.args[0]);
+            std::uint16_t rel = local ? local->rel_tgt_id() : 0;
+            for (const auto& a : t.attrs) {
+                auto v = iscsi::parse_number(a.value);
+                if (a.name != "rel_tgt_id" || !v || *v == 0 || *v > 65535)
+                    return err(a.line, "TARGET of a target group: expected rel_tgt_id 1..65535");
+                rel = static_cast<std::uint16_t>(*v);
+            }
+            if (rel == 0) return err(t.line, "target " + t.args[0] + " is not local: give its rel_tgt_id");
+            if (auto e = group->add_target(tg, t.args[0], rel); !e.empty()) return err(t.line, e);
+        }
     }
     return std::nullopt;
 }

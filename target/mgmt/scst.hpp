@@ -11,6 +11,7 @@
 
 #include "target/handlers/vdisk.hpp"
 #include "target/iscsi/driver.hpp"
+#include "target/scsi/alua.hpp"
 #include "target/mgmt/scst_conf.hpp"
 
 namespace iscsilab::mgmt {
@@ -21,6 +22,9 @@ class StoreFactory {
 public:
     virtual ~StoreFactory() = default;
     virtual std::shared_ptr<BlockStore> open(const handlers::VdiskConfig& cfg, std::string& error) = 0;
+    // Where devices keep what must outlive the process (APTPL persistent reservations);
+    // null: nothing persists, and devices say so (REPORT CAPABILITIES PTPL_C=0).
+    virtual std::shared_ptr<StateStore> state_store() { return nullptr; }
 };
 
 class Scst {
@@ -33,20 +37,35 @@ public:
     std::string add_device(const std::string& handler, const std::string& name,
                            const std::vector<std::pair<std::string, std::string>>& params);
     std::string del_device(const std::string& handler, const std::string& name);
+    // devices/<vcdrom>/filename: opens the new medium through the StoreFactory and hands it
+    // to the drive (Vdisk::change_medium); an empty filename ejects. SCST's vcdrom_change.
+    std::string change_medium(const std::string& name, const std::string& filename);
     std::shared_ptr<scsi::Device> device(const std::string& name) const;
     std::vector<std::shared_ptr<scsi::Device>> devices() const;
 
     iscsi::IscsiDriver& driver() { return driver_; }
+
+    // device_groups/mgmt: create NAME / del NAME (ALUA, SPC-4 §5.16). A device is in at
+    // most one device group; deleting a device takes it out of its group.
+    std::string create_device_group(const std::string& name);
+    std::string del_device_group(const std::string& name);
+    std::shared_ptr<scsi::DeviceGroup> device_group(const std::string& name) const;
+    std::vector<std::shared_ptr<scsi::DeviceGroup>> device_groups() const;
+    // device_groups/<dg>/devices/mgmt: add DEVICE / del DEVICE.
+    std::string add_group_device(const std::string& group, const std::string& device);
+    std::string del_group_device(const std::string& group, const std::string& device);
 
     // Applies a parsed scst.conf. Returns the first error (file:line: what); on error
     // the state may be partly applied, so callers apply into a fresh Scst.
     std::optional<ConfError> apply(const std::vector<ConfBlock>& blocks, const std::string& file);
 
 private:
+    std::optional<ConfError> apply_device_group(const ConfBlock& block, const std::string& file);
     iscsi::IscsiDriver& driver_;
     StoreFactory& stores_;
     mutable std::mutex mu_;
     std::map<std::string, std::shared_ptr<scsi::Device>> devices_;
+    std::map<std::string, std::shared_ptr<scsi::DeviceGroup>> device_groups_;
 };
 
 // "filename=/disk1; nv_cache=1" (the add_device parameter list) into pairs.

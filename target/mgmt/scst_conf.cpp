@@ -17,12 +17,15 @@ constexpr KeywordRule kRules[] = {
     {"HANDLER", "", 1},        {"DEVICE", "HANDLER", 1},      {"TARGET_DRIVER", "", 1},
     {"TARGET", "TARGET_DRIVER", 1}, {"LUN", "TARGET", 2},     {"GROUP", "TARGET", 1},
     {"LUN", "GROUP", 2},       {"INITIATOR", "GROUP", 1},
+    // ALUA (SCST's device_groups): devices and target groups of one device group.
+    {"DEVICE_GROUP", "", 1},   {"DEVICE", "DEVICE_GROUP", 1}, {"TARGET_GROUP", "DEVICE_GROUP", 1},
+    {"TARGET", "TARGET_GROUP", 1},
 };
 
 bool is_keyword(const std::string& w) {
     for (const auto& r : kRules)
         if (w == r.keyword) return true;
-    return w == "DEVICE_GROUP" || w == "TARGET_GROUP";
+    return false;
 }
 
 const KeywordRule* rule_for(const std::string& kw, const std::string& parent) {

@@ -61,6 +61,8 @@ private:
     Node sessions_node(const std::shared_ptr<iscsi::TargetNode>& t, const std::vector<std::string>& p, std::size_t i,
                        std::string& err);
     Node trace_node(const std::string& component);
+    Node device_groups_node(const std::vector<std::string>& p, std::size_t i, std::string& err);
+    void save_device_groups(std::vector<ConfBlock>& blocks);
     std::string driver_mgmt(const std::string& cmd);
     std::string handler_mgmt(const std::string& handler, const std::string& cmd);
     std::string luns_mgmt(iscsi::TargetNode& t, const std::string& group, const std::string& cmd);

@@ -17,6 +17,8 @@
 
 namespace iscsilab::scsi {
 
+class Device;
+
 enum class DataDirection : std::uint8_t { None, Read, Write, Bidi };
 
 // SAM-5 task attributes.
@@ -29,6 +31,16 @@ struct Nexus {
     std::string initiator_port;      // "<name>,i,0x<ISID>" (SPC-4 §7.6.4.6)
     std::string target_name;
     std::uint16_t relative_target_port = 1;
+    // Set by the transport: ends every task of this nexus on dev, except the one tagged
+    // except_tag, as ABORT TASK SET would, and runs done (on any thread) once they are
+    // gone. PREEMPT AND ABORT uses it on another nexus's tasks (SPC-4 §5.13.11.2.6).
+    std::function<void(const Device& dev, std::optional<std::uint32_t> except_tag, std::function<void()> done)>
+        abort_tasks;
+    // Set by a transport that reports asynchronous events (SAM-5 §6.5, iSCSI's Async
+    // Message): hands the event for dev to this nexus and returns true, or returns false
+    // when it cannot (no connection in full feature phase, the LUN not mapped), so the
+    // caller establishes a unit attention instead.
+    std::function<bool(const Device& dev, const Sense& sense)> report_event;
 };
 
 struct Command {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,9 +14,12 @@
 #include <vector>
 
 #include "target/scsi/command.hpp"
+#include "target/scsi/pr.hpp"
 #include "target/scsi/task_set.hpp"
 
 namespace iscsilab::scsi {
+
+class DeviceGroup;
 
 // What the LUN mapping adds to a command on its way to the device.
 struct AccessContext {
@@ -34,8 +38,7 @@ public:
     virtual std::uint8_t peripheral_type() const = 0;  // SPC-4 §6.4.2: 0x00 disk, 0x05 MMC
 
     // SCST's parse stage: checks the CDB against what the device serves (operation code,
-    // reserved bits) and that the device can take it (a medium is present). A sense
-    // returned here ends the command before the mid-level admits it.
+    // reserved bits). A sense returned here ends the command before the mid-level admits it.
     virtual std::optional<Sense> parse(const Command&) const { return std::nullopt; }
 
     // Executes a command the mid-level admitted (target/scsi/midlevel.cpp): the LUN
@@ -54,10 +57,13 @@ public:
     std::optional<Asc> take_unit_attention(std::uint64_t nexus);
     std::optional<Asc> peek_unit_attention(std::uint64_t nexus);
     void raise_unit_attention(Asc code, std::optional<std::uint64_t> except_nexus = std::nullopt);
-    void forget_nexus(std::uint64_t nexus);
+    // I_T nexus loss (logout, a dropped connection): the nexus's unit attentions and its
+    // reservation go. A handler with per-nexus state of its own (a vdisk's PREVENT) overrides
+    // this and calls the base.
+    virtual void forget_nexus(std::uint64_t nexus);
 
-    // LOGICAL UNIT RESET side effects (SAM-5 §6.6): UA to every other nexus, and the
-    // reservation is gone.
+    // LOGICAL UNIT RESET side effects (SAM-5 §6.6): a unit attention to every nexus, and
+    // the SPC-2 reservation is gone (persistent reservations stay).
     virtual void reset(std::uint64_t by_nexus);
 
     // SPC-2 RESERVE(6)/RELEASE(6) reservations, held by one I_T nexus. reserve() fails
@@ -67,7 +73,30 @@ public:
     void release(std::uint64_t nexus);
     bool reserved_by_other(std::uint64_t nexus) const;
 
+    bool spc2_reserved() const;  // by any nexus
+
     TaskSet& task_set() { return task_set_; }
+
+    // The I_T nexuses that sent this device a command and have not gone away: whom a
+    // persistent reservation's unit attentions and PREEMPT AND ABORT reach.
+    void meet(const std::shared_ptr<const Nexus>& nexus);
+    std::vector<std::shared_ptr<const Nexus>> nexuses() const;
+    void raise_unit_attention_for(std::uint64_t nexus, Asc code);
+
+    // Persistent reservations (SPC-4 §5.13), run by the mid-level (midlevel_pr.cpp).
+    PersistentReservations& pr() { return pr_; }
+    // Where APTPL state persists; loads what was saved for this device. Returns an error
+    // text when the saved record is unreadable (the device then starts with none).
+    std::string set_state_store(std::shared_ptr<StateStore> store);
+    bool persists_reservations() const;
+    // Writes the persistent reservation state saved as of version; saves of older
+    // versions that finish later are skipped. done(ok) runs once, on any thread.
+    void save_reservations(Bytes state, std::uint64_t version, std::function<void(bool)> done);
+
+    // The ALUA device group this device belongs to (SPC-4 §5.16), or null: set by the
+    // group itself (DeviceGroup::add_device / del_device).
+    std::shared_ptr<DeviceGroup> alua_group() const;
+    void set_alua_group(std::shared_ptr<DeviceGroup> group);
 
     // Descriptor sense is chosen by the control mode page's D_SENSE bit.
     virtual bool descriptor_sense() const { return false; }
@@ -80,6 +109,20 @@ private:
     std::map<std::uint64_t, std::deque<Asc>> pending_;
     TaskSet task_set_;
     std::optional<std::uint64_t> reserved_by_;
+    std::shared_ptr<DeviceGroup> alua_group_;  // mu_
+    std::map<std::uint64_t, std::weak_ptr<const Nexus>> nexuses_;  // mu_
+    PersistentReservations pr_;
+    std::shared_ptr<StateStore> state_;  // mu_
+    std::mutex save_mu_;                 // below: one save in flight, the newest queued
+    bool saving_ = false;
+    std::uint64_t saved_version_ = 0;
+    struct PendingSave {
+        Bytes state;
+        std::uint64_t version;
+        std::vector<std::function<void(bool)>> done;
+    };
+    std::optional<PendingSave> next_save_;
+    void start_save(PendingSave job);
 };
 
 }  // namespace iscsilab::scsi

@@ -1,6 +1,8 @@
 #include "target/scsi/midlevel.hpp"
 
 #include "target/bytes.hpp"
+#include "target/scsi/alua.hpp"
+#include "target/scsi/copy_manager.hpp"
 #include "target/scsi/spc.hpp"
 #include "target/scsi/target.hpp"
 
@@ -15,8 +17,14 @@ bool passes_spc2_reservation(std::uint8_t o) {
            o == op::ReadCapacity10 || o == op::ServiceActionIn16 || o == op::MaintenanceIn;
 }
 
+bool is_target_port_groups_command(const Command& c) {
+    // MAINTENANCE IN / OUT with service action 0Ah (SPC-4 §6.37, §6.47).
+    return (c.opcode() == op::MaintenanceIn || c.opcode() == 0xa4) && (ld8(c.cdb_bytes(), 1) & 0x1f) == 0x0a;
+}
+
 bool admit(Device& dev, Command& cmd) {
     if (!cmd.nexus) return true;  // the target's own commands (none today) skip the nexus rules
+    dev.meet(cmd.nexus);
     const std::uint8_t o = cmd.opcode();
     if (!passes_unit_attention(o)) {
         if (auto ua = dev.take_unit_attention(cmd.nexus->id)) {
@@ -24,18 +32,48 @@ bool admit(Device& dev, Command& cmd) {
             return false;
         }
     }
-    if (!passes_spc2_reservation(o) && dev.reserved_by_other(cmd.nexus->id)) {
+    auto conflict = [&] {
         cmd.status = Status::ReservationConflict;  // SAM-5 §5.3: no sense data
         return false;
+    };
+    // SPC-4 §5.13.3: while an SPC-2 reservation is held, every PERSISTENT RESERVE IN and
+    // OUT conflicts, whoever sends it.
+    if (is_persistent_reserve(cmd) && dev.spc2_reserved()) return conflict();
+    if (o == op::Reserve6 || o == op::Release6) {
+        // SPC-4 §5.13.3 with CRH=1: RESERVE and RELEASE next to persistent reservations.
+        switch (dev.pr().spc2_reserve_release(*cmd.nexus)) {
+            case Spc2Access::Process: break;
+            case Spc2Access::GoodNoOp:
+                cmd.status = Status::Good;
+                return false;
+            case Spc2Access::Conflict: return conflict();
+        }
+    } else if (dev.pr().conflicts(*cmd.nexus, cmd)) {
+        return conflict();
     }
+    if (!passes_spc2_reservation(o) && dev.reserved_by_other(cmd.nexus->id)) return conflict();
+    // SPC-4 §5.16.2.4: the access state of the target port group the command came
+    // through. A port outside every target group of the device group is unrestricted.
+    if (auto group = dev.alua_group())
+        if (auto tg = group->group_of_target(cmd.nexus->target_name))
+            if (auto refusal = alua_refusal(tg->state, cmd)) {
+                cmd.fail(*refusal, dev.descriptor_sense());
+                return false;
+            }
     return true;
 }
 
 void submit(std::shared_ptr<Device> dev, std::shared_ptr<Command> cmd, const AccessContext& ctx,
-            Completion done) {
+            Completion done, CopyManager* copies) {
+    // REPORT and SET TARGET PORT GROUPS belong to the device group, not the handler, as
+    // in SCST's core: answered here for a device in a group (SPC-4 §6.37, §6.47).
+    const bool alua_command = is_target_port_groups_command(*cmd) && dev->alua_group();
+    // EXTENDED COPY and RECEIVE COPY RESULTS go to the copy manager, as in SCST, which
+    // moves the data with commands of its own through this same path.
+    const bool copy_command = copies && cmd->nexus && (cmd->opcode() == op::ExtendedCopy || cmd->opcode() == op::ReceiveCopyResults);
     // SCST's parse stage: a CDB the device does not serve ends here, before any unit
     // attention or reservation is considered (SPC-4 §4.5.2.4.2).
-    if (auto bad = dev->parse(*cmd)) {
+    if (!alua_command && !copy_command) if (auto bad = dev->parse(*cmd)) {
         cmd->fail(*bad, dev->descriptor_sense());
         return done();
     }
@@ -43,12 +81,40 @@ void submit(std::shared_ptr<Device> dev, std::shared_ptr<Command> cmd, const Acc
     // Admission happens when the task may start, so an earlier ORDERED task's RESERVE or
     // MODE SELECT is seen by the tasks behind it.
     const TaskAttribute attr = cmd->attr;
-    dev->task_set().submit(attr, [dev, cmd, ctx, attr, done = std::move(done)]() mutable {
+    dev->task_set().submit(attr, [dev, cmd, ctx, attr, alua_command, copy_command, copies, done = std::move(done)]() mutable {
         if (cmd->aborted) {  // aborted while it waited: nothing to run
             dev->task_set().finished(attr);
             return done();
         }
         if (!admit(*dev, *cmd)) {
+            dev->task_set().finished(attr);
+            return done();
+        }
+        if (copy_command) {
+            auto finished = [dev, attr, done = std::move(done)] {
+                dev->task_set().finished(attr);
+                done();
+            };
+            if (cmd->opcode() == op::ExtendedCopy)
+                return copies->extended_copy(cmd, std::move(finished), dev->descriptor_sense());
+            copies->receive_copy_results(*cmd, *cmd->nexus, dev->descriptor_sense());
+            return finished();
+        }
+        if (is_persistent_reserve(*cmd)) {
+            return persistent_reserve(dev, cmd, [dev, attr, done = std::move(done)] {
+                dev->task_set().finished(attr);
+                done();
+            });
+        }
+        if (alua_command) {
+            if (auto group = dev->alua_group()) {
+                if (cmd->opcode() == op::MaintenanceIn)
+                    report_target_port_groups(*cmd, *group, dev->descriptor_sense());
+                else
+                    set_target_port_groups(*cmd, *group, dev->descriptor_sense());
+            } else {  // left its group while it waited
+                cmd->fail(Sense{SenseKey::IllegalRequest, asc::InvalidCommandOperationCode}, dev->descriptor_sense());
+            }
             dev->task_set().finished(attr);
             return done();
         }
@@ -114,7 +180,7 @@ void Target::execute(std::shared_ptr<Command> cmd, Completion done) const {
     }
     AccessContext ctx;
     ctx.read_only = it->second.read_only;
-    submit(it->second.device, std::move(cmd), ctx, std::move(done));
+    submit(it->second.device, std::move(cmd), ctx, std::move(done), copies_.get());
 }
 
 }  // namespace iscsilab::scsi

@@ -13,6 +13,8 @@
 
 namespace iscsilab::scsi {
 
+class CopyManager;
+
 // SAM-5 §5.14 / SPC-4 §5.14: the commands a pending unit attention does not block.
 bool passes_unit_attention(std::uint8_t opcode);
 
@@ -22,8 +24,17 @@ bool passes_spc2_reservation(std::uint8_t opcode);
 
 // A command for a device the nexus can see: parse, then the task set, then admission,
 // then the handler. done runs exactly once, from any thread.
+// copies: the target's copy manager, which runs EXTENDED COPY and RECEIVE COPY RESULTS
+// (null: the device's handler is asked, and refuses them).
 void submit(std::shared_ptr<Device> dev, std::shared_ptr<Command> cmd, const AccessContext& ctx,
-            Completion done);
+            Completion done, CopyManager* copies = nullptr);
+
+// REPORT TARGET PORT GROUPS or SET TARGET PORT GROUPS.
+bool is_target_port_groups_command(const Command& cmd);
+
+// PERSISTENT RESERVE IN / OUT, run by the mid-level (midlevel_pr.cpp) once admitted.
+bool is_persistent_reserve(const Command& cmd);
+void persistent_reserve(const std::shared_ptr<Device>& dev, const std::shared_ptr<Command>& cmd, Completion done);
 
 // Decides whether an admitted-for-parsing command may run on dev now. Returns false
 // when it ended the command (status and sense are set in cmd).

@@ -1,8 +1,15 @@
 #include "target/scsi/sense.hpp"
 
+#include <algorithm>
+
 #include "target/bytes.hpp"
 
 namespace iscsilab::scsi {
+
+namespace {
+// SPC-4 §4.5.1: the ADDITIONAL SENSE LENGTH byte allows at most 252 bytes in all.
+constexpr std::size_t kMaxSenseLength = 252;
+}  // namespace
 
 Bytes encode_sense(const Sense& s, bool descriptor) {
     if (!descriptor) {
@@ -13,11 +20,20 @@ Bytes encode_sense(const Sense& s, bool descriptor) {
         st8(b, 7, 10);  // additional sense length
         st8(b, 12, s.code.asc);
         st8(b, 13, s.code.ascq);
+        if (s.command_specific_information) st32(b, 8, *s.command_specific_information);
         if (s.field_pointer) {
-            std::uint8_t sks = 0x80 | (s.field_in_cdb ? 0x40 : 0);
+            std::uint8_t sks = 0x80 | (s.field_in_cdb ? 0x40 : 0) | (s.segment_descriptor ? 0x20 : 0);
             if (s.bit_pointer) sks |= 0x08 | (*s.bit_pointer & 0x07);
             st8(b, 15, sks);
             st16(b, 16, *s.field_pointer);
+        }
+        if (s.forwarded) {
+            // SPC-4 §6.4 (SPC-3 §6.3.3): the failed command's status byte, then its sense data.
+            b.push_back(static_cast<std::byte>(s.forwarded->status));
+            const std::size_t room = kMaxSenseLength - b.size();
+            const std::size_t n = std::min(room, s.forwarded->sense.size());
+            b.insert(b.end(), s.forwarded->sense.begin(), s.forwarded->sense.begin() + static_cast<std::ptrdiff_t>(n));
+            st8(b, 7, static_cast<std::uint8_t>(b.size() - 8));
         }
         return b;
     }
@@ -34,14 +50,33 @@ Bytes encode_sense(const Sense& s, bool descriptor) {
         st64(d, 4, *s.information);
         b.insert(b.end(), d.begin(), d.end());
     }
+    if (s.command_specific_information) {  // command-specific information descriptor
+        Bytes d(12);
+        st8(d, 0, 0x01);
+        st8(d, 1, 0x0a);
+        st32(d, 4, *s.command_specific_information);
+        b.insert(b.end(), d.begin(), d.end());
+    }
     if (s.field_pointer) {  // sense key specific descriptor, SPC-4 §4.5.2.3
         Bytes d(8);
         st8(d, 0, 0x02);
         st8(d, 1, 0x06);
-        std::uint8_t sks = 0x80 | (s.field_in_cdb ? 0x40 : 0);
+        std::uint8_t sks = 0x80 | (s.field_in_cdb ? 0x40 : 0) | (s.segment_descriptor ? 0x20 : 0);
         if (s.bit_pointer) sks |= 0x08 | (*s.bit_pointer & 0x07);
         st8(d, 4, sks);
         st16(d, 5, *s.field_pointer);
+        b.insert(b.end(), d.begin(), d.end());
+    }
+    if (s.forwarded && b.size() + 4 <= kMaxSenseLength) {  // forwarded sense data descriptor
+        const std::size_t room = kMaxSenseLength - b.size() - 4;
+        const std::size_t n = std::min(room, s.forwarded->sense.size());
+        Bytes d(4);
+        st8(d, 0, 0x0c);
+        st8(d, 1, static_cast<std::uint8_t>(2 + n));
+        // FSDT: the forwarded sense data was truncated.
+        st8(d, 2, static_cast<std::uint8_t>((n < s.forwarded->sense.size() ? 0x80 : 0) | (s.forwarded->source & 0x0f)));
+        st8(d, 3, static_cast<std::uint8_t>(s.forwarded->status));
+        d.insert(d.end(), s.forwarded->sense.begin(), s.forwarded->sense.begin() + static_cast<std::ptrdiff_t>(n));
         b.insert(b.end(), d.begin(), d.end());
     }
     st8(b, 7, static_cast<std::uint8_t>(b.size() - 8));
@@ -79,6 +114,7 @@ const char* to_string(SenseKey k) {
         case SenseKey::UnitAttention: return "UNIT ATTENTION";
         case SenseKey::DataProtect: return "DATA PROTECT";
         case SenseKey::BlankCheck: return "BLANK CHECK";
+        case SenseKey::CopyAborted: return "COPY ABORTED";
         case SenseKey::AbortedCommand: return "ABORTED COMMAND";
         case SenseKey::Miscompare: return "MISCOMPARE";
     }

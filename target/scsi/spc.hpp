@@ -43,11 +43,60 @@ inline constexpr std::uint8_t Read12 = 0xa8;
 inline constexpr std::uint8_t Write12 = 0xaa;
 inline constexpr std::uint8_t WriteAndVerify12 = 0xae;
 inline constexpr std::uint8_t Verify12 = 0xaf;
+// Persistent reservations, and the commands their conflict tables name (SPC-4 §5.13.1,
+// SBC-3's reservations table).
+inline constexpr std::uint8_t PersistentReserveIn = 0x5e;
+inline constexpr std::uint8_t PersistentReserveOut = 0x5f;
+inline constexpr std::uint8_t Reserve10 = 0x56;
+inline constexpr std::uint8_t Release10 = 0x57;
+inline constexpr std::uint8_t FormatUnit = 0x04;
+inline constexpr std::uint8_t ReassignBlocks = 0x07;
+inline constexpr std::uint8_t ReceiveDiagnosticResults = 0x1c;
+inline constexpr std::uint8_t SendDiagnostic = 0x1d;
+inline constexpr std::uint8_t PreFetch10 = 0x34;
+inline constexpr std::uint8_t ReadDefectData10 = 0x37;
+inline constexpr std::uint8_t WriteBuffer = 0x3b;
+inline constexpr std::uint8_t ReadBuffer = 0x3c;
+inline constexpr std::uint8_t ReadLong10 = 0x3e;
+inline constexpr std::uint8_t WriteLong10 = 0x3f;
+inline constexpr std::uint8_t WriteSame10 = 0x41;
+inline constexpr std::uint8_t Unmap = 0x42;
+inline constexpr std::uint8_t Sanitize = 0x48;
+inline constexpr std::uint8_t LogSelect = 0x4c;
+inline constexpr std::uint8_t LogSense = 0x4d;
+inline constexpr std::uint8_t VariableLength = 0x7f;     // READ(32), WRITE(32), ...
+inline constexpr std::uint8_t ExtendedCopy = 0x83;
+inline constexpr std::uint8_t ReceiveCopyResults = 0x84;
+inline constexpr std::uint8_t AccessControlIn = 0x86;
+inline constexpr std::uint8_t AccessControlOut = 0x87;
+inline constexpr std::uint8_t CompareAndWrite = 0x89;
+inline constexpr std::uint8_t Orwrite16 = 0x8b;
+inline constexpr std::uint8_t ReadAttribute = 0x8c;
+inline constexpr std::uint8_t WriteAttribute = 0x8d;
+inline constexpr std::uint8_t PreFetch16 = 0x90;
+inline constexpr std::uint8_t WriteSame16 = 0x93;
+inline constexpr std::uint8_t WriteAtomic16 = 0x9c;
+inline constexpr std::uint8_t ServiceActionOut16 = 0x9f;  // WRITE LONG(16) is SA 0x11
+inline constexpr std::uint8_t SecurityProtocolIn = 0xa2;
+inline constexpr std::uint8_t MaintenanceOut = 0xa4;
+inline constexpr std::uint8_t ServiceActionIn12 = 0xab;   // READ MEDIA SERIAL NUMBER is SA 0x01
+inline constexpr std::uint8_t SecurityProtocolOut = 0xb5;
+inline constexpr std::uint8_t ReadDefectData12 = 0xb7;
 }  // namespace op
 
 namespace sa {
 inline constexpr std::uint8_t ReadCapacity16 = 0x10;
 inline constexpr std::uint8_t ReportSupportedOperationCodes = 0x0c;
+// EXTENDED COPY (SPC-4 §6.3, §6.4)
+inline constexpr std::uint8_t ExtendedCopyLid1 = 0x00;
+inline constexpr std::uint8_t ExtendedCopyLid4 = 0x01;
+// RECEIVE COPY RESULTS (SPC-3 §6.17; SPC-4 names them RECEIVE COPY STATUS(LID1), ...)
+inline constexpr std::uint8_t CopyStatus = 0x00;
+inline constexpr std::uint8_t ReceiveData = 0x01;
+inline constexpr std::uint8_t OperatingParameters = 0x03;
+inline constexpr std::uint8_t FailedSegmentDetails = 0x04;
+// GET LBA STATUS is SERVICE ACTION IN(16) SA 0x12 (SBC-3 §5.4)
+inline constexpr std::uint8_t GetLbaStatus = 0x12;
 }  // namespace sa
 
 // The most data one command may move, reported as MAXIMUM TRANSFER LENGTH in the Block

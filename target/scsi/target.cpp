@@ -4,6 +4,8 @@
 #include <set>
 
 #include "target/bytes.hpp"
+#include "target/scsi/copy_manager.hpp"
+#include "target/scsi/midlevel.hpp"
 #include "target/scsi/spc.hpp"
 
 namespace iscsilab::scsi {
@@ -28,6 +30,54 @@ bool wildcard_match(std::string_view p, std::string_view s) {
     while (pi < p.size() && p[pi] == '*') ++pi;
     return pi == p.size();
 }
+
+namespace {
+
+// Runs a command on a device now, for the copy manager's look at a candidate LU: INQUIRY
+// and READ CAPACITY complete before execute() returns on every handler here; a handler
+// that answers later is not a copy target.
+std::shared_ptr<Command> ask(Device& dev, std::initializer_list<std::uint8_t> cdb) {
+    auto c = std::make_shared<Command>();
+    std::size_t i = 0;
+    for (auto b : cdb) c->cdb[i++] = static_cast<std::byte>(b);
+    c->direction = DataDirection::Read;
+    bool finished = false;
+    dev.execute(c, AccessContext{}, [&finished] { finished = true; });
+    if (!finished || c->status != Status::Good || !c->data_in) return nullptr;
+    return c;
+}
+
+}  // namespace
+
+Target::Target() {
+    // SPC-4 §6.4.3.2: a CSCD descriptor names an LU by its designator (VPD page 83h); the
+    // initiator reaches only the LUs it can see through this target.
+    copies_ = std::make_unique<CopyManager>([this](const Designator& d, const Nexus& initiator) -> std::optional<CopyDevice> {
+        auto luns = luns_for(initiator.initiator_name);
+        for (const auto& [n, e] : *luns) {
+            auto dev = e.device;
+            if (dev->parse(Command{}).has_value()) continue;  // no medium
+            auto vpd = ask(*dev, {0x12, 0x01, 0x83, 0x10, 0x00, 0x00});
+            if (!vpd || !matches_vpd83(d, *vpd->data_in)) continue;
+            auto cap = ask(*dev, {0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0});
+            if (!cap || cap->data_in->size() < 12) continue;
+            CopyDevice out;
+            out.num_blocks = ld64(*cap->data_in, 0) + 1;
+            out.block_size = ld32(*cap->data_in, 8);
+            AccessContext ctx;
+            ctx.read_only = e.read_only;
+            out.submit = [dev, ctx](std::shared_ptr<Command> cmd, Completion done) {
+                submit(dev, std::move(cmd), ctx, std::move(done));
+            };
+            return out;
+        }
+        return std::nullopt;
+    });
+}
+
+Target::~Target() = default;
+
+void Target::forget_nexus(std::uint64_t nexus) const { copies_->forget_nexus(nexus); }
 
 std::shared_ptr<const LunMap> Target::luns_for(const std::string& initiator) const {
     std::lock_guard lock(mu_);

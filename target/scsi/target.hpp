@@ -30,8 +30,21 @@ struct IniGroup {
 
 bool wildcard_match(std::string_view pattern, std::string_view name);
 
+class CopyManager;
+
 class Target {
 public:
+    Target();
+    ~Target();
+    Target(const Target&) = delete;
+    Target& operator=(const Target&) = delete;
+
+    // SCST's copy manager for this target: EXTENDED COPY and RECEIVE COPY RESULTS
+    // between the LUs an initiator sees here.
+    CopyManager& copy_manager() const { return *copies_; }
+    // The nexus is gone: what the target keeps for it (copy results) goes too.
+    void forget_nexus(std::uint64_t nexus) const;
+
     // The LUN map a given initiator sees: its group's, or the default one.
     std::shared_ptr<const LunMap> luns_for(const std::string& initiator_name) const;
 
@@ -66,6 +79,7 @@ private:
     // Copies handed to commands, rebuilt on change so that dispatch takes the lock only
     // to copy a pointer.
     std::map<std::string, std::shared_ptr<const LunMap>> group_maps_;
+    std::unique_ptr<CopyManager> copies_;
 };
 
 }  // namespace iscsilab::scsi

@@ -5,7 +5,7 @@ set -u
 start_serve() {
     local bin=$1 conf=$2
     WORK=$(mktemp -d /tmp/iscsilab-interop-XXXXXX)
-    local args=(serve --listen 127.0.0.1:0 --ready-file "$WORK/ready")
+    local args=(serve --listen 127.0.0.1:0 --ready-file "$WORK/ready" --state-dir "$WORK/state")
     [ -n "$conf" ] && args+=(-c "$conf")
     "$bin" "${args[@]}" >"$WORK/serve.out" 2>"$WORK/serve.err" &
     SERVE_PID=$!

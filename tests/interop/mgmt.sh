@@ -29,7 +29,7 @@ export ISCSILAB_SOCKET=$root/s1.sock
 echo >"$root/empty.conf"
 start_serve_mgmt() {
     WORK=$(mktemp -d /tmp/iscsilab-interop-XXXXXX)
-    "$bin" serve -c "$1" --listen 127.0.0.1:0 --ready-file "$WORK/ready" --mgmt-socket "$ISCSILAB_SOCKET" \
+    "$bin" serve -c "$1" --listen 127.0.0.1:0 --ready-file "$WORK/ready" --mgmt-socket "$ISCSILAB_SOCKET" --state-dir "$WORK/state" \
         >"$WORK/serve.out" 2>"$WORK/serve.err" &
     SERVE_PID=$!
     for _ in $(seq 1 100); do [ -s "$WORK/ready" ] && break; sleep 0.1; done

@@ -160,6 +160,55 @@ BOOST_AUTO_TEST_CASE(save_load_round_trip) {
     BOOST_TEST(w2.ls_r() == tree);
 }
 
+// SCST's device_groups (ALUA): made through the tree, shown by it, saved as DEVICE_GROUP
+// blocks and loaded back to the same tree.
+BOOST_AUTO_TEST_CASE(device_groups_through_the_tree_and_scst_conf) {
+    World w;
+    sample1(w);
+    w.ok("targets/iscsi/mgmt", "add_target iqn.2006-10.net.vlnb:tgt2");
+    w.ok("targets/iscsi/iqn.2006-10.net.vlnb:tgt2/rel_tgt_id", "2");
+    w.ok("device_groups/mgmt", "create dg1");
+    w.ok("device_groups/dg1/devices/mgmt", "add disk1");
+    w.ok("device_groups/dg1/target_groups/mgmt", "create tg_local");
+    w.ok("device_groups/dg1/target_groups/mgmt", "create tg_remote");
+    w.ok("device_groups/dg1/target_groups/tg_local/mgmt", "add iqn.2006-10.net.vlnb:tgt");
+    w.ok("device_groups/dg1/target_groups/tg_remote/mgmt", "add iqn.2006-10.net.vlnb:tgt2");
+    w.ok("device_groups/dg1/target_groups/tg_local/group_id", "17");
+    w.ok("device_groups/dg1/target_groups/tg_remote/state", "standby");
+    w.ok("device_groups/dg1/target_groups/tg_local/preferred", "1");
+    BOOST_TEST(w.tree.cat("device_groups/dg1/target_groups/tg_remote/state").value == "standby\n");
+    BOOST_TEST(w.tree.cat("device_groups/dg1/target_groups/tg_local/group_id").value == "17\n");
+    BOOST_TEST(w.tree.cat("device_groups/dg1/target_groups/tg_remote/iqn.2006-10.net.vlnb:tgt2/rel_tgt_id").value == "2\n");
+    auto dev_link = w.tree.ls("device_groups/dg1/devices/disk1");
+    BOOST_REQUIRE(dev_link.ok());
+    BOOST_TEST(dev_link.value[0].link == "../../../devices/disk1");
+    BOOST_TEST(w.scst.device("disk1")->alua_group() == w.scst.device_group("dg1"));
+
+    w.refused("device_groups/dg1/target_groups/tg_local/state", "sideways", "expected active");
+    w.refused("device_groups/dg1/target_groups/tg_local/group_id", "0", "group_id");
+    w.refused("device_groups/dg1/target_groups/tg_remote/mgmt", "add iqn.2006-10.net.vlnb:tgt", "already in target group");
+    w.refused("device_groups/mgmt", "create dg1", "already exists");
+    w.ok("device_groups/mgmt", "create dg2");
+    w.refused("device_groups/dg2/devices/mgmt", "add disk1", "already in device group dg1");
+
+    const std::string tree = w.ls_r();
+    const std::string saved = w.tree.save();
+    BOOST_TEST(saved.find("DEVICE_GROUP dg1") != std::string::npos, saved);
+    BOOST_TEST(saved.find("state standby") != std::string::npos, saved);
+    World w2;
+    BOOST_TEST(w2.tree.load(saved, "saved.conf", w2.stores).empty());
+    BOOST_TEST(w2.ls_r() == tree);
+    BOOST_TEST(w2.tree.save() == saved);
+    BOOST_TEST(w2.scst.device("disk1")->alua_group() == w2.scst.device_group("dg1"));
+
+    // Deleting the device takes it out of its group; deleting the group frees the rest.
+    w.ok(std::string(kTgt) + "/luns/mgmt", "del 0");
+    w.ok("handlers/vdisk_fileio/mgmt", "del_device disk1");
+    BOOST_TEST(w.tree.ls("device_groups/dg1/devices").value.size() == 1u);  // mgmt only
+    w.ok("device_groups/mgmt", "del dg1");
+    BOOST_TEST(!w.tree.ls("device_groups/dg1").ok());
+}
+
 BOOST_AUTO_TEST_CASE(trace_levels) {
     World w;
     BOOST_TEST(w.tree.tracing("iscsi", "conn"));
