@@ -258,6 +258,8 @@ void Vdisk::execute(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion
         case op::ModeSelect6:
         case op::ModeSelect10: mode_select(c); break;
         case op::ReadCapacity10: read_capacity10(c); break;
+        case op::ReadDefectData10:
+        case op::ReadDefectData12: read_defect_data(c); break;
         case op::ServiceActionIn16: read_capacity16(c); break;
         case op::MaintenanceIn: scsi::report_supported_operation_codes(c, supported_opcodes(), descriptor_sense()); break;
         case op::PreFetch10:

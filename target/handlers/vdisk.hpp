@@ -97,6 +97,7 @@ private:
     void mode_select(scsi::Command& cmd);
     void read_capacity10(scsi::Command& cmd) const;
     void read_capacity16(scsi::Command& cmd) const;
+    void read_defect_data(scsi::Command& cmd) const;
     void request_sense(scsi::Command& cmd);
     void read(CmdPtr cmd, scsi::Completion done);
     void write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion done);

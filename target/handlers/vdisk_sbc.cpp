@@ -41,6 +41,20 @@ void Vdisk::read_capacity16(Command& c) const {
     scsi::return_data(c, d, ld32(c.cdb_bytes(), 10));
 }
 
+void Vdisk::read_defect_data(Command& c) const {
+    // SBC-3 §5.17 / §5.18: an emulated medium has no defects. Both lists are reported
+    // (PLISTV, GLISTV) as empty, in the format asked for; the header alone is returned.
+    auto cdb = c.cdb_bytes();
+    const bool twelve = c.opcode() == op::ReadDefectData12;
+    const std::uint8_t req = ld8(cdb, twelve ? 1 : 2) & 0x1f;  // REQ_PLIST, REQ_GLIST, DEFECT LIST FORMAT
+    const std::uint8_t format = req & 0x07;
+    if (format == 0x01 || format == 0x02 || format == 0x07)  // reserved formats (SBC-3 table 14)
+        return fail(c, scsi::invalid_field_in_cdb(twelve ? 1 : 2, 2));
+    Bytes d(twelve ? 8 : 4);
+    st8(d, 1, static_cast<std::uint8_t>((req & 0x18) | format));  // PLISTV and GLISTV for what was asked
+    scsi::return_data(c, d, twelve ? ld32(cdb, 6) : ld16(cdb, 7));
+}
+
 Vdisk::Rw Vdisk::decode_rw(const Command& c) const {
     auto cdb = c.cdb_bytes();
     Rw rw;
