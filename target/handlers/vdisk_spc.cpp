@@ -33,7 +33,8 @@ void Vdisk::inquiry(Command& c) const {
         st8(d, 3, 0x12);                 // HISUP, response data format 2
         // TPGS 11b: implicit and explicit ALUA, for a device in an SCST device group
         // (SPC-4 §6.4.2, §5.16.2.8).
-        if (alua_group()) st8(d, 5, 0x30);
+        // 3PC: the target's copy manager takes EXTENDED COPY (SPC-4 §6.4.2).
+        st8(d, 5, static_cast<std::uint8_t>((alua_group() ? 0x30 : 0x00) | 0x08));
         st8(d, 4, static_cast<std::uint8_t>(d.size() - 5));
         st8(d, 7, 0x02);                 // CMDQUE
         pad_ascii(d, 8, 8, "ISCSILAB");

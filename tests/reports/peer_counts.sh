@@ -2,8 +2,9 @@
 # The peer-suite figures of the report equal a direct iscsi-test-cu run counted the same
 # way: a test is skipped when a [SKIPPED] line falls between its "Test: NAME ..." and
 # the passed/FAILED that closes it (libiscsi reports skips to CUnit as passes), counted
-# here by an awk script of its own. The same families, against the same devices (a
-# 256 MiB vdisk_fileio LUN), through `iscsilab peer-suite` and `iscsilab report --from`.
+# here by an awk script of its own. The same families, against the same devices as the
+# peer suite's LUN 0 (a 256 MiB thin-provisioned vdisk_fileio LUN, with a second path
+# through another target), through `iscsilab peer-suite` and `iscsilab report --from`.
 # Usage: peer_counts.sh ISCSILAB
 set -u
 here=$(cd "$(dirname "$0")/../interop" && pwd)
@@ -18,6 +19,7 @@ cat >"$D/c.conf" <<CONF
 HANDLER vdisk_fileio {
     DEVICE disk0 {
         filename $D/disk0.img
+        thin_provisioned 1
     }
 }
 TARGET_DRIVER iscsi {
@@ -26,11 +28,16 @@ TARGET_DRIVER iscsi {
         LUN 0 disk0
         enabled 1
     }
+    TARGET iqn.2026-11.org.iscsilab:peer-path2 {
+        LUN 0 disk0
+        enabled 1
+    }
 }
 CONF
 start_serve "$bin" "$D/c.conf" || exit 1
 (cd "$D" && timeout 600 iscsi-test-cu --dataloss -i iqn.2026-11.org.iscsilab:peer-a -I iqn.2026-11.org.iscsilab:peer-b \
-    -t "$families" "iscsi://$PORTAL/iqn.2026-11.org.iscsilab:peer/0" >"$D/direct.log" 2>&1)
+    -t "$families" "iscsi://$PORTAL/iqn.2026-11.org.iscsilab:peer/0" "iscsi://$PORTAL/iqn.2026-11.org.iscsilab:peer-path2/0" \
+    >"$D/direct.log" 2>&1)
 stop_serve || fail=1
 read -r d_pass d_skip d_fail < <(awk '
     function close_test(outcome) { if (outcome == "passed") { if (skipped) s++; else p++ } else f++; intest = 0 }

@@ -468,6 +468,105 @@ BOOST_AUTO_TEST_CASE(lun_reset_waits_for_other_sessions_tasks) {
     BOOST_TEST(drain(*b).empty());  // B's read ended without a response (TAS=0)
 }
 
+// SAM-5 §6.5 / RFC 3720 §10.9: a changed LUN inventory reaches a session in full feature
+// phase as an Asynchronous Message with the sense data, in place of a unit attention.
+BOOST_AUTO_TEST_CASE(lun_inventory_change_is_an_async_message) {
+    Rig rig;
+    auto s = rig.connect();
+    rig.full_login(*s);
+    auto ua = rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));  // the power-on UA
+    BOOST_REQUIRE(ua.size() == 1u);
+    const std::uint32_t next_statsn = ScsiResponsePdu::decode(ua[0].bhs).sn.statsn + 1;
+    BOOST_REQUIRE(rig.scst.add_device("vdisk_fileio", "d1", {{"filename", "/mem1"}}).empty());
+    BOOST_REQUIRE(rig.driver.find_target(kIqn)->luns().add_lun("", 1, rig.scst.device("d1"), false).empty());
+    rig.loop.run();
+    auto out = drain(*s);
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_REQUIRE(out[0].opcode() == Opcode::AsyncMessage);
+    auto m = AsyncMessagePdu::decode(out[0].bhs);
+    BOOST_TEST(static_cast<int>(m.event) == static_cast<int>(AsyncEvent::ScsiAsyncEvent));
+    BOOST_TEST(scsi::decode_lun(m.lun) == 0u);           // the LUN whose device carried it
+    BOOST_TEST(m.sn.statsn == next_statsn);                // it takes the next StatSN
+    BOOST_REQUIRE(out[0].data.size() >= 2u + 14u);
+    BOOST_TEST(ld16(out[0].data, 0) == out[0].data.size() - 2);  // SenseLength
+    auto sense = scsi::decode_sense(std::span<const std::byte>(out[0].data).subspan(2));
+    BOOST_REQUIRE(sense.has_value());
+    BOOST_TEST(static_cast<int>(sense->key) == static_cast<int>(scsi::SenseKey::UnitAttention));
+    BOOST_TEST(sense->code.asc == 0x3f);
+    BOOST_TEST(sense->code.ascq == 0x0e);
+    rig.expstatsn = m.sn.statsn + 1;
+    // Told once: no unit attention follows for the same event.
+    out = rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_TEST(ScsiResponsePdu::decode(out[0].bhs).status == 0);
+}
+
+namespace {
+// PERSISTENT RESERVE OUT's 24-byte parameter list (SPC-4 §6.16.3).
+Bytes prout_params(std::uint64_t key, std::uint64_t sa_key) {
+    Bytes p(24);
+    st64(p, 0, key);
+    st64(p, 8, sa_key);
+    return p;
+}
+std::uint8_t status_of(const std::vector<Pdu>& out) {
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_REQUIRE(out[0].opcode() == Opcode::ScsiResponse);
+    return ScsiResponsePdu::decode(out[0].bhs).status;
+}
+}  // namespace
+
+// SPC-4 §5.13.11.2.6: PREEMPT AND ABORT ends the preempted nexus's tasks, and answers only
+// once they are gone; the preempted initiator learns of it by a unit attention, and its
+// writes conflict from then on.
+BOOST_AUTO_TEST_CASE(preempt_and_abort_ends_the_other_sessions_tasks) {
+    Rig rig;
+    auto a = rig.connect();
+    rig.full_login(*a);
+    rig.exchange(*a, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));
+    std::uint32_t a_cmdsn = rig.cmdsn;
+    auto b = rig.connect();
+    rig.cmdsn = 1;
+    BOOST_REQUIRE(LoginResponsePdu::decode(rig.login(*b, Rig::full_keys(), 2).bhs).status_class == 0);
+    rig.exchange(*b, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));
+    std::uint32_t b_cmdsn = rig.cmdsn;
+    auto on = [&](MemoryStream& s, std::uint32_t& sn, auto&& make) {
+        rig.cmdsn = sn;
+        auto out = rig.exchange(s, make());
+        sn = rig.cmdsn;
+        return out;
+    };
+    // A registers 0xA and reserves Write Exclusive; B registers 0xB.
+    const Bytes reg_a = prout_params(0, 0xA), reg_b = prout_params(0, 0xB), res_a = prout_params(0xA, 0);
+    BOOST_TEST(status_of(on(*a, a_cmdsn, [&] { return rig.command({0x5f, 0x00, 0, 0, 0, 0, 0, 0, 24, 0}, 24, false, true, reg_a); })) == 0);
+    BOOST_TEST(status_of(on(*b, b_cmdsn, [&] { return rig.command({0x5f, 0x00, 0, 0, 0, 0, 0, 0, 24, 0}, 24, false, true, reg_b); })) == 0);
+    BOOST_TEST(status_of(on(*a, a_cmdsn, [&] { return rig.command({0x5f, 0x01, 0x01, 0, 0, 0, 0, 0, 24, 0}, 24, false, true, res_a); })) == 0);
+    // A's read waits at the device.
+    rig.stores.last->hold = true;
+    auto out = on(*a, a_cmdsn, [&] { return rig.command({0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 512, true, false); });
+    BOOST_TEST(out.empty());
+    // B preempts A's key and aborts A's tasks.
+    const Bytes preempt = prout_params(0xB, 0xA);
+    out = on(*b, b_cmdsn, [&] { return rig.command({0x5f, 0x05, 0x01, 0, 0, 0, 0, 0, 24, 0}, 24, false, true, preempt); });
+    BOOST_TEST(out.empty());  // not while A's read is at the device
+    rig.stores.last->hold = false;
+    rig.stores.last->release();
+    rig.loop.run();
+    BOOST_TEST(status_of(drain(*b)) == 0);
+    BOOST_TEST(drain(*a).empty());  // A's read ended without a response (TAS=0)
+    // A hears REGISTRATIONS PREEMPTED, then its write conflicts: B holds the reservation.
+    out = on(*a, a_cmdsn, [&] { return rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false); });
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_TEST(ScsiResponsePdu::decode(out[0].bhs).status == 2);
+    auto sense = scsi::decode_sense(std::span<const std::byte>(out[0].data).subspan(2));
+    BOOST_REQUIRE(sense.has_value());
+    BOOST_TEST(sense->code.asc == 0x2a);
+    BOOST_TEST(sense->code.ascq == 0x05);
+    const Bytes block(512);
+    BOOST_TEST(status_of(on(*a, a_cmdsn, [&] { return rig.command({0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 512, false, true, block); })) == 0x18);
+    BOOST_TEST(status_of(on(*b, b_cmdsn, [&] { return rig.command({0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 512, false, true, block); })) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(rsp_timeout_closes_a_stalled_connection) {
     Rig rig("  RspTimeout 5\n  NopInInterval 0\n");
     auto s = rig.connect();
