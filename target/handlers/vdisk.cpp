@@ -244,9 +244,11 @@ void Vdisk::execute(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion
             break;
         case op::PreventAllowMediumRemoval: prevent_allow_medium_removal(c); break;
         case op::Reserve6:
+        case op::Reserve10:  // SPC-2 §7.21: the 10-byte form, without third-party reservations
             c.status = c.nexus && !reserve(c.nexus->id) ? Status::ReservationConflict : Status::Good;
             break;
         case op::Release6:
+        case op::Release10:
             if (c.nexus) release(c.nexus->id);
             c.status = Status::Good;
             break;

@@ -13,7 +13,7 @@ bool passes_unit_attention(std::uint8_t o) {
 }
 
 bool passes_spc2_reservation(std::uint8_t o) {
-    return o == op::Inquiry || o == op::ReportLuns || o == op::RequestSense || o == op::Release6 ||
+    return o == op::Inquiry || o == op::ReportLuns || o == op::RequestSense || o == op::Release6 || o == op::Release10 ||
            o == op::ReadCapacity10 || o == op::ServiceActionIn16 || o == op::MaintenanceIn;
 }
 
@@ -39,7 +39,7 @@ bool admit(Device& dev, Command& cmd) {
     // SPC-4 §5.13.3: while an SPC-2 reservation is held, every PERSISTENT RESERVE IN and
     // OUT conflicts, whoever sends it.
     if (is_persistent_reserve(cmd) && dev.spc2_reserved()) return conflict();
-    if (o == op::Reserve6 || o == op::Release6) {
+    if (o == op::Reserve6 || o == op::Release6 || o == op::Reserve10 || o == op::Release10) {
         // SPC-4 §5.13.3 with CRH=1: RESERVE and RELEASE next to persistent reservations.
         switch (dev.pr().spc2_reserve_release(*cmd.nexus)) {
             case Spc2Access::Process: break;

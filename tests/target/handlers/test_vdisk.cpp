@@ -285,6 +285,30 @@ BOOST_AUTO_TEST_CASE(lun_masking_and_report_luns) {
     BOOST_TEST(!wildcard_match("iqn.*:a?c", "iqn.x:abbc"));
 }
 
+// SPC-2 §7.21 / §7.18: RESERVE(10) and RELEASE(10) hold the same reservation as the
+// 6-byte forms; third-party reservations are refused as reserved bits.
+BOOST_AUTO_TEST_CASE(reserve_release_ten_byte_forms) {
+    Disk a;
+    auto other = std::make_shared<Nexus>();
+    other->id = 2;
+    auto as = [&](std::shared_ptr<Nexus> n, std::initializer_list<int> cdb) {
+        auto c = std::make_shared<Command>();
+        int i = 0;
+        for (int b : cdb) c->cdb[static_cast<std::size_t>(i++)] = static_cast<std::byte>(b);
+        c->nexus = n;
+        scsi::submit(a.dev, c, {}, [] {});
+        return static_cast<int>(c->status);
+    };
+    as(other, {0x00, 0, 0, 0, 0, 0});
+    BOOST_TEST(static_cast<int>(a.run({0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0})->status) == 0x00);  // RESERVE(10)
+    BOOST_TEST(as(other, {0x16, 0, 0, 0, 0, 0}) == 0x18);                                  // RESERVE(6) conflicts
+    BOOST_TEST(as(other, {0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0}) == 0x00);                      // its RELEASE(10): no effect
+    BOOST_TEST(as(other, {0x2a, 0, 0, 0, 0, 0, 0, 0, 0, 0}) == 0x18);
+    BOOST_TEST(static_cast<int>(a.run({0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0})->status) == 0x00);  // the holder releases
+    BOOST_TEST(as(other, {0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0}) == 0x00);
+    expect_sense(*a.run({0x56, 0x10, 0, 0, 0, 0, 0, 0, 0, 0}), SenseKey::IllegalRequest, asc::InvalidFieldInCdb);  // 3RDPTY
+}
+
 BOOST_AUTO_TEST_CASE(reserve_release_across_two_nexuses) {
     Disk a;
     auto other = std::make_shared<Nexus>();
