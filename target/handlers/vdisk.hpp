@@ -90,6 +90,14 @@ private:
     // The medium for a command that needs one; with none, the command has failed with NOT
     // READY, MEDIUM NOT PRESENT and null comes back.
     std::shared_ptr<BlockStore> medium_for(scsi::Command& cmd) const;
+    // The medium for a command that writes, with the write cache state as of now; or
+    // nothing, the command failed (NOT READY without a medium, DATA PROTECT when
+    // write-protected).
+    struct WritableMedium {
+        std::shared_ptr<BlockStore> store;
+        bool wce = true;
+    };
+    std::optional<WritableMedium> writable_medium(scsi::Command& cmd, const scsi::AccessContext& ctx) const;
     void fail(scsi::Command& cmd, const scsi::Sense& s) const { cmd.fail(s, descriptor_sense()); }
 
     void inquiry(scsi::Command& cmd) const;

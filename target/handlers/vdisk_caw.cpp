@@ -105,18 +105,10 @@ void Vdisk::compare_and_write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::
     const std::uint8_t flags = ld8(cdb, 1);
     const std::uint64_t lba = ld64(cdb, 2);
     const std::uint32_t blocks = ld8(cdb, 13);  // NUMBER OF LOGICAL BLOCKS
-    auto store = medium_for(c);
-    if (!store) return done();
-    bool swp, wce;
-    {
-        std::lock_guard lock(mu_);
-        swp = swp_;
-        wce = wce_;
-    }
-    if (ctx.read_only || cfg_.read_only || swp) {
-        fail(c, Sense{SenseKey::DataProtect, asc::WriteProtected});
-        return done();
-    }
+    auto writable = writable_medium(c, ctx);
+    if (!writable) return done();
+    auto store = writable->store;
+    const bool wce = writable->wce;
     if (blocks > detail::kMaxCompareAndWriteBlocks) {
         // SBC-3 §5.2: beyond MAXIMUM COMPARE AND WRITE LENGTH (which the 8-bit field
         // cannot pass today; the check stands for a smaller limit).

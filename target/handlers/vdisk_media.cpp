@@ -36,6 +36,24 @@ std::shared_ptr<BlockStore> Vdisk::medium_for(Command& c) const {
     return m;
 }
 
+std::optional<Vdisk::WritableMedium> Vdisk::writable_medium(Command& c, const scsi::AccessContext& ctx) const {
+    auto m = medium_for(c);
+    if (!m) return std::nullopt;
+    bool swp, wce;
+    {
+        std::lock_guard lock(mu_);
+        swp = swp_;
+        wce = wce_;
+    }
+    // SBC-3 §4.11: a write-protected LU (the LUN, the device, or the control page's SWP)
+    // refuses every command that would change the medium.
+    if (ctx.read_only || cfg_.read_only || swp) {
+        fail(c, Sense{SenseKey::DataProtect, asc::WriteProtected});
+        return std::nullopt;
+    }
+    return WritableMedium{std::move(m), wce};
+}
+
 void Vdisk::prevent_allow_medium_removal(Command& c) {
     const std::uint8_t field = ld8(c.cdb_bytes(), 4) & 0x03;
     // SBC-3 PREVENT ALLOW MEDIUM REMOVAL: PREVENT 00b allows, 01b prevents, 1xb is obsolete

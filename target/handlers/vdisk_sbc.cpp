@@ -149,18 +149,10 @@ void Vdisk::read(CmdPtr cmd, scsi::Completion done) {
 
 void Vdisk::write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion done) {
     Rw rw = decode_rw(*cmd);
-    auto store = medium_for(*cmd);
-    if (!store) return done();
-    bool swp;
-    {
-        std::lock_guard lock(mu_);
-        swp = swp_;
-        rw.fua = rw.fua || !wce_;  // write cache disabled: every write is durable
-    }
-    if (ctx.read_only || cfg_.read_only || swp) {
-        fail(*cmd, Sense{SenseKey::DataProtect, asc::WriteProtected});
-        return done();
-    }
+    auto writable = writable_medium(*cmd, ctx);
+    if (!writable) return done();
+    auto store = writable->store;
+    rw.fua = rw.fua || !writable->wce;  // write cache disabled: every write is durable
     if (!check_range(*cmd, rw, store->size_bytes() / cfg_.blocksize)) return done();
     const std::uint64_t bytes = std::uint64_t{rw.blocks} * cfg_.blocksize;
     cmd->spdtl = bytes;

@@ -127,18 +127,10 @@ Bytes lba_status_data(const std::vector<LbaStatus>& descs) {
 void Vdisk::unmap(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion done) {
     // parse() let this through on a thin LU only.
     Command& c = *cmd;
-    auto store = medium_for(c);
-    if (!store) return done();
-    bool swp, wce;
-    {
-        std::lock_guard lock(mu_);
-        swp = swp_;
-        wce = wce_;
-    }
-    if (ctx.read_only || cfg_.read_only || swp) {
-        fail(c, Sense{SenseKey::DataProtect, asc::WriteProtected});
-        return done();
-    }
+    auto writable = writable_medium(c, ctx);
+    if (!writable) return done();
+    auto store = writable->store;
+    const bool wce = writable->wce;
     const std::uint16_t pll = ld16(c.cdb_bytes(), 7);
     c.spdtl = pll;
     // SBC-3 §5.28: a PARAMETER LIST LENGTH of zero transfers nothing and is not an error...
@@ -233,18 +225,10 @@ void Vdisk::write_same(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Complet
     const std::uint16_t number_at = sixteen ? 10 : 7;
     const std::uint32_t bs = cfg_.blocksize;
 
-    auto store = medium_for(c);
-    if (!store) return done();
-    bool swp, wce;
-    {
-        std::lock_guard lock(mu_);
-        swp = swp_;
-        wce = wce_;
-    }
-    if (ctx.read_only || cfg_.read_only || swp) {
-        fail(c, Sense{SenseKey::DataProtect, asc::WriteProtected});
-        return done();
-    }
+    auto writable = writable_medium(c, ctx);
+    if (!writable) return done();
+    auto store = writable->store;
+    const bool wce = writable->wce;
     if ((flags >> 5) != 0) {
         // WRPROTECT without protection information (SBC-3 §5.43, as for WRITE).
         fail(c, scsi::invalid_field_in_cdb(1, 7));

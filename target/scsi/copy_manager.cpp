@@ -1,30 +1,22 @@
+// The copy manager: EXTENDED COPY admission, a copy's execution and aborts, the held copy statuses.
 #include "target/scsi/copy_manager.hpp"
 
 #include <algorithm>
 #include <atomic>
-#include <map>
 #include <mutex>
-#include <string>
 #include <utility>
 #include <vector>
 
 #include "target/bytes.hpp"
+#include "target/scsi/copy_detail.hpp"
 #include "target/scsi/spc.hpp"
 
 namespace iscsilab::scsi {
 
 using namespace copy_limits;
+using namespace detail;
 
 namespace {
-
-// SPC-4 §6.4.3: the parameter list header before the CSCD descriptors.
-constexpr std::size_t kHeaderLength = 16;
-
-// Descriptor type codes this copy manager implements (SPC-4 §6.4.3, descriptor type codes).
-constexpr std::uint8_t kBlockToBlock = 0x02;            // segment descriptor
-constexpr std::uint8_t kIdentificationCscd = 0xe4;      // CSCD descriptor
-constexpr std::uint16_t kBlockToBlockDescriptorLength = kSegmentDescriptorLength - 4;  // 0018h
-constexpr std::size_t kMaxDesignatorLength = 20;  // bytes 8-27 of an E4h descriptor
 
 // SPC-4 §4.5.2 (forwarded sense data descriptor): SENSE DATA SOURCE.
 constexpr std::uint8_t kSenseFromCopySource = 1;
@@ -32,152 +24,6 @@ constexpr std::uint8_t kSenseFromCopyDestination = 2;
 // Fixed-format sense data: where the forwarded status and sense begin (sense.cpp puts
 // them right after the sense key specific bytes).
 constexpr std::uint32_t kFixedForwardedOffset = 18;
-
-// SPC-4 §6.4.3, LIST ID USAGE.
-enum class ListIdUsage : std::uint8_t {
-    Hold = 0,      // 00b: status held for RECEIVE COPY RESULTS; the id unique while active
-    Reserved = 1,  // 01b
-    Discard = 2,   // 10b: the id unique while active; nothing held once done
-    None = 3,      // 11b: LIST IDENTIFIER not used (SNLID), shall be zero
-};
-
-struct Cscd {  // an identification-descriptor CSCD descriptor (E4h)
-    std::uint16_t offset = 0;  // in the parameter list
-    bool nul = false;          // NUL (obsolete in SPC-4): refers to no logical unit
-    std::uint8_t peripheral_device_type = 0;
-    Designator designator;
-    std::uint32_t disk_block_length = 0;  // device type specific parameters, type 00h
-};
-
-struct SegmentDescriptor {  // block device to block device (02h)
-    std::uint16_t offset = 0;
-    bool dc = false;   // DESTINATION COUNT: the block count is of destination blocks
-    bool cat = false;
-    std::uint16_t source_cscd_id = 0;
-    std::uint16_t destination_cscd_id = 0;
-    std::uint16_t block_device_number_of_blocks = 0;
-    std::uint64_t source_lba = 0;
-    std::uint64_t destination_lba = 0;
-};
-
-struct ParameterList {
-    std::uint8_t list_identifier = 0;
-    bool str = false;
-    ListIdUsage list_id_usage = ListIdUsage::Hold;
-    std::uint8_t priority = 0;
-    std::vector<Cscd> cscds;
-    std::vector<SegmentDescriptor> segments;
-};
-
-Sense parameter_error(Asc a, std::optional<std::uint16_t> byte = std::nullopt,
-                      std::optional<std::uint8_t> bit = std::nullopt) {
-    Sense s{SenseKey::IllegalRequest, a};
-    s.field_pointer = byte;
-    s.field_in_cdb = false;
-    if (byte) s.bit_pointer = bit;
-    return s;
-}
-
-Sense parameter_list_length_error() { return Sense{SenseKey::IllegalRequest, asc::ParameterListLengthError}; }
-
-// The first nonzero byte among a CDB's reserved bytes.
-std::optional<std::uint16_t> reserved_cdb_byte(std::span<const std::byte> cdb, std::initializer_list<std::uint16_t> bytes) {
-    for (std::uint16_t i : bytes)
-        if (ld8(cdb, i) != 0) return i;
-    return std::nullopt;
-}
-
-// SPC-4 §6.4.3: the EXTENDED COPY(LID1) parameter list, checked as a whole before any
-// segment descriptor is processed (errors here are ILLEGAL REQUEST, never COPY ABORTED).
-// Every length the list claims is checked against the bytes that arrived.
-std::optional<Sense> parse_parameter_list(std::span<const std::byte> p, ParameterList& out) {
-    if (p.size() < kHeaderLength) return parameter_list_length_error();
-    out.list_identifier = ld8(p, 0);
-    const std::uint8_t flags = ld8(p, 1);
-    out.str = flags & 0x20;
-    out.list_id_usage = static_cast<ListIdUsage>((flags >> 3) & 0x03);
-    out.priority = flags & 0x07;
-    const std::uint32_t cscd_list_length = ld16(p, 2);
-    const std::uint32_t segment_list_length = ld32(p, 8);
-    const std::uint32_t inline_data_length = ld32(p, 12);
-
-    switch (out.list_id_usage) {
-        case ListIdUsage::Hold:
-        case ListIdUsage::Discard:
-            break;
-        case ListIdUsage::Reserved:
-            return parameter_error(asc::InvalidFieldInParameterList, 1, 4);
-        case ListIdUsage::None:
-            // SPC-4 §6.4.3: with LIST ID USAGE 11b the LIST IDENTIFIER shall be zero.
-            if (out.list_identifier != 0) return parameter_error(asc::InvalidFieldInParameterList, 0);
-            break;
-    }
-    // SPC-4 §6.4.3.4 / §6.4.3.5: the descriptor lists together may not exceed the MAXIMUM
-    // DESCRIPTOR LIST LENGTH reported in the operating parameters.
-    if (std::uint64_t{cscd_list_length} + segment_list_length > kMaxDescriptorListLength)
-        return parameter_list_length_error();
-    if (inline_data_length > kMaxInlineDataLength)
-        return parameter_error(asc::InlineDataLengthExceeded, 12);
-    // The lists the header announces must have arrived (parameter list truncated).
-    const std::uint64_t needed = kHeaderLength + std::uint64_t{cscd_list_length} + segment_list_length + inline_data_length;
-    if (needed > p.size()) return parameter_list_length_error();
-
-    // SPC-4 §6.4.3.4: CSCD descriptors.
-    const std::size_t cscd_end = kHeaderLength + cscd_list_length;
-    const std::size_t cscd_count = (cscd_list_length + kTargetDescriptorLength - 1) / kTargetDescriptorLength;
-    if (cscd_count > kMaxTargetDescriptors) return parameter_error(asc::TooManyTargetDescriptors, 2);
-    for (std::size_t off = kHeaderLength; off < cscd_end; off += kTargetDescriptorLength) {
-        const auto field = static_cast<std::uint16_t>(off);
-        if (ld8(p, off) != kIdentificationCscd) return parameter_error(asc::UnsupportedTargetDescriptorTypeCode, field);
-        // A descriptor cut short by the CSCD DESCRIPTOR LIST LENGTH.
-        if (off + kTargetDescriptorLength > cscd_end) return parameter_error(asc::InvalidFieldInParameterList, 2);
-        Cscd c;
-        c.offset = field;
-        // Byte 1: LU ID TYPE (bits 7-6) is ignored, as SPC-4 lets it be (libiscsi's
-        // ValidTgtDescr expects GOOD for a reserved value); NUL; PERIPHERAL DEVICE TYPE.
-        c.nul = ld8(p, off + 1) & 0x20;
-        c.peripheral_device_type = ld8(p, off + 1) & 0x1f;
-        c.designator.code_set = ld8(p, off + 4) & 0x0f;
-        c.designator.association = (ld8(p, off + 5) >> 4) & 0x03;
-        c.designator.designator_type = ld8(p, off + 5) & 0x0f;
-        const std::size_t len = ld8(p, off + 7);
-        if (len > kMaxDesignatorLength)
-            return parameter_error(asc::InvalidFieldInParameterList, static_cast<std::uint16_t>(off + 7));
-        auto d = p.subspan(off + 8, len);
-        c.designator.designator.assign(d.begin(), d.end());
-        // Device type specific parameters of a block device (SPC-4 §6.4.5): PAD, DISK
-        // BLOCK LENGTH.
-        c.disk_block_length = ld24(p, off + 29);
-        out.cscds.push_back(std::move(c));
-    }
-
-    // SPC-4 §6.4.3.5 / §6.4.6: segment descriptors, each as long as its DESCRIPTOR LENGTH
-    // says (plus the 4 bytes before it); none may reach past the list.
-    const std::size_t segment_end = cscd_end + segment_list_length;
-    std::size_t off = cscd_end;
-    while (off < segment_end) {
-        if (out.segments.size() == kMaxSegmentDescriptors) return parameter_error(asc::TooManySegmentDescriptors, 8);
-        const auto field = static_cast<std::uint16_t>(off);
-        if (ld8(p, off) != kBlockToBlock) return parameter_error(asc::UnsupportedSegmentDescriptorTypeCode, field);
-        if (off + 4 > segment_end) return parameter_error(asc::InvalidFieldInParameterList, 8);
-        if (ld16(p, off + 2) != kBlockToBlockDescriptorLength)
-            return parameter_error(asc::InvalidFieldInParameterList, static_cast<std::uint16_t>(off + 2));
-        if (off + kSegmentDescriptorLength > segment_end) return parameter_error(asc::InvalidFieldInParameterList, 8);
-        SegmentDescriptor s;
-        s.offset = field;
-        s.dc = ld8(p, off + 1) & 0x02;
-        s.cat = ld8(p, off + 1) & 0x01;
-        s.source_cscd_id = ld16(p, off + 4);
-        s.destination_cscd_id = ld16(p, off + 6);
-        s.block_device_number_of_blocks = ld16(p, off + 10);
-        s.source_lba = ld64(p, off + 12);
-        s.destination_lba = ld64(p, off + 20);
-        out.segments.push_back(s);
-        off += kSegmentDescriptorLength;
-    }
-    // Bytes past the lists (beyond the inline data) are not looked at.
-    return std::nullopt;
-}
 
 bool is_unit_attention(const Command& c) {
     if (c.status != Status::CheckCondition) return false;
@@ -189,49 +35,28 @@ bool is_unit_attention(const Command& c) {
 
 // ---- shared state ---------------------------------------------------------------------
 
-// What copies in progress share with the CopyManager: the held copy statuses and the
-// count of copies running. Copies keep it alive, so a copy may outlive its manager.
-struct CopyManager::State {
-    struct Result {
-        std::uint64_t owner = 0;  // the copy that writes it (its serial)
-        bool done = false;
-        bool failed = false;
-        std::uint16_t segments_processed = 0;
-        std::uint64_t bytes_written = 0;
+void CopyManager::State::evict(std::uint64_t nexus_id) {
+    auto oldest_done = [&](auto pred) {
+        auto victim = results.end();
+        for (auto it = results.begin(); it != results.end(); ++it)
+            if (it->second.done && pred(it->first) && (victim == results.end() || it->second.owner < victim->second.owner))
+                victim = it;
+        return victim;
     };
-    using Key = std::pair<std::uint64_t, std::uint8_t>;  // (I_T nexus id, LIST IDENTIFIER)
-
-    mutable std::mutex mu;
-    std::map<Key, Result> results;
-    std::size_t active = 0;
-    std::uint64_t serial = 0;
-    std::atomic<std::uint32_t> next_tag{0};
-
-    // Done results beyond the bounds go, oldest first; results of copies in progress stay
-    // (there are at most kTotalConcurrentCopies of those). mu held.
-    void evict(std::uint64_t nexus_id) {
-        auto oldest_done = [&](auto pred) {
-            auto victim = results.end();
-            for (auto it = results.begin(); it != results.end(); ++it)
-                if (it->second.done && pred(it->first) && (victim == results.end() || it->second.owner < victim->second.owner))
-                    victim = it;
-            return victim;
-        };
-        auto count_of = [&] {
-            return std::count_if(results.begin(), results.end(), [&](const auto& e) { return e.first.first == nexus_id; });
-        };
-        while (static_cast<std::size_t>(count_of()) > kMaxHeldResultsPerNexus) {
-            auto v = oldest_done([&](const Key& k) { return k.first == nexus_id; });
-            if (v == results.end()) break;
-            results.erase(v);
-        }
-        while (results.size() > kMaxHeldResults) {
-            auto v = oldest_done([](const Key&) { return true; });
-            if (v == results.end()) break;
-            results.erase(v);
-        }
+    auto count_of = [&] {
+        return std::count_if(results.begin(), results.end(), [&](const auto& e) { return e.first.first == nexus_id; });
+    };
+    while (static_cast<std::size_t>(count_of()) > kMaxHeldResultsPerNexus) {
+        auto v = oldest_done([&](const Key& k) { return k.first == nexus_id; });
+        if (v == results.end()) break;
+        results.erase(v);
     }
-};
+    while (results.size() > kMaxHeldResults) {
+        auto v = oldest_done([](const Key&) { return true; });
+        if (v == results.end()) break;
+        results.erase(v);
+    }
+}
 
 // One EXTENDED COPY in progress: the plan (resolved CSCDs, segment descriptors) and where
 // it stands. Only one step of a copy runs at a time, so its fields need no lock.
@@ -502,38 +327,7 @@ void run(const CopyPtr& c) {
     }
 }
 
-// RECEIVE COPY RESULTS, COPY STATUS (SPC-3 §6.17.2): TRANSFER COUNT UNITS 00h bytes,
-// 01h KiB, ... 06h EiB; the smallest unit in which the count fits the 4-byte field.
-std::pair<std::uint8_t, std::uint32_t> transfer_count(std::uint64_t bytes) {
-    std::uint8_t units = 0;
-    while ((bytes >> (10 * units)) > 0xffffffffULL) ++units;
-    return {units, static_cast<std::uint32_t>(bytes >> (10 * units))};
-}
-
 }  // namespace
-
-// ---- designators ----------------------------------------------------------------------
-
-bool matches_vpd83(const Designator& d, std::span<const std::byte> page) {
-    if (page.size() < 4 || ld8(page, 1) != 0x83) return false;
-    const std::size_t end = std::min<std::size_t>(page.size(), 4 + std::size_t{ld16(page, 2)});
-    for (std::size_t off = 4; off + 4 <= end;) {
-        const std::size_t len = ld8(page, off + 3);
-        if (off + 4 + len > end) return false;
-        const std::uint8_t code_set = ld8(page, off) & 0x0f;
-        const std::uint8_t association = (ld8(page, off + 1) >> 4) & 0x03;
-        const std::uint8_t type = ld8(page, off + 1) & 0x0f;
-        // SPC-4 §7.8.6.1: only designators with ASSOCIATION 00b name the logical unit
-        // (01b names a target port, 10b the target device).
-        if (association == 0 && d.association == 0 && code_set == d.code_set && type == d.designator_type &&
-            len == d.designator.size()) {
-            auto bytes = page.subspan(off + 4, len);
-            if (std::equal(bytes.begin(), bytes.end(), d.designator.begin())) return true;
-        }
-        off += 4 + len;
-    }
-    return false;
-}
 
 // ---- CopyManager ----------------------------------------------------------------------
 
@@ -637,120 +431,6 @@ void CopyManager::extended_copy(std::shared_ptr<Command> cmd, Completion done, b
         return d();
     }
     run(copy);
-}
-
-void CopyManager::receive_copy_results(Command& c, const Nexus& nexus, bool descriptor_sense) {
-    auto cdb = c.cdb_bytes();
-    const std::uint8_t service_action = ld8(cdb, 1) & 0x1f;
-    const std::uint8_t list_identifier = ld8(cdb, 2);
-    const std::uint32_t allocation_length = ld32(cdb, 10);
-    if (ld8(cdb, 1) & 0xe0) return c.fail(invalid_field_in_cdb(1, 7), descriptor_sense);
-    if (auto r = reserved_cdb_byte(cdb, {3, 4, 5, 6, 7, 8, 9, 14}))
-        return c.fail(invalid_field_in_cdb(*r), descriptor_sense);
-
-    switch (service_action) {
-        case sa::CopyStatus: {
-            // COPY STATUS (SPC-3 §6.17.2): the status of the EXTENDED COPY with this LIST IDENTIFIER
-            // from this I_T nexus; none held: INVALID FIELD IN CDB.
-            std::lock_guard lock(state_->mu);
-            auto it = state_->results.find({nexus.id, list_identifier});
-            if (it == state_->results.end()) return c.fail(invalid_field_in_cdb(2), descriptor_sense);
-            const State::Result& r = it->second;
-            Bytes d(12);
-            st32(d, 0, 8);  // AVAILABLE DATA
-            // HDD (held data discarded) 0; COPY MANAGER STATUS: 00h in progress, 01h
-            // completed without errors, 02h completed with errors.
-            st8(d, 4, !r.done ? 0x00 : r.failed ? 0x02 : 0x01);
-            st16(d, 5, r.segments_processed);
-            const auto [units, count] = transfer_count(r.bytes_written);
-            st8(d, 7, units);
-            st32(d, 8, count);
-            return_data(c, d, allocation_length);
-            // Status all transferred for a finished copy: it is not held any longer.
-            if (r.done && allocation_length >= d.size()) state_->results.erase(it);
-            return;
-        }
-        case sa::OperatingParameters:
-            return return_data(c, operating_parameters(), allocation_length);
-        default:
-            // RECEIVE DATA (01h): no segment descriptor here holds data. FAILED SEGMENT
-            // DETAILS (04h) and the LID4 service actions: not served.
-            return c.fail(invalid_field_in_cdb(1, 4), descriptor_sense);
-    }
-}
-
-Bytes CopyManager::operating_parameters() {
-    // SPC-4 RECEIVE COPY RESULTS, OPERATING PARAMETERS (SPC-3 §6.17.4): the limits
-    // extended_copy() enforces, and the descriptor type codes it implements, ascending.
-    const std::uint8_t implemented[] = {kBlockToBlock, kIdentificationCscd};
-    Bytes d(44 + sizeof implemented);
-    st32(d, 0, static_cast<std::uint32_t>(d.size() - 4));  // AVAILABLE DATA
-    st8(d, 4, 0x01);                                       // SNLID: LIST ID USAGE 11b served
-    st16(d, 8, kMaxTargetDescriptors);
-    st16(d, 10, kMaxSegmentDescriptors);
-    st32(d, 12, kMaxDescriptorListLength);
-    st32(d, 16, kMaxSegmentLength);
-    st32(d, 20, kMaxInlineDataLength);
-    st32(d, 24, kHeldDataLimit);
-    st32(d, 28, kMaxStreamDeviceTransferSize);
-    st16(d, 34, kTotalConcurrentCopies);
-    st8(d, 36, kMaxConcurrentCopies);
-    st8(d, 37, kDataSegmentGranularityLog2);
-    st8(d, 38, kInlineDataGranularityLog2);
-    st8(d, 39, kHeldDataGranularityLog2);
-    st8(d, 43, static_cast<std::uint8_t>(sizeof implemented));  // IMPLEMENTED DESCRIPTOR LIST LENGTH
-    for (std::size_t i = 0; i < sizeof implemented; ++i) st8(d, 44 + i, implemented[i]);
-    return d;
-}
-
-Bytes CopyManager::third_party_copy_vpd(std::uint8_t peripheral_byte) {
-    // SPC-4 §7.8.17: a copy manager that serves EXTENDED COPY(LID1) reports these five
-    // third-party copy descriptors; each is a multiple of four bytes long.
-    Bytes page(4);
-    st8(page, 0, peripheral_byte);
-    st8(page, 1, 0x8f);
-    auto add = [&](std::uint16_t type, Bytes body) {
-        body.resize((body.size() + 4 + 3) / 4 * 4 - 4);  // pad
-        Bytes h(4);
-        st16(h, 0, type);
-        st16(h, 2, static_cast<std::uint16_t>(body.size()));
-        page.insert(page.end(), h.begin(), h.end());
-        page.insert(page.end(), body.begin(), body.end());
-    };
-    {   // §7.8.17.4 Supported Commands: operation code, service action list.
-        const std::uint8_t commands[] = {op::ExtendedCopy, 1, sa::ExtendedCopyLid1,
-                                         op::ReceiveCopyResults, 2, sa::CopyStatus, sa::OperatingParameters};
-        Bytes b(1);
-        st8(b, 0, sizeof commands);  // COMMANDS SUPPORTED LIST LENGTH
-        for (auto x : commands) b.push_back(static_cast<std::byte>(x));
-        add(0x0001, std::move(b));
-    }
-    {   // §7.8.17.5 Parameter Data.
-        Bytes b(28);
-        st16(b, 4, kMaxTargetDescriptors);
-        st16(b, 6, kMaxSegmentDescriptors);
-        st32(b, 8, kMaxDescriptorListLength);
-        st32(b, 12, kMaxInlineDataLength);
-        add(0x0004, std::move(b));
-    }
-    {   // §7.8.17.6 Supported Descriptors.
-        Bytes b{std::byte{2}, std::byte{kBlockToBlock}, std::byte{kIdentificationCscd}};
-        add(0x0008, std::move(b));
-    }
-    {   // §7.8.17.7 Supported CSCD Descriptor IDs: none beyond the list indexes 0000h-07FFh.
-        add(0x000c, Bytes(2));
-    }
-    {   // §7.8.17.10 General Copy Operations.
-        Bytes b(32);
-        st32(b, 0, kTotalConcurrentCopies);
-        st32(b, 4, kMaxConcurrentCopies);  // MAXIMUM IDENTIFIED CONCURRENT COPIES
-        st32(b, 8, kMaxSegmentLength);
-        st8(b, 12, kDataSegmentGranularityLog2);
-        st8(b, 13, kInlineDataGranularityLog2);
-        add(0x8001, std::move(b));
-    }
-    st16(page, 2, static_cast<std::uint16_t>(page.size() - 4));
-    return page;
 }
 
 void CopyManager::forget_nexus(std::uint64_t nexus_id) {

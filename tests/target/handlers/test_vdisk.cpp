@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE vdisk
 #include <boost/test/unit_test.hpp>
 
+#include "support/scsi_checks.hpp"
+
 #include "support/harness.hpp"
 #include "target/handlers/null_store.hpp"
 #include "target/handlers/vdisk.hpp"
@@ -43,14 +45,7 @@ struct Disk {
 
 std::optional<Sense> sense(const Command& c) { return decode_sense(c.sense); }
 
-void expect_sense(const Command& c, SenseKey k, Asc a) {
-    BOOST_TEST(static_cast<int>(c.status) == static_cast<int>(Status::CheckCondition));
-    auto s = sense(c);
-    BOOST_REQUIRE(s.has_value());
-    BOOST_TEST(static_cast<int>(s->key) == static_cast<int>(k));
-    BOOST_TEST(s->code.asc == a.asc);
-    BOOST_TEST(s->code.ascq == a.ascq);
-}
+using iscsilab::testing::expect_sense;
 
 }  // namespace
 

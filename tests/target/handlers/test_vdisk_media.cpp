@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE vdisk_media
 #include <boost/test/unit_test.hpp>
 
+#include "support/scsi_checks.hpp"
+
 #include "support/harness.hpp"
 #include "target/bytes.hpp"
 #include "target/handlers/vdisk.hpp"
@@ -43,14 +45,7 @@ std::shared_ptr<Command> run(const std::shared_ptr<Device>& dev, const std::shar
 
 bool good(const Command& c) { return c.status == Status::Good; }
 
-void expect_sense(const Command& c, SenseKey k, Asc a) {
-    BOOST_TEST(static_cast<int>(c.status) == static_cast<int>(Status::CheckCondition));
-    auto s = decode_sense(c.sense);
-    BOOST_REQUIRE(s.has_value());
-    BOOST_TEST(static_cast<int>(s->key) == static_cast<int>(k));
-    BOOST_TEST(s->code.asc == a.asc);
-    BOOST_TEST(s->code.ascq == a.ascq);
-}
+using iscsilab::testing::expect_sense;
 
 // A vdisk_fileio device over memory, removable or not, seen from nexuses 1 and 2 (their
 // power-on unit attentions already taken).

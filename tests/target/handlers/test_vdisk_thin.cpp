@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE vdisk_thin
 #include <boost/test/unit_test.hpp>
 
+#include "support/scsi_checks.hpp"
+
 #include <deque>
 
 #include "target/bytes.hpp"
@@ -171,14 +173,7 @@ std::shared_ptr<Command> unmap(Lu& lu, Bytes list, int len = -1, AccessContext c
     return lu.run({0x42, 0, 0, 0, 0, 0, 0, len >> 8, len & 0xff, 0}, std::move(list), ctx);
 }
 
-void expect_sense(const Command& c, SenseKey k, Asc a) {
-    BOOST_TEST(static_cast<int>(c.status) == static_cast<int>(Status::CheckCondition));
-    auto s = decode_sense(c.sense);
-    BOOST_REQUIRE(s.has_value());
-    BOOST_TEST(static_cast<int>(s->key) == static_cast<int>(k));
-    BOOST_TEST(s->code.asc == a.asc);
-    BOOST_TEST(s->code.ascq == a.ascq);
-}
+using iscsilab::testing::expect_sense;
 
 std::shared_ptr<Command> write_same16(Lu& lu, std::uint64_t lba, std::uint32_t blocks, int flags, Bytes out) {
     return lu.run({0x93, flags, static_cast<int>(lba >> 56), static_cast<int>(lba >> 48 & 0xff), static_cast<int>(lba >> 40 & 0xff),

@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE copy_manager
 #include <boost/test/unit_test.hpp>
 
+#include "support/scsi_checks.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <deque>
@@ -244,14 +246,7 @@ void expect_good(const Ran& r) {
     }
 }
 
-void expect_sense(const Command& c, SenseKey k, Asc a) {
-    BOOST_TEST(static_cast<int>(c.status) == static_cast<int>(Status::CheckCondition));
-    auto s = decode_sense(c.sense);
-    BOOST_REQUIRE(s.has_value());
-    BOOST_TEST(static_cast<int>(s->key) == static_cast<int>(k));
-    BOOST_TEST(s->code.asc == a.asc);
-    BOOST_TEST(s->code.ascq == a.ascq);
-}
+using iscsilab::testing::expect_sense;
 
 void expect_sense(const Ran& r, SenseKey k, Asc a) {
     BOOST_TEST(r.done_calls == 1);
