@@ -26,6 +26,7 @@ constexpr Name<Kind> kKinds[] = {
     {Kind::stuck_delivery, "stuck_delivery"}, {Kind::duplicate_isid, "duplicate_isid"},
     {Kind::nop_storm, "nop_storm"},         {Kind::bhs_corrupt, "bhs_corrupt"},
     {Kind::misbehave, "misbehave"},
+    {Kind::pr, "pr"},
 };
 constexpr Name<model::Misbehavior> kMisbehaviors[] = {
     {model::Misbehavior::past_maxcmdsn, "past_maxcmdsn"},
@@ -424,6 +425,32 @@ void Injector::fire(const Fault& f) {
                 model::Initiator* i = world_.initiator(h);
                 const bool sent = i && i->logout_midway();
                 note(f, "logout of initiator " + std::to_string(h) + " during I/O" + (sent ? "" : " (idle: not sent)"),
+                     static_cast<int>(h));
+            }
+            return;
+        case Kind::pr:
+            for (auto h : hosts(f)) {
+                model::Initiator* i = world_.initiator(h);
+                // PREEMPT AND ABORT aborts every task of the nexuses whose registration it
+                // removes, without a response (SPC-4 §5.13.11.2.5, SAM-5 with TAS=0): until
+                // it is answered, tasks of theirs may vanish (the oracle, as for a LUN RESET).
+                std::vector<model::Initiator*> victims;
+                if (f.pr.action == model::PrAction::preempt_and_abort)
+                    for (std::size_t o = 0; o < world_.initiators; ++o)
+                        if (o != h && world_.initiator(o) && world_.initiator(o)->pr_may_hold(f.pr.sa_key))
+                            victims.push_back(world_.initiator(o));
+                for (auto* v : victims) v->foreign_reset_begin();
+                const bool sent = i && i->persistent_reserve_out(f.pr, !f.pr_key_given, [victims](std::optional<std::uint8_t>) {
+                    for (auto* v : victims) v->foreign_reset_end();
+                });
+                if (!sent)
+                    for (auto* v : victims) v->foreign_reset_end();
+                char key[24] = "its own", keys[128];
+                if (f.pr_key_given) std::snprintf(key, sizeof key, "0x%llx", static_cast<unsigned long long>(f.pr.key));
+                std::snprintf(keys, sizeof keys, " (key %s, sa_key 0x%llx, type %s)", key,
+                              static_cast<unsigned long long>(f.pr.sa_key), model::spc_name(f.pr.type));
+                note(f, "initiator " + std::to_string(h) + ": PERSISTENT RESERVE OUT " + model::spc_name(f.pr.action) + keys +
+                            (sent ? "" : " (not running: not sent)"),
                      static_cast<int>(h));
             }
             return;

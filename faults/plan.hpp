@@ -52,6 +52,7 @@ enum class Kind : std::uint8_t {
     nop_storm,        // an initiator sends `count` NOP-Out pings back to back
     bhs_corrupt,      // one bit flipped inside a BHS (a header digest error, with digests on)
     misbehave,        // an initiator breaks a rule on purpose (`what`) and checks the answer
+    pr,               // an initiator sends a PERSISTENT RESERVE OUT (`action`, `key`, `sa_key`, `type`)
 };
 const char* to_string(Kind k);
 
@@ -74,6 +75,8 @@ struct Fault {
     std::uint64_t shift = 0;         // misdirected_write/read: bytes between asked and used
     std::uint32_t landed_pct = 50;   // torn_write: the share of cached pages that land
     std::optional<model::Misbehavior> what;  // misbehave: which rule (random: drawn if unset)
+    model::PrOut pr;                 // pr: SERVICE ACTION, RESERVATION KEY, SERVICE ACTION RESERVATION KEY, TYPE
+    bool pr_key_given = false;       // pr: `key` was given; else the key the nexus holds (the oracle's)
 };
 
 struct Plan {

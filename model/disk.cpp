@@ -41,7 +41,9 @@ void SimDisk::start_next() {
         // Requests in service finish in their own time, so with jitter they reorder
         // (as a disk with a command queue does).
         const Nanos lat = service_time(w.req);
-        const auto xfer = Nanos(static_cast<std::int64_t>(static_cast<double>(w.req.length) * 1e9 / cfg_.bandwidth_bps));
+        // An UNMAP moves no data: it only drops pages.
+        const auto moved = w.req.op == BlockOp::unmap ? 0.0 : static_cast<double>(w.req.length);
+        const auto xfer = Nanos(static_cast<std::int64_t>(moved * 1e9 / cfg_.bandwidth_bps));
         media_free_ = std::max(media_free_, kernel_.now()) + xfer;
         const Nanos end = std::max(media_free_, kernel_.now() + lat);
         kernel_.after(end - kernel_.now(), [this, w = std::move(w)]() mutable {
@@ -58,6 +60,7 @@ void SimDisk::write_bytes(std::uint64_t off, std::span<const std::byte> src, boo
         const std::uint64_t page = (off + done) / kPage;
         const std::size_t in = (off + done) % kPage;
         const std::size_t n = std::min(kPage - in, src.size() - done);
+        if (!holes_.empty()) holes_.erase(page);   // written again: no longer deallocated
         // The durable copy always takes a FUA write. A cached page takes every write
         // too: it may hold newer bytes elsewhere in the page that a partial FUA write
         // must neither lose nor make durable.
@@ -105,8 +108,7 @@ void SimDisk::finish(const BlockRequest& r, std::function<void(BlockStatus)> don
     }
     switch (r.op) {
         case BlockOp::read: read_bytes(target_offset(r), r.buffer); break;
-        case BlockOp::write:
-        case BlockOp::write_same: {
+        case BlockOp::write: {
             const std::uint64_t at = target_offset(r);
             const bool durable = r.fua || !cfg_.write_cache;
             write_bytes(at, r.buffer, durable);
@@ -116,12 +118,36 @@ void SimDisk::finish(const BlockRequest& r, std::function<void(BlockStatus)> don
             }
             break;
         }
+        case BlockOp::write_same: {
+            // target/ports.hpp: the buffer is one logical block, written over the range.
+            const std::uint64_t at = target_offset(r);
+            const bool durable = r.fua || !cfg_.write_cache;
+            if (!r.buffer.empty()) {
+                const std::size_t unit = r.buffer.size();
+                std::vector<std::byte> run(unit * std::max<std::size_t>(1, 65536 / unit));
+                for (std::size_t k = 0; k < run.size(); k += unit) std::memcpy(run.data() + k, r.buffer.data(), unit);
+                for (std::uint64_t done = 0; done < r.length;) {
+                    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(run.size(), r.length - done));
+                    write_bytes(at + done, std::span<const std::byte>(run).first(n), durable);
+                    done += n;
+                }
+            }
+            if (!durable) {
+                cached_writes_.emplace_back(at, r.length);
+                if (cached_writes_.size() > 65536) cached_writes_.pop_front();
+            }
+            break;
+        }
         case BlockOp::flush:
-            for (auto& [page, p] : cache_) durable_[page] = p;
+            for (auto& [page, p] : cache_) {
+                if (holes_.count(page)) durable_.erase(page);   // a cached deallocation lands
+                else durable_[page] = p;
+            }
             cache_.clear();
+            holes_.clear();
             cached_writes_.clear();
             break;
-        case BlockOp::unmap: break;
+        case BlockOp::unmap: deallocate(r.offset, r.length, r.fua || !cfg_.write_cache); break;
     }
     done(BlockStatus::ok);
 }
@@ -138,8 +164,70 @@ std::uint64_t SimDisk::target_offset(const BlockRequest& r) {
     return r.offset;
 }
 
+void SimDisk::deallocate(std::uint64_t off, std::uint64_t len, bool durable) {
+    // target/ports.hpp: an unmapped range reads back as zeros (LBPRZ=1). Whole pages are
+    // dropped (durable: from the medium; else a zeroed page in the volatile cache that a
+    // flush turns into a hole, and a power loss forgets: the UNMAP was not durable);
+    // the parts of pages at either end are zeroed.
+    static const Page zeros{};
+    for (std::uint64_t at = off; at < off + len;) {
+        const std::uint64_t page = at / kPage;
+        const std::size_t in = at % kPage;
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kPage - in, off + len - at));
+        if (n == kPage) {
+            if (durable) {
+                cache_.erase(page);
+                durable_.erase(page);
+                holes_.erase(page);
+            } else {
+                cache_[page] = zeros;
+                holes_.insert(page);
+            }
+        } else {
+            write_bytes(at, std::span<const std::byte>(zeros).first(n), durable);
+        }
+        at += n;
+    }
+}
+
+void SimDisk::provisioning(std::uint64_t offset, std::uint64_t length, std::size_t max_extents,
+                           std::function<void(BlockStatus, std::vector<Extent>)> done) {
+    if (kernel_.now() < offline_until_) {
+        kernel_.post([done] { done(BlockStatus::offline, {}); });
+        return;
+    }
+    // A page is mapped if it holds data (a cached zeroed page left by an UNMAP is not).
+    // Pages in address order, from the pages stored: the LU may be huge, its data not.
+    const std::uint64_t end = offset + length;
+    std::vector<std::uint64_t> mapped;
+    for (const auto& [page, p] : cache_)
+        if (!holes_.count(page) && (page + 1) * kPage > offset && page * kPage < end) mapped.push_back(page);
+    for (const auto& [page, p] : durable_)
+        if (!cache_.count(page) && (page + 1) * kPage > offset && page * kPage < end) mapped.push_back(page);
+    std::sort(mapped.begin(), mapped.end());
+    std::vector<Extent> out;
+    auto add = [&out](std::uint64_t from, std::uint64_t to, bool is_mapped) {
+        if (to <= from) return;
+        if (!out.empty() && out.back().mapped == is_mapped && out.back().offset + out.back().length == from)
+            out.back().length += to - from;
+        else
+            out.push_back(Extent{from, to - from, is_mapped});
+    };
+    std::uint64_t cursor = offset;
+    for (std::uint64_t page : mapped) {
+        const std::uint64_t from = std::max(page * kPage, offset), to = std::min((page + 1) * kPage, end);
+        add(cursor, from, false);
+        add(from, to, true);
+        cursor = to;
+    }
+    add(cursor, end, false);
+    if (max_extents > 0 && out.size() > max_extents) out.resize(max_extents);
+    kernel_.post([done, out = std::move(out)] { done(BlockStatus::ok, out); });
+}
+
 void SimDisk::power_loss() {
     cache_.clear();
+    holes_.clear();
     cached_writes_.clear();
 }
 
@@ -155,7 +243,8 @@ SimDisk::TornLoss SimDisk::torn_power_loss(std::uint32_t landed_pct, Rng& rng) {
         const bool lands = rng.below(100) < landed_pct;
         landed[page] = lands;
         if (lands) {
-            durable_[page] = cache_[page];
+            if (holes_.count(page)) durable_.erase(page);
+            else durable_[page] = cache_[page];
             ++out.pages_landed;
         } else {
             ++out.pages_lost;
@@ -172,6 +261,7 @@ SimDisk::TornLoss SimDisk::torn_power_loss(std::uint32_t landed_pct, Rng& rng) {
         if (some && none) ++out.writes_torn;
     }
     cache_.clear();
+    holes_.clear();
     cached_writes_.clear();
     return out;
 }

@@ -9,6 +9,7 @@
 #include <deque>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "model/kernel.hpp"
@@ -33,6 +34,11 @@ public:
     SimDisk(SimKernel& kernel, DiskConfig cfg, std::uint64_t seed, std::string name);
     std::uint64_t size_bytes() const override { return cfg_.size_bytes; }
     void submit(const BlockRequest& req, std::function<void(BlockStatus)> done) override;
+    // Mapped where a page holds data; deallocated where none was written, or an UNMAP
+    // dropped it (SBC-3 §4.7.2, for GET LBA STATUS). In 4 KiB pages: a block unmapped
+    // inside a page that keeps other data reads zeros but shows mapped.
+    void provisioning(std::uint64_t offset, std::uint64_t length, std::size_t max_extents,
+                      std::function<void(BlockStatus, std::vector<Extent>)> done) override;
 
     // Power loss: the volatile cache is gone; only durable contents remain.
     void power_loss();
@@ -81,6 +87,7 @@ private:
     void finish(const BlockRequest& req, std::function<void(BlockStatus)> done);
     Nanos service_time(const BlockRequest& req);
     void write_bytes(std::uint64_t off, std::span<const std::byte> src, bool durable);
+    void deallocate(std::uint64_t off, std::uint64_t len, bool durable);
     void read_bytes(std::uint64_t off, std::span<std::byte> out) const;
 
     SimKernel& kernel_;
@@ -88,6 +95,7 @@ private:
     Rng rng_;
     std::string name_;
     std::unordered_map<std::uint64_t, Page> durable_, cache_;
+    std::unordered_set<std::uint64_t> holes_;   // cached pages an UNMAP zeroed: deallocated once flushed
     struct Waiting {
         BlockRequest req;
         std::function<void(BlockStatus)> done;

@@ -11,6 +11,8 @@
 //   initiator_io.cpp        the workload: commands, Data-Out, R2T, Data-In, responses
 //   initiator_recovery.cpp  ERL 0 recovery, reinstatement, task management
 //   initiator_oracle.cpp    what reads must find: tags, durability, power loss
+//   initiator_scsi.cpp      UNMAP, COMPARE AND WRITE and persistent reservations: their
+//                           commands, and what their answers teach the oracles
 //   initiator_misbehave.cpp rules broken on purpose, NOP-Out pings, and their checks
 #pragma once
 
@@ -27,7 +29,9 @@
 #include <vector>
 
 #include "model/kernel.hpp"
+#include "model/pr_oracle.hpp"
 #include "model/rng.hpp"
+#include "model/shared_blocks.hpp"
 #include "target/iscsi/framer.hpp"
 #include "target/iscsi/params.hpp"
 #include "target/iscsi/pdu.hpp"
@@ -60,6 +64,13 @@ struct Workload {
     std::uint64_t abort_every = 0;   // every N-th command is chased by an ABORT TASK for it
     std::uint64_t sync_every = 0;    // SYNCHRONIZE CACHE after every N commands (0: never)
     std::uint32_t fua_pct = 0;       // writes with FUA set
+    // Operations that become UNMAP of their range (SBC-3 §5.28; the LU must be thin
+    // provisioned with LBPRZ=1: the blocks then read back as zeros until written again).
+    std::uint32_t unmap_pct = 0;
+    // Operations that become COMPARE AND WRITE (SBC-3 §5.2) of their first block,
+    // comparing the version the initiator believes the block holds. Where initiators
+    // share a region (InitiatorConfig::shared), they race.
+    std::uint32_t caw_pct = 0;
 };
 
 struct InitiatorConfig {
@@ -95,6 +106,11 @@ struct InitiatorStats {
     std::uint64_t relogins = 0;   // logouts mid-workload (fault plan) followed by a new login
     std::uint64_t reverted = 0;  // blocks read back older than acknowledged after a power loss
     std::uint64_t data_errors = 0;   // blocks (or VERIFYs) whose data did not match
+    std::uint64_t unmaps = 0;        // UNMAP completed GOOD
+    std::uint64_t caws = 0;          // COMPARE AND WRITE completed GOOD (the compare matched)
+    std::uint64_t miscompares = 0;   // COMPARE AND WRITE ended in MISCOMPARE
+    std::uint64_t reservation_conflicts = 0;   // commands ended in RESERVATION CONFLICT
+    std::uint64_t pr_outs = 0;       // PERSISTENT RESERVE OUT completed GOOD
     std::vector<std::string> data_error_lines;         // the first few, when expected
     // Fault outcomes this initiator checked against the RFC, by name (nop_pings_echoed,
     // past_maxcmdsn_ignored, bhs_closed, reinstated, write_errors, ...): `seen:` in expect.
@@ -166,11 +182,33 @@ public:
     // Break a rule on purpose; false if not running.
     bool misbehave(Misbehavior what);
 
+    // The oracles this initiator shares with others (initiator_scsi.cpp). The persistent
+    // reservations of its LU, as every initiator of the run knows them; without one, a
+    // RESERVATION CONFLICT is an error.
+    void set_pr_oracle(std::shared_ptr<PrOracle> pr) { pr_ = std::move(pr); }
+    // Its region is shared with other initiators (a COMPARE AND WRITE race): every block
+    // of it is judged by `blocks`, not by this initiator's own shadow.
+    void set_shared_blocks(std::shared_ptr<SharedBlocks> blocks) { shared_ = std::move(blocks); }
+    // The fault plan's persistent reservation step: a PERSISTENT RESERVE OUT (SPC-4
+    // §6.16) with these fields; own_key: the RESERVATION KEY is the one this nexus holds
+    // (as the oracle knows it), not p.key. on_end gets its status (nullopt: none came).
+    // After a GOOD one, PERSISTENT RESERVE IN READ KEYS and READ RESERVATION check the
+    // oracle's state. False if not running.
+    bool persistent_reserve_out(PrOut p, bool own_key, std::function<void(std::optional<std::uint8_t>)> on_end = {});
+    // May this nexus hold `key` (the oracle knows it does, or does not know)?
+    bool pr_may_hold(std::uint64_t key) const { return !pr_ || pr_->may_hold(nexus(), key); }
+    // The I_T nexus's initiator port name (SPC-4 §7.6.4.6: "<iSCSI name>,i,0x<ISID>").
+    std::string nexus() const;
+
 private:
     enum class Phase : std::uint8_t { Discovery, Login, Ready, Running, LoggingOut, Done, Failed };
     struct Op {
-        enum class Kind : std::uint8_t { read, write, verify, tur, read_capacity, mode_sense, sync } kind;
-        bool workload() const { return kind == Kind::read || kind == Kind::write || kind == Kind::verify; }
+        enum class Kind : std::uint8_t { read, write, verify, tur, read_capacity, mode_sense, sync, unmap, caw, pr_out, pr_in } kind;
+        bool workload() const {
+            return kind == Kind::read || kind == Kind::write || kind == Kind::verify || kind == Kind::unmap || kind == Kind::caw;
+        }
+        // Does it change the medium (and so leave its blocks unknown when it ends unanswered)?
+        bool modifies() const { return kind == Kind::write || kind == Kind::unmap || kind == Kind::caw; }
         bool fua = false;
         std::uint64_t sync_mark = 0;  // sync: the acknowledged writes it makes durable
         std::uint64_t power_epoch = 0;  // power losses seen when it was sent
@@ -185,6 +223,19 @@ private:
         std::uint32_t unsolicited_sent = 0;
         bool excess = false;          // misbehave: one R2T got more Data-Out than it asked for
         bool cut_by_logout = false;   // misbehave: a Logout went out in the middle of its data
+        // COMPARE AND WRITE: the version compared and the one written (also a WRITE's, in
+        // a shared region); when the version compared was seen there.
+        std::uint64_t compare = 0, version = 0;
+        Nanos observed_from{0};
+        std::vector<std::uint64_t> mods;   // shared region: its modifications in the SharedBlocks oracle
+        bool recheck = false;              // a read of blocks a RESERVATION CONFLICT kept unwritten
+        bool pr_own_key = false;           // PR OUT: RESERVATION KEY is the one this nexus holds
+        // PERSISTENT RESERVE OUT / IN.
+        PrOut pr;
+        std::uint64_t pr_id = 0;           // in the PrOracle
+        std::uint8_t pr_in_action = 0;     // PERSISTENT RESERVE IN service action
+        std::size_t pr_epoch = 0;          // PrOracle epochs when the PR IN was sent
+        std::function<void(std::optional<std::uint8_t>)> pr_done;
     };
     // A NOP-Out ping of ours (ITT != 0xffffffff) awaiting its NOP-In (RFC 3720 §10.19).
     struct Ping {
@@ -220,6 +271,9 @@ private:
     std::uint32_t send_tmf(iscsi::TmfFunction fn, std::vector<std::uint32_t> tasks, std::uint32_t ref_itt, std::uint32_t ref_cmdsn);
     void recover(std::string why);
     void watchdog();
+    void start_workload();         // the LU is known (READ CAPACITY, MODE SENSE): run
+    void written(const Op& op, std::uint64_t gen);   // a write of gen acknowledged: shadow, durability
+    void forget(Op& op);           // what it may have changed is unknown until written again
     void end_unanswered(Op& op);   // a command ended without a response
     void lose(Op& op);             // ... because its session ended
     void relogin_later(bool discovery = false);  // the session is over: log in again
@@ -233,7 +287,22 @@ private:
     void on_nop_in(iscsi::Pdu& pdu);
     void on_reject(iscsi::Pdu& pdu);
     void maybe_finish();
+
+    // UNMAP, COMPARE AND WRITE, persistent reservations (initiator_scsi.cpp).
+    bool prepare_scsi_op(Op& op);                 // its data; false: it became another kind
+    void register_shared(Op& op);                 // a shared region's modification is sent
+    void fill_cdb_scsi(const Op& op, iscsi::ScsiCommandPdu& c);
+    // The answers; each returns true if it dealt with the completion.
+    bool complete_scsi(std::shared_ptr<Op> op, std::uint8_t status, std::span<const std::byte> sense);
+    void shared_read(const Op& op);               // a read of a shared region, judged
+    void shared_end(Op& op, SharedBlocks::Outcome outcome, bool miscompared = false);
+    void pr_ended(Op& op, std::optional<std::uint8_t> status, std::span<const std::byte> sense);
+    void pr_in_check(const Op& op);
+    PrOracle::Access access_of(const Op& op) const;
+    bool must_have_conflicted(const Op& op);       // GOOD where a reservation excluded it
     void data_error(std::string why);
+    // "data verification failed at LBA n: expected ..., found ...", for a block that failed check_block.
+    std::string mismatch(std::uint64_t lba, std::span<const std::byte> got) const;
     void superseded_closed();
     void end_after_logout();   // the session's Logout Response is in: done (once old connections are closed)
 
@@ -321,7 +390,21 @@ private:
     bool closed_by_us_ = false;                 // the current stream was closed after its logout
     std::vector<std::shared_ptr<Superseded>> superseded_;
     bool logout_answered_ = false;         // the final Logout Response came; waiting for superseded_
+
+    // UNMAP, COMPARE AND WRITE, persistent reservations.
+    bool lbpme_ = false, lbprz_ = false;   // READ CAPACITY(16): thin provisioned; unmapped blocks read zeros
+    std::unordered_set<std::uint64_t> unmapped_;   // blocks whose last acknowledged change was an UNMAP
+    std::shared_ptr<PrOracle> pr_;
+    std::shared_ptr<SharedBlocks> shared_;
+    struct Belief {
+        std::uint64_t version = 0;
+        Nanos from{0};                     // when the operation that showed it was sent
+    };
+    std::unordered_map<std::uint64_t, Belief> belief_;   // shared region: what this host last saw per block
+    std::deque<std::shared_ptr<Op>> pr_queue_;           // PERSISTENT RESERVE commands waiting for the window
+    std::deque<std::uint64_t> recheck_;    // slots a RESERVATION CONFLICT kept unwritten: read them back
 };
+
 
 // Small helpers the initiator's files share.
 namespace detail {

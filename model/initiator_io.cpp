@@ -27,8 +27,24 @@ bool Initiator::next_op(Op& op) {
         op.lba = first + ((issued_ % half) % slots) * bpo;
     } else {
         const std::uint64_t r = rng_.below(100);
-        op.kind = r < wl_.read_pct ? Op::Kind::read : r < wl_.read_pct + wl_.verify_pct ? Op::Kind::verify : Op::Kind::write;
+        const std::uint64_t verify_to = wl_.read_pct + wl_.verify_pct, unmap_to = verify_to + wl_.unmap_pct;
+        op.kind = r < wl_.read_pct   ? Op::Kind::read
+                  : r < verify_to    ? Op::Kind::verify
+                  : r < unmap_to     ? Op::Kind::unmap
+                  : r < unmap_to + wl_.caw_pct ? Op::Kind::caw
+                                               : Op::Kind::write;
         bool found = false;
+        // A write that met RESERVATION CONFLICT is chased by a read of its blocks: they
+        // must hold what they held before (SPC-4 §5.13.1: a conflicting command is not
+        // performed).
+        while (!found && !recheck_.empty()) {
+            const std::uint64_t lba = recheck_.front();
+            recheck_.pop_front();
+            if (busy_.count(lba)) continue;
+            op.kind = Op::Kind::read;
+            op.lba = lba;
+            op.recheck = found = true;
+        }
         for (int attempt = 0; attempt < 32 && !found; ++attempt) {
             const std::uint64_t slot = wl_.pattern == Workload::Pattern::sequential ? (seq_next_++ % slots) : rng_.below(slots);
             op.lba = first + slot * bpo;
@@ -42,6 +58,13 @@ bool Initiator::next_op(Op& op) {
 }
 
 void Initiator::issue() {
+    // PERSISTENT RESERVE commands of the fault plan go first, as the window allows.
+    while (phase_ == Phase::Running && !pr_queue_.empty() && sn_le(cmdsn_, maxcmdsn_)) {
+        auto op = pr_queue_.front();
+        pr_queue_.pop_front();
+        prepare_scsi_op(*op);
+        send_command(op);
+    }
     while (phase_ == Phase::Running && issued_ < wl_.ops && ops_.size() < wl_.queue_depth && sn_le(cmdsn_, maxcmdsn_)) {
         if (wl_.sync_every && since_sync_ >= wl_.sync_every) {
             // SYNCHRONIZE CACHE(10) of the whole LU: every write acknowledged so far is
@@ -58,6 +81,9 @@ void Initiator::issue() {
         ++issued_;
         ++since_sync_;
         if (op->kind == Op::Kind::write && wl_.fua_pct) op->fua = rng_.below(100) < wl_.fua_pct;
+        // A VERIFY of a shared block expects one version where a race may have put another.
+        if (shared_ && op->kind == Op::Kind::verify) op->kind = Op::Kind::read;
+        if (op->kind == Op::Kind::unmap || op->kind == Op::Kind::caw) prepare_scsi_op(*op);
         if (op->kind == Op::Kind::verify)
             for (std::uint32_t b = 0; b < op->blocks; ++b)
                 if (uncertain_.count(op->lba + b)) {
@@ -66,7 +92,8 @@ void Initiator::issue() {
                 }
         if (op->kind == Op::Kind::write || op->kind == Op::Kind::verify) {
             op->out = std::make_shared<Bytes>(std::size_t{op->blocks} * block_len_);
-            const std::uint64_t gen = op->kind == Op::Kind::write ? ++gen_ : 0;
+            const std::uint64_t gen = op->kind != Op::Kind::write ? 0 : shared_ ? shared_->next_version() : ++gen_;
+            op->version = gen;
             for (std::uint32_t b = 0; b < op->blocks; ++b) {
                 auto it = shadow_.find(op->lba + b);
                 std::uint64_t g = op->kind == Op::Kind::write ? gen : (it == shadow_.end() ? 0 : it->second);
@@ -79,6 +106,7 @@ void Initiator::issue() {
                 fill_block(op->lba + b, g, std::span<std::byte>(op->out->data() + b * block_len_, block_len_));
             }
         }
+        register_shared(*op);
         send_command(op);
         if (wl_.abort_every && issued_ % wl_.abort_every == 0) send_abort(*op);
     }
@@ -86,7 +114,7 @@ void Initiator::issue() {
 
 void Initiator::maybe_finish() {
     if (phase_ != Phase::Running) return;
-    if (completed_ >= wl_.ops && ops_.empty() && aborts_.empty()) {
+    if (completed_ >= wl_.ops && ops_.empty() && aborts_.empty() && pr_queue_.empty()) {
         // Pings and a Text Request still out are waited for; then what a misbehaving
         // initiator does once idle; then the logout.
         if (!pings_.empty() || midway_text_itt_ != 0) return;
@@ -135,6 +163,10 @@ void Initiator::send_command(std::shared_ptr<Op> op) {
             c.write = op->kind != Op::Kind::read;
             c.expected_data_transfer_length = len;
             break;
+        case Op::Kind::unmap:
+        case Op::Kind::caw:
+        case Op::Kind::pr_out:
+        case Op::Kind::pr_in: fill_cdb_scsi(*op, c); break;
     }
     ops_[op->itt] = op;
     op->power_epoch = power_epoch_;
@@ -145,7 +177,7 @@ void Initiator::send_command(std::shared_ptr<Op> op) {
     if (c.write) {
         // RFC 3720 §10.3: immediate data up to FirstBurstLength and the target's
         // MaxRecvDataSegmentLength; unsolicited Data-Out after it up to FirstBurstLength.
-        const std::uint32_t first_burst = std::min(first_burst_, len);
+        const std::uint32_t first_burst = std::min(first_burst_, c.expected_data_transfer_length);
         std::uint32_t n = immediate_data_ ? std::min(first_burst, target_mrdsl_) : 0;
         imm.assign(op->out->begin(), op->out->begin() + n);
         op->unsolicited_sent = n;
@@ -270,11 +302,12 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
         // RFC 3720 §10.14: the Logout ended this write before all its data came; it can
         // have no status.
         error("a response for write " + hex(op->itt) + ", whose Data-Out a Logout interrupted");
-        if (op->kind == Op::Kind::write) unknown(op->lba, op->blocks);
+        if (op->modifies()) forget(*op);
         if (op->workload()) ++completed_;
         return maybe_finish();
     }
     if (op->excess) return check_excess_outcome(op, status, sense);
+    if (complete_scsi(op, status, sense)) return;
     if (status != 0) {
         const detail::SenseCode sc = detail::sense_code(sense);
         const int key = sc.key;
@@ -306,7 +339,9 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
                 // SBC-3 §4.17 (SPC-4 Annex D): a write that fails on the medium reports
                 // WRITE ERROR (0x0C00); a read or a VERIFY that reads it, UNRECOVERED READ
                 // ERROR (0x1100).
-                const bool writing = op->kind == Op::Kind::write;
+                // COMPARE AND WRITE reads, then writes: either.
+                const bool writing = op->kind == Op::Kind::write || op->kind == Op::Kind::unmap ||
+                                     (op->kind == Op::Kind::caw && sc.asc == 0x0c);
                 const int want = writing ? 0x0c : 0x11;
                 if (sc.asc != want)
                     error(std::string("MEDIUM ERROR on a ") + (writing ? "write" : "read") + " with ASC " + hex(sc.asc) +
@@ -314,7 +349,7 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
                 else
                     ++stats_.seen[writing ? "write_errors" : "read_errors"];
             }
-            if (op->kind == Op::Kind::write) unknown(op->lba, op->blocks);
+            if (op->modifies()) forget(*op);
             if (op->workload()) ++completed_;
             return maybe_finish();
         }
@@ -328,6 +363,15 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
                 lun_blocks_ = ld64(op->in, 0) + 1;
                 block_len_ = ld32(op->in, 8);
                 stats_.negotiated["block_size"] = std::to_string(block_len_);
+                // SBC-3 §5.16.2: LBPME (byte 14 bit 7), thin provisioning is on; LBPRZ (bit
+                // 6), an unmapped block reads back as zeros.
+                lbpme_ = op->in.size() >= 15 && (ld8(op->in, 14) & 0x80);
+                lbprz_ = op->in.size() >= 15 && (ld8(op->in, 14) & 0x40);
+                if (wl_.unmap_pct && !lbpme_)
+                    return fail("the workload has UNMAP, but READ CAPACITY(16) reports LBPME=0: the LU is not thin provisioned "
+                                "(thin_provisioned 1)");
+                if (wl_.unmap_pct && shared_ && !lbprz_)
+                    return fail("UNMAP in a shared region needs LBPRZ=1 (unmapped blocks read zeros); READ CAPACITY(16) reports 0");
                 {
                     auto ms = std::make_shared<Op>();
                     ms->kind = Op::Kind::mode_sense;
@@ -341,14 +385,7 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
                 const std::size_t at = 4 + bdl;
                 if (op->in.size() < at + 3 || (ld8(op->in, at) & 0x3f) != 0x08) return fail("no caching page in MODE SENSE");
                 stats_.write_cache = ld8(op->in, at + 2) & 0x04;
-                phase_ = Phase::Running;
-                last_rx_ = kernel_.now();
-                if (cfg_.command_timeout.count() > 0 && !watchdog_armed_) {
-                    watchdog_armed_ = true;
-                    watchdog();
-                }
-                if (wl_.ops == 0) return logout();
-                return maybe_finish();
+                return start_workload();
             }
             case Op::Kind::sync:
                 ++stats_.syncs;
@@ -363,55 +400,80 @@ void Initiator::complete(std::shared_ptr<Op> op, std::uint8_t status, std::span<
                 ++stats_.reads;
                 stats_.bytes_read += op->in.size();
                 if (wl_.verify_data) {
-                    for (std::uint32_t b = 0; b < op->blocks; ++b) {
+                    bool good = true;
+                    for (std::uint32_t b = 0; b < op->blocks && good; ++b) {
                         if (op->in.size() < (b + 1) * block_len_ ||
                             !check_block(op->lba + b, std::span<const std::byte>(op->in).subspan(b * block_len_, block_len_),
                                          op->power_epoch == power_epoch_)) {
-                            data_error("data verification failed at LBA " + std::to_string(op->lba + b));
-                            break;
+                            data_error(mismatch(op->lba + b, std::span<const std::byte>(op->in).subspan(
+                                                                 std::min<std::size_t>(op->in.size(), b * block_len_))) +
+                                       (op->recheck ? " (read back after a write that met RESERVATION CONFLICT: it landed)" : ""));
+                            good = false;
+                        } else if (!unmapped_.empty() && unmapped_.count(op->lba + b)) {
+                            ++stats_.seen["unmapped_reads_zero"];   // zeros, as LBPRZ=1 promises
                         }
                     }
+                    if (good && op->recheck) ++stats_.seen["conflicted_writes_read_back"];
                 }
                 break;
             }
-            case Op::Kind::write: {
+            case Op::Kind::write:
                 ++stats_.writes;
                 stats_.bytes_written += op->out->size();
-                const std::uint64_t gen = ld64(*op->out, 8);
-                // Durable now if the write cache is off or the write had FUA; otherwise once
-                // a SYNCHRONIZE CACHE issued after this acknowledgement completes.
-                const bool durable = !stats_.write_cache || op->fua;
-                const bool crossed_a_loss = op->power_epoch != power_epoch_;
-                for (std::uint32_t b = 0; b < op->blocks; ++b) {
-                    const std::uint64_t lba = op->lba + b;
-                    shadow_[lba] = gen;
-                    uncertain_.erase(lba);
-                    if (durable) {
-                        durable_[lba] = gen;
-                        continue;
-                    }
-                    if (crossed_a_loss) {
-                        // It may have reached the cache before the loss and gone with it:
-                        // no later SYNCHRONIZE CACHE can make it durable.
-                        uncertain_[lba] = {durable_gen(lba), gen};
-                        continue;
-                    }
-                    acked_log_.emplace_back(lba, gen);
-                }
-                // Without SYNCHRONIZE CACHE the log only grows: forget its oldest entries
-                // (those writes are then never counted durable: the check only loosens).
-                while (acked_log_.size() > (1u << 20)) {
-                    acked_log_.pop_front();
-                    ++log_base_;
-                }
+                written(*op, ld64(*op->out, 8));
                 break;
-            }
             case Op::Kind::verify: ++stats_.verifies; break;
             case Op::Kind::tur: break;
+            // complete_scsi() answers these.
+            case Op::Kind::unmap:
+            case Op::Kind::caw:
+            case Op::Kind::pr_out:
+            case Op::Kind::pr_in: break;
         }
     }
     if (op->workload()) ++completed_;
     maybe_finish();
+}
+
+void Initiator::start_workload() {
+    phase_ = Phase::Running;
+    last_rx_ = kernel_.now();
+    if (cfg_.command_timeout.count() > 0 && !watchdog_armed_) {
+        watchdog_armed_ = true;
+        watchdog();
+    }
+    if (wl_.ops == 0) return logout();
+    maybe_finish();
+}
+
+void Initiator::written(const Op& op, std::uint64_t gen) {
+    // Durable now if the write cache is off or the write had FUA; otherwise once a
+    // SYNCHRONIZE CACHE issued after this acknowledgement completes.
+    const bool durable = !stats_.write_cache || op.fua;
+    const bool crossed_a_loss = op.power_epoch != power_epoch_;
+    for (std::uint32_t b = 0; b < op.blocks; ++b) {
+        const std::uint64_t lba = op.lba + b;
+        shadow_[lba] = gen;
+        uncertain_.erase(lba);
+        unmapped_.erase(lba);
+        if (durable) {
+            durable_[lba] = gen;
+            continue;
+        }
+        if (crossed_a_loss) {
+            // It may have reached the cache before the loss and gone with it: no later
+            // SYNCHRONIZE CACHE can make it durable.
+            uncertain_[lba] = {durable_gen(lba), gen};
+            continue;
+        }
+        acked_log_.emplace_back(lba, gen);
+    }
+    // Without SYNCHRONIZE CACHE the log only grows: forget its oldest entries (those
+    // writes are then never counted durable: the check only loosens).
+    while (acked_log_.size() > (1u << 20)) {
+        acked_log_.pop_front();
+        ++log_base_;
+    }
 }
 
 }  // namespace iscsilab::model

@@ -25,6 +25,7 @@ void Initiator::unknown(std::uint64_t lba, std::uint32_t blocks) {
     for (std::uint32_t b = 0; b < blocks; ++b) {
         shadow_[lba + b] = kUnknown;
         uncertain_.erase(lba + b);
+        unmapped_.erase(lba + b);
     }
 }
 
@@ -34,9 +35,18 @@ std::uint64_t Initiator::durable_gen(std::uint64_t lba) const {
 }
 
 void Initiator::power_lost() {
-    for (const auto& [block, gen] : shadow_) {
+    for (auto& [block, gen] : shadow_) {
         if (gen == kUnknown) continue;
-        if (const std::uint64_t lo = durable_gen(block); lo != gen) uncertain_[block] = {lo, gen};
+        const std::uint64_t lo = durable_gen(block);
+        if (!unmapped_.empty() && unmapped_.count(block)) {
+            // Unmapped: the UNMAP may sit in a cache the loss took (the oracle never counts
+            // an UNMAP durable), so zeros, or any version a flush made durable before it:
+            // unknown until written again.
+            gen = kUnknown;
+            unmapped_.erase(block);
+            continue;
+        }
+        if (lo != gen) uncertain_[block] = {lo, gen};
     }
     // A SYNCHRONIZE CACHE still running flushes a cache that is no longer there: it makes
     // nothing acknowledged before the loss durable.
@@ -45,6 +55,9 @@ void Initiator::power_lost() {
     // A write still in flight may have reached the cache before the loss: its
     // acknowledgement (checked against the epoch) does not prove it is there.
     ++power_epoch_;
+    // A shared region's oracle judges no interval with a loss in it (every initiator
+    // tells it; one is enough).
+    if (shared_) shared_->power_lost(kernel_.now());
 }
 
 bool Initiator::check_block(std::uint64_t lba, std::span<const std::byte> got, bool settle) {
@@ -75,6 +88,35 @@ bool Initiator::check_block(std::uint64_t lba, std::span<const std::byte> got, b
     if (s != shadow_.end() && s->second == kUnknown) return true;  // after an abort or recovery
     fill_block(lba, s == shadow_.end() ? 0 : s->second, want);
     return std::equal(want.begin(), want.end(), got.begin());
+}
+
+std::string Initiator::mismatch(std::uint64_t lba, std::span<const std::byte> got) const {
+    std::string want;
+    if (auto u = uncertain_.find(lba); u != uncertain_.end()) {
+        want = "a version from " + std::to_string(u->second.first) + " to " + std::to_string(u->second.second) + " (after a power loss)";
+    } else {
+        auto s = shadow_.find(lba);
+        const std::uint64_t g = s == shadow_.end() ? 0 : s->second;
+        want = g != 0 ? "version " + std::to_string(g)
+               : unmapped_.count(lba) ? std::string("zeros (unmapped; LBPRZ=1)")
+                                      : std::string("zeros (never written)");
+    }
+    std::string found;
+    if (got.size() < block_len_) {
+        found = std::to_string(got.size()) + " bytes";
+    } else {
+        got = got.first(block_len_);
+        if (std::all_of(got.begin(), got.end(), [](std::byte b) { return b == std::byte{0}; })) {
+            found = "zeros";
+        } else {
+            const std::uint64_t tag_lba = ld64(got, 0), tag_gen = ld64(got, 8);
+            Bytes whole(block_len_);
+            fill_block(tag_lba, tag_gen, whole);
+            found = "the tag of LBA " + std::to_string(tag_lba) + ", version " + std::to_string(tag_gen) +
+                    (std::equal(whole.begin(), whole.end(), got.begin()) ? "" : " (not whole: a torn or foreign block)");
+        }
+    }
+    return "data verification failed at LBA " + std::to_string(lba) + " (" + cfg_.name + "): expected " + want + ", found " + found;
 }
 
 void Initiator::data_error(std::string why) {

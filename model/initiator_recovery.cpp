@@ -11,9 +11,11 @@ using namespace iscsilab::iscsi;
 using detail::hex;
 
 void Initiator::end_unanswered(Op& op) {
-    // The command ended without telling how far it got: an interrupted write leaves its
-    // blocks unknown until they are written again.
-    if (op.kind == Op::Kind::write) unknown(op.lba, op.blocks);
+    // The command ended without telling how far it got: an interrupted write (UNMAP,
+    // COMPARE AND WRITE) leaves its blocks unknown until they are written again, an
+    // interrupted PERSISTENT RESERVE OUT the LU's reservations.
+    if (op.modifies()) forget(op);
+    if (op.kind == Op::Kind::pr_out) pr_ended(op, std::nullopt, {});
     if (op.workload()) {
         busy_.erase(op.lba);
         ++completed_;

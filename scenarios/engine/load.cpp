@@ -85,6 +85,20 @@ std::uint64_t number_of(const YAML::Node& n, const std::string& where) {
     if (!v) throw LoadError{where + ": expected a whole number"};
     return *v;
 }
+// A reservation key (SPC-4 §6.16.3: 8 bytes): decimal or 0x hex.
+std::uint64_t key_of(const YAML::Node& n, const std::string& where) {
+    const std::string v = str(n, where);
+    const bool hex = v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X');
+    const std::string digits = hex ? v.substr(2) : v;
+    if (digits.empty() || digits.size() > (hex ? 16u : 20u) ||
+        !std::all_of(digits.begin(), digits.end(), [hex](char c) { return hex ? std::isxdigit(static_cast<unsigned char>(c)) : std::isdigit(static_cast<unsigned char>(c)); }))
+        throw LoadError{where + ": expected a reservation key like 0xa1 (at most 8 bytes)"};
+    try {
+        return std::stoull(digits, nullptr, hex ? 16 : 10);
+    } catch (const std::exception&) {
+        throw LoadError{where + ": expected a reservation key like 0xa1 (at most 8 bytes)"};
+    }
+}
 bool flag_of(const YAML::Node& n, const std::string& where) {
     std::string v = str(n, where);
     if (v == "true" || v == "yes" || v == "Yes" || v == "1") return true;
@@ -106,7 +120,7 @@ model::Workload workload_of(const YAML::Node& w, const std::string& where) {
     model::Workload wl;
     if (!w) return wl;
     only(w, {"pattern", "read_pct", "verify_pct", "block_size", "queue_depth", "ops", "region_offset", "region",
-             "verify", "write_then_read", "abort_every", "sync_every", "fua_pct"},
+             "verify", "write_then_read", "abort_every", "sync_every", "fua_pct", "unmap_pct", "caw_pct"},
          where);
     if (w["pattern"]) {
         std::string p = str(w["pattern"], where + ".pattern");
@@ -116,7 +130,10 @@ model::Workload workload_of(const YAML::Node& w, const std::string& where) {
     }
     if (w["read_pct"]) wl.read_pct = static_cast<std::uint32_t>(number_of(w["read_pct"], where + ".read_pct"));
     if (w["verify_pct"]) wl.verify_pct = static_cast<std::uint32_t>(number_of(w["verify_pct"], where + ".verify_pct"));
-    if (wl.read_pct + wl.verify_pct > 100) throw LoadError{where + ": read_pct + verify_pct over 100"};
+    if (w["unmap_pct"]) wl.unmap_pct = static_cast<std::uint32_t>(number_of(w["unmap_pct"], where + ".unmap_pct"));
+    if (w["caw_pct"]) wl.caw_pct = static_cast<std::uint32_t>(number_of(w["caw_pct"], where + ".caw_pct"));
+    if (std::uint64_t{wl.read_pct} + wl.verify_pct + wl.unmap_pct + wl.caw_pct > 100)
+        throw LoadError{where + ": read_pct + verify_pct + unmap_pct + caw_pct over 100"};
     if (w["block_size"]) wl.block_size = static_cast<std::uint32_t>(size_of(w["block_size"], where + ".block_size"));
     if (w["queue_depth"]) wl.queue_depth = static_cast<std::uint32_t>(number_of(w["queue_depth"], where + ".queue_depth"));
     if (w["ops"]) wl.ops = number_of(w["ops"], where + ".ops");
@@ -135,7 +152,8 @@ model::Workload workload_of(const YAML::Node& w, const std::string& where) {
 faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
     faults::Fault out;
     only(f, {"kind", "at", "repeat", "every", "duration", "initiator", "direction", "count", "extra", "disk", "factor",
-             "offset", "length", "reads", "writes", "function", "kinds", "shift", "landed_pct", "what"},
+             "offset", "length", "reads", "writes", "function", "kinds", "shift", "landed_pct", "what", "action", "key",
+             "sa_key", "type"},
          where);
     if (!f["kind"]) throw LoadError{where + ": missing kind"};
     const std::string kind = str(f["kind"], where + ".kind");
@@ -144,7 +162,7 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
                         "' (expected link_stall, link_reset, corrupt, latency_spike, disk_slow, medium_error, "
                         "disk_offline, power_loss, tmf, crash, withhold_data, freeze, logout, pdu_cut, bandwidth_drop, "
                         "write_error, torn_write, misdirected_write, misdirected_read, stuck_delivery, duplicate_isid, "
-                        "nop_storm, bhs_corrupt, misbehave or random)"};
+                        "nop_storm, bhs_corrupt, misbehave, pr or random)"};
     if (!f["at"]) throw LoadError{where + ": missing at (a time, or [earliest, latest])"};
     if (f["at"].IsSequence()) {
         if (f["at"].size() != 2) throw LoadError{where + ".at: expected [earliest, latest]"};
@@ -207,6 +225,34 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
                                     "target_warm_reset or target_cold_reset"};
     }
     using K = faults::Kind;
+    const bool pr_field = f["action"] || f["key"] || f["sa_key"] || f["type"];
+    if (pr_field && out.kind != K::pr) throw LoadError{where + ": action, key, sa_key and type are for kind pr"};
+    if (out.kind == K::pr) {
+        // SPC-4 §6.16: the PERSISTENT RESERVE OUT's service action and parameter list.
+        if (!f["action"]) throw LoadError{where + ": pr needs an action"};
+        const std::string a = str(f["action"], where + ".action");
+        if (!model::pr_action_from_string(a, out.pr.action))
+            throw LoadError{where + ".action: expected register, register_and_ignore_existing_key, reserve, release, clear, "
+                                    "preempt or preempt_and_abort"};
+        if (f["key"]) {
+            out.pr.key = key_of(f["key"], where + ".key");
+            out.pr_key_given = true;
+        }
+        if (f["sa_key"]) out.pr.sa_key = key_of(f["sa_key"], where + ".sa_key");
+        if (f["type"]) {
+            const std::string t = str(f["type"], where + ".type");
+            if (!model::pr_type_from_string(t, out.pr.type))
+                throw LoadError{where + ".type: expected write_exclusive, exclusive_access, write_exclusive_registrants_only, "
+                                        "exclusive_access_registrants_only, write_exclusive_all_registrants or "
+                                        "exclusive_access_all_registrants"};
+        }
+        const auto act = out.pr.action;
+        const bool typed = act == model::PrAction::reserve || act == model::PrAction::release ||
+                           act == model::PrAction::preempt || act == model::PrAction::preempt_and_abort;
+        if (typed && !f["type"]) throw LoadError{where + ": pr " + a + " needs a type"};
+        if ((act == model::PrAction::preempt || act == model::PrAction::preempt_and_abort) && !f["sa_key"])
+            throw LoadError{where + ": pr " + a + " needs sa_key (the key preempted)"};
+    }
     if (f["kinds"]) {
         if (out.kind != K::random) throw LoadError{where + ".kinds: only for kind random"};
         for (const auto& k : f["kinds"]) {
@@ -218,6 +264,7 @@ faults::Fault fault_of(const YAML::Node& f, const std::string& where) {
             // random it would fail the runs that draw it and leave the others unexpecting.
             if (c == K::misdirected_write || c == K::misdirected_read)
                 throw LoadError{where + ".kinds: " + name + " cannot be drawn at random (its scenario expects the data checks to catch it)"};
+            if (c == K::pr) throw LoadError{where + ".kinds: pr cannot be drawn at random (its steps make a sequence)"};
             out.choices.push_back(c);
         }
     }
@@ -310,13 +357,15 @@ std::string load_node(const std::function<YAML::Node()>& read, const std::string
         int k = 0;
         for (const auto& i : y["initiators"]) {
             const std::string where = "initiators[" + std::to_string(k++) + "]";
-            only(i, {"name", "target", "lun", "keys", "discovery", "workload", "count", "command_timeout", "max_recoveries"}, where);
+            only(i, {"name", "target", "lun", "keys", "discovery", "workload", "count", "command_timeout", "max_recoveries", "shared"},
+                 where);
             InitiatorSpec spec;
             if (i["name"]) spec.config.name = str(i["name"], where + ".name");
             if (i["target"]) spec.config.target = str(i["target"], where + ".target");
             if (i["lun"]) spec.config.lun = static_cast<std::uint32_t>(number_of(i["lun"], where + ".lun"));
             if (i["discovery"]) spec.config.discovery = flag_of(i["discovery"], where + ".discovery");
             if (i["count"]) spec.count = static_cast<std::uint32_t>(number_of(i["count"], where + ".count"));
+            if (i["shared"]) spec.shared = flag_of(i["shared"], where + ".shared");
             if (i["command_timeout"]) spec.config.command_timeout = duration_of(i["command_timeout"], where + ".command_timeout");
             if (i["max_recoveries"])
                 spec.config.max_recoveries = static_cast<std::uint32_t>(number_of(i["max_recoveries"], where + ".max_recoveries"));
@@ -335,7 +384,7 @@ std::string load_node(const std::function<YAML::Node()>& read, const std::string
             only(e, {"negotiated", "min_r2ts", "max_r2ts", "min_data_in", "min_ops", "min_aborted", "discovered",
                      "min_recoveries", "max_recoveries", "min_lost", "min_medium_errors", "min_device_errors",
                      "min_reverted", "max_reverted", "min_syncs", "min_timed_out", "min_relogins", "min_data_errors",
-                     "seen"},
+                     "min_unmaps", "min_caws", "min_miscompares", "min_reservation_conflicts", "seen"},
                  "expect");
             for (auto [key, slot] : {std::pair{"min_aborted", &s.expect.min_aborted},
                                      std::pair{"min_r2ts", &s.expect.min_r2ts},
@@ -352,7 +401,11 @@ std::string load_node(const std::function<YAML::Node()>& read, const std::string
                                      std::pair{"min_syncs", &s.expect.min_syncs},
                                      std::pair{"min_timed_out", &s.expect.min_timed_out},
                                      std::pair{"min_relogins", &s.expect.min_relogins},
-                                     std::pair{"min_data_errors", &s.expect.min_data_errors}})
+                                     std::pair{"min_data_errors", &s.expect.min_data_errors},
+                                     std::pair{"min_unmaps", &s.expect.min_unmaps},
+                                     std::pair{"min_caws", &s.expect.min_caws},
+                                     std::pair{"min_miscompares", &s.expect.min_miscompares},
+                                     std::pair{"min_reservation_conflicts", &s.expect.min_reservation_conflicts}})
                 if (e[key]) *slot = number_of(e[key], std::string("expect.") + key);
             if (e["negotiated"])
                 for (const auto& kv : e["negotiated"]) s.expect.negotiated[kv.first.as<std::string>()] = kv.second.as<std::string>();

@@ -183,19 +183,31 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
     };
 
     std::vector<std::shared_ptr<model::Initiator>> inits;
+    // The oracles initiators share: the persistent reservations of each LU (by target and
+    // LUN) as all of them know it, and the blocks of a region its copies share.
+    std::map<std::pair<std::string, std::uint32_t>, std::shared_ptr<model::PrOracle>> reservations;
+    auto pr_oracle = [&reservations](const model::InitiatorConfig& c) {
+        auto& o = reservations[{c.target, c.lun}];
+        if (!o) o = std::make_shared<model::PrOracle>();
+        return o;
+    };
     std::uint32_t host = 10;
     for (const auto& spec : s.initiators) {
+        auto blocks = spec.shared ? std::make_shared<model::SharedBlocks>() : nullptr;
         for (std::uint32_t k = 0; k < spec.count; ++k) {
             model::InitiatorConfig cfg = spec.config;
             model::Workload wl = spec.workload;
             if (spec.count > 1) {
                 cfg.name += ":" + std::to_string(k);
                 cfg.isid[5] = static_cast<std::byte>(k + 1);
-                // Each copy works its own slice of the region, so verification is exact.
+                // Each copy works its own slice of the region, so verification is exact;
+                // or they all work the same one, judged by one shared oracle.
                 if (wl.region_length == 0) wl.region_length = 64ull << 20;
-                wl.region_offset += k * wl.region_length;
+                if (!spec.shared) wl.region_offset += k * wl.region_length;
             }
             inits.push_back(std::make_shared<model::Initiator>(*kernel, connector(host++), cfg, wl, seed));
+            inits.back()->set_pr_oracle(pr_oracle(cfg));
+            if (blocks) inits.back()->set_shared_blocks(blocks);
             host_faults.push_back(std::make_shared<sim::LinkFaults>());
         }
     }
@@ -251,10 +263,13 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
         pw.block_size = 512;
         pw.region_length = 0;
         auto probe = std::make_shared<model::Initiator>(*kernel, connector(250), pc, pw, seed);
+        // An exclusive access reservation the run left refuses the probe's READ: that
+        // RESERVATION CONFLICT (which the oracle judges) is an answer too.
+        probe->set_pr_oracle(pr_oracle(pc));
         kernel->post([probe] { probe->start(); });
         const Nanos until = kernel->now() + std::chrono::seconds(5);
         while (kernel->now() < until && !probe->finished() && !kernel->idle()) kernel->run(slice);
-        probe_ok = probe->finished() && !probe->failed() && probe->stats().reads == 1;
+        probe_ok = probe->finished() && !probe->failed() && probe->stats().reads + probe->stats().reservation_conflicts == 1;
         if (!probe_ok) failed("the target did not answer a fresh login and READ after the run");
         kernel->run(std::chrono::milliseconds(10));  // let the probe's logout settle
     }
@@ -265,7 +280,7 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
         const std::string who = "initiator " + std::to_string(n);
         if (!i.finished()) failed(who + " did not finish in " + std::to_string(s.duration.count() / 1e9) + " s: " + i.describe());
         for (const auto& e : st.errors) failed(who + ": " + e);
-        res.ops += st.reads + st.writes + st.verifies;
+        res.ops += st.reads + st.writes + st.verifies + st.unmaps + st.caws;
         res.bytes += st.bytes_read + st.bytes_written;
         res.initiator_pdus += st.pdus_sent;
         res.target_pdus += st.pdus_received;
@@ -305,6 +320,10 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
             sum.timed_out += st.timed_out;
             sum.relogins += st.relogins;
             sum.data_errors += st.data_errors;
+            sum.unmaps += st.unmaps;
+            sum.caws += st.caws;
+            sum.miscompares += st.miscompares;
+            sum.reservation_conflicts += st.reservation_conflicts;
             for (const auto& [k, v] : st.seen) sum.seen[k] += v;
         }
         for (const auto& [k, v] : injector.seen()) sum.seen[k] += v;
@@ -332,6 +351,10 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
         at_least(s.expect.min_timed_out, sum.timed_out, "commands timed out");
         at_least(s.expect.min_relogins, sum.relogins, "logouts during I/O followed by a new login");
         at_least(s.expect.min_data_errors, sum.data_errors, "data-verification failures");
+        at_least(s.expect.min_unmaps, sum.unmaps, "UNMAP commands completed");
+        at_least(s.expect.min_caws, sum.caws, "COMPARE AND WRITE commands completed GOOD");
+        at_least(s.expect.min_miscompares, sum.miscompares, "COMPARE AND WRITE miscompares");
+        at_least(s.expect.min_reservation_conflicts, sum.reservation_conflicts, "RESERVATION CONFLICTs");
         for (const auto& [k, v] : s.expect.seen) at_least(v, sum.seen[k], k.c_str());
         for (const auto& t : s.expect.discovered)
             if (std::find(st0.targets_discovered.begin(), st0.targets_discovered.end(), t) == st0.targets_discovered.end())

@@ -21,6 +21,9 @@ struct InitiatorSpec {
     model::InitiatorConfig config;
     model::Workload workload;
     std::uint32_t count = 1;          // copies, each with its own name, ISID and region slice
+    // The copies work the same region, not a slice each (a COMPARE AND WRITE race): one
+    // SharedBlocks oracle judges what they read, write and compare there.
+    bool shared = false;
 };
 
 struct Expect {
@@ -37,6 +40,9 @@ struct Expect {
     // Data-verification failures the run must see (a misdirected write or read caught);
     // with it set they are counted, not failures.
     std::optional<std::uint64_t> min_data_errors;
+    // UNMAP and COMPARE AND WRITE completed GOOD, COMPARE AND WRITEs that miscompared,
+    // commands refused with RESERVATION CONFLICT.
+    std::optional<std::uint64_t> min_unmaps, min_caws, min_miscompares, min_reservation_conflicts;
     // At least this many of each named fault effect or RFC-checked answer (the fault
     // plan's and the initiators' counts: pdus_cut, bhs_closed, nop_pings_echoed, ...).
     std::map<std::string, std::uint64_t> seen;

@@ -95,7 +95,8 @@ std::size_t knob_count(const Scenario& s) {
         const model::Workload dw;
         const auto& w = i.workload;
         n += (w.abort_every != dw.abort_every) + (w.sync_every != dw.sync_every) + (w.fua_pct != dw.fua_pct) +
-             (w.verify_pct != dw.verify_pct) + (w.write_then_read != dw.write_then_read);
+             (w.verify_pct != dw.verify_pct) + (w.write_then_read != dw.write_then_read) + (w.unmap_pct != dw.unmap_pct) +
+             (w.caw_pct != dw.caw_pct);
     }
     return n;
 }
@@ -213,6 +214,8 @@ private:
             reset(&model::Workload::fua_pct, "no FUA");
             reset(&model::Workload::verify_pct, "no VERIFY");
             reset(&model::Workload::write_then_read, "no write-then-read");
+            reset(&model::Workload::unmap_pct, "no UNMAP");
+            reset(&model::Workload::caw_pct, "no COMPARE AND WRITE");
         }
         return any;
     }

@@ -24,6 +24,12 @@ std::string bps(double bits) {
     return buf;
 }
 
+std::string hex64(std::uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
 const char* direction_name(int d) { return d == 0 ? "to_target" : d == 1 ? "to_initiator" : "both"; }
 
 const char* tmf_name(iscsi::TmfFunction f) {
@@ -70,6 +76,9 @@ void write_workload(YAML::Emitter& y, const model::Workload& w) {
     y << YAML::Key << "abort_every" << YAML::Value << w.abort_every;
     y << YAML::Key << "sync_every" << YAML::Value << w.sync_every;
     y << YAML::Key << "fua_pct" << YAML::Value << w.fua_pct;
+    // Written only when on, so the scenarios written before them read as they did.
+    if (w.unmap_pct) y << YAML::Key << "unmap_pct" << YAML::Value << w.unmap_pct;
+    if (w.caw_pct) y << YAML::Key << "caw_pct" << YAML::Value << w.caw_pct;
     y << YAML::EndMap;
 }
 
@@ -105,6 +114,12 @@ void write_fault(YAML::Emitter& y, const faults::Fault& f) {
     if (f.shift != d.shift) y << YAML::Key << "shift" << YAML::Value << std::to_string(f.shift);
     if (f.landed_pct != d.landed_pct) y << YAML::Key << "landed_pct" << YAML::Value << f.landed_pct;
     if (f.what) y << YAML::Key << "what" << YAML::Value << faults::to_string(*f.what);
+    if (f.kind == faults::Kind::pr) {
+        y << YAML::Key << "action" << YAML::Value << model::to_string(f.pr.action);
+        if (f.pr_key_given) y << YAML::Key << "key" << YAML::Value << hex64(f.pr.key);
+        if (f.pr.sa_key != d.pr.sa_key) y << YAML::Key << "sa_key" << YAML::Value << hex64(f.pr.sa_key);
+        y << YAML::Key << "type" << YAML::Value << model::to_string(f.pr.type);
+    }
     if (!f.choices.empty()) {
         y << YAML::Key << "kinds" << YAML::Value << YAML::Flow << YAML::BeginSeq;
         for (auto k : f.choices) y << faults::to_string(k);
@@ -165,6 +180,7 @@ std::string write_scenario(const Scenario& s) {
         y << YAML::Key << "target" << YAML::Value << c.target;
         y << YAML::Key << "lun" << YAML::Value << c.lun;
         y << YAML::Key << "count" << YAML::Value << spec.count;
+        if (spec.shared) y << YAML::Key << "shared" << YAML::Value << "true";
         y << YAML::Key << "discovery" << YAML::Value << (c.discovery ? "true" : "false");
         if (c.command_timeout.count() > 0) y << YAML::Key << "command_timeout" << YAML::Value << ns(c.command_timeout);
         y << YAML::Key << "max_recoveries" << YAML::Value << c.max_recoveries;
@@ -196,6 +212,8 @@ std::string write_scenario(const Scenario& s) {
         {"min_reverted", &e.min_reverted},     {"max_reverted", &e.max_reverted},
         {"min_syncs", &e.min_syncs},           {"min_timed_out", &e.min_timed_out},
         {"min_relogins", &e.min_relogins},     {"min_data_errors", &e.min_data_errors},
+        {"min_unmaps", &e.min_unmaps},         {"min_caws", &e.min_caws},
+        {"min_miscompares", &e.min_miscompares}, {"min_reservation_conflicts", &e.min_reservation_conflicts},
     };
     for (const auto& [key, slot] : numbers) any = any || slot->has_value();
     any = any || !e.seen.empty();

@@ -121,6 +121,58 @@ BOOST_AUTO_TEST_CASE(disk_write_cache_flush_fua_and_power_loss) {
     BOOST_TEST(oob);
 }
 
+// target/ports.hpp: UNMAP makes a range read zeros (whole pages dropped, parts of pages
+// zeroed), durable only with FUA or without a write cache; WRITE SAME repeats one block;
+// provisioning() tells mapped from deallocated for GET LBA STATUS.
+BOOST_AUTO_TEST_CASE(disk_unmap_write_same_and_provisioning) {
+    Sim s;
+    model::SimDisk d(*s.k, model::DiskConfig{}, 1, "d");
+    Bytes data(16384, std::byte{0x5a}), block(512), out(16384);
+    for (std::size_t i = 0; i < block.size(); ++i) block[i] = static_cast<std::byte>(i);
+    d.submit({BlockOp::write, 0, 16384, data, true}, [](BlockStatus) {});   // durable
+    s.run();
+    // Deallocate 512 bytes in page 0 and all of page 1, through the volatile cache.
+    d.submit({BlockOp::unmap, 1024, 512, {}, false}, [](BlockStatus) {});
+    d.submit({BlockOp::unmap, 4096, 4096, {}, false}, [](BlockStatus) {});
+    s.run();
+    d.peek(0, out);
+    BOOST_TEST(static_cast<int>(out[1023]) == 0x5a);
+    BOOST_TEST(static_cast<int>(out[1024]) == 0);
+    BOOST_TEST(static_cast<int>(out[1535]) == 0);
+    BOOST_TEST(static_cast<int>(out[1536]) == 0x5a);
+    BOOST_TEST(static_cast<int>(out[4096]) == 0);
+    BOOST_TEST(static_cast<int>(out[8191]) == 0);
+    BOOST_TEST(static_cast<int>(out[8192]) == 0x5a);
+    std::vector<Extent> ext;
+    d.provisioning(0, 16384, 16, [&](BlockStatus, std::vector<Extent> e) { ext = std::move(e); });
+    s.run();
+    BOOST_REQUIRE(ext.size() == 3u);   // page 0 mapped (it keeps data), page 1 not, pages 2-3 mapped
+    BOOST_TEST((ext[0].mapped && ext[0].offset == 0 && ext[0].length == 4096));
+    BOOST_TEST((!ext[1].mapped && ext[1].offset == 4096 && ext[1].length == 4096));
+    BOOST_TEST((ext[2].mapped && ext[2].length == 8192));
+    // Not durable: a power loss brings the old data back.
+    d.power_loss();
+    d.peek(0, out);
+    BOOST_TEST(static_cast<int>(out[1024]) == 0x5a);
+    BOOST_TEST(static_cast<int>(out[4096]) == 0x5a);
+    // With FUA the deallocation is on the medium.
+    d.submit({BlockOp::unmap, 4096, 8192, {}, true}, [](BlockStatus) {});
+    s.run();
+    d.power_loss();
+    d.peek(0, out);
+    BOOST_TEST(static_cast<int>(out[4096]) == 0);
+    BOOST_TEST(static_cast<int>(out[12288]) == 0x5a);
+    // WRITE SAME: one block over 3 KiB, from offset 512.
+    d.submit({BlockOp::write_same, 512, 3072, block, true}, [](BlockStatus) {});
+    s.run();
+    d.peek(0, out);
+    BOOST_TEST(static_cast<int>(out[511]) == 0x5a);
+    BOOST_TEST(static_cast<int>(out[512]) == 0);
+    BOOST_TEST(static_cast<int>(out[512 + 511]) == 511 % 256);
+    BOOST_TEST(static_cast<int>(out[3072 + 5]) == 5);
+    BOOST_TEST(static_cast<int>(out[3584]) == 0x5a);
+}
+
 BOOST_AUTO_TEST_CASE(disk_partial_fua_write_keeps_the_rest_of_a_cached_page) {
     Sim s;
     model::SimDisk d(*s.k, model::DiskConfig{}, 1, "d");

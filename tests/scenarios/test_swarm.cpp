@@ -50,6 +50,33 @@ BOOST_AUTO_TEST_CASE(knobs_and_fault_kinds_vary) {
     BOOST_TEST(few > runs * 3 / 4, few << " of " << runs << " runs with at most 4 fault kinds");
 }
 
+// The SCSI scenarios' fields (unmap_pct, caw_pct, shared, the pr fault's action, keys and
+// type, min_unmaps ...) are written back exactly: a swarm over them (`iscsilab swarm
+// scenarios/scsi/...`) writes failing runs that replay.
+BOOST_AUTO_TEST_CASE(scsi_fields_round_trip) {
+    for (const char* f : {"01-pr-preempt-and-abort.yaml", "02-unmap-reads-zeros.yaml", "03-caw-race.yaml"}) {
+        Scenario s;
+        const std::string path = std::string(ISCSILAB_SOURCE_DIR) + "/scenarios/scsi/" + f;
+        BOOST_REQUIRE_MESSAGE(load_scenario(path, s).empty(), path);
+        const std::string text = write_scenario(s);
+        Scenario back;
+        const std::string err = load_scenario_text(text, f, back);
+        BOOST_REQUIRE_MESSAGE(err.empty(), err << "\n" << text);
+        back.name = s.name;
+        BOOST_TEST(write_scenario(back) == text, f);
+        const bool new_fields = text.find("unmap_pct") != std::string::npos || text.find("kind: pr") != std::string::npos ||
+                                text.find("caw_pct") != std::string::npos;
+        BOOST_TEST(new_fields, f);
+    }
+    Scenario pr;
+    BOOST_REQUIRE(load_scenario(std::string(ISCSILAB_SOURCE_DIR) + "/scenarios/scsi/01-pr-preempt-and-abort.yaml", pr).empty());
+    const auto& pa = pr.faults.faults.back();
+    BOOST_TEST((pa.pr.action == model::PrAction::preempt_and_abort));
+    BOOST_TEST(pa.pr.sa_key == 0xb1b1u);
+    BOOST_TEST(!pa.pr_key_given);
+    BOOST_TEST((pa.pr.type == model::PrType::write_exclusive_registrants_only));
+}
+
 // What the swarm writes for a failing run loads back to the very same run.
 BOOST_AUTO_TEST_CASE(written_scenarios_load_back_the_same) {
     for (std::uint64_t seed = 1; seed <= 40; ++seed) {

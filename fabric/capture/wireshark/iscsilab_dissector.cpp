@@ -36,6 +36,7 @@ const value_string kind_names[] = {
     {12, "logout during I/O"}, {14, "PDU cut (reset inside a PDU)"}, {15, "bandwidth drop"}, {16, "write error"},
     {17, "torn write at power loss"}, {18, "misdirected write"}, {19, "misdirected read"}, {20, "delivery stuck"},
     {21, "duplicate ISID login"}, {22, "NOP-Out storm"}, {23, "BHS bit flip"}, {24, "initiator misbehaves"},
+    {25, "persistent reserve out"},
     {0, nullptr},
 };
 const value_string direction_names[] = {
