@@ -116,11 +116,7 @@ PrOracle::Outcome PrOracle::apply(const State& s, const std::string& who, const 
     State& n = o.after;
     const auto mine = s.keys.find(who);
     const bool registered = mine != s.keys.end();
-    auto conflict = [&o, &s] {
-        o.status = kStatusReservationConflict;
-        o.after = s;
-        return o;
-    };
+    auto conflict = [&s] { return Outcome{kStatusReservationConflict, s}; };
     const bool holder = s.res && (all_registrants(s.res->type) ? registered : s.res->holder == who);
     switch (p.action) {
         case PrAction::register_key:

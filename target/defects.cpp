@@ -18,6 +18,7 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(Defect::count_)>
     "expcmdsn_on_immediate", "sync_skips_flush",     "tmf_before_tasks_end",
     "reinstate_without_wait", "unsolicited_by_datasn", "medium_error_as_hardware",
     "write_error_ignored",  "r2tsn_per_connection",  "datain_over_mrdsl",
+    "caw_not_atomic",       "pr_not_enforced",       "unmap_not_zeroed",
 };
 }  // namespace
 

@@ -30,6 +30,11 @@ enum class Defect : std::uint8_t {
     write_error_ignored,     // a write the block store failed is answered GOOD
     r2tsn_per_connection,    // R2TSN counts per connection, not per task
     datain_over_mrdsl,       // Data-In segments of at least 8 KiB whatever the initiator's MRDSL
+    // The SCSI commands beyond the basics; the default swarm mix sends none of them, so
+    // their scenarios (scenarios/scsi) catch them instead.
+    caw_not_atomic,          // COMPARE AND WRITE holds its blocks shared, not exclusive
+    pr_not_enforced,         // a registrants-only reservation lets unregistered nexuses write
+    unmap_not_zeroed,        // UNMAP answers GOOD and leaves the blocks as they were
     count_
 };
 

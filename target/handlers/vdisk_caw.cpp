@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "target/bytes.hpp"
+#include "target/defects.hpp"
 #include "target/handlers/vdisk.hpp"
 #include "target/handlers/vdisk_detail.hpp"
 
@@ -139,8 +140,10 @@ void Vdisk::compare_and_write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::
     const bool fua = (flags & 0x08) || !wce;
     // SBC-3 §5.2: read, compare and (if equal) write are one uninterrupted series of
     // actions: the range stays ours from before the read until the write is done.
+    const auto mode = defects::on(defects::Defect::caw_not_atomic) ? LbaRangeLock::Mode::shared
+                                                                   : LbaRangeLock::Mode::exclusive;
     under_range_lock(
-        lba, blocks, LbaRangeLock::Mode::exclusive,
+        lba, blocks, mode,
         [this, cmd, store, lba, bytes, fua](scsi::Completion locked_done) {
             auto current = std::make_shared<Bytes>(bytes);
             const std::uint64_t offset = lba * cfg_.blocksize;

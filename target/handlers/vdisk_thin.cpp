@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "target/bytes.hpp"
+#include "target/defects.hpp"
 #include "target/handlers/vdisk.hpp"
 #include "target/handlers/vdisk_detail.hpp"
 
@@ -44,7 +45,8 @@ struct UnmapRun {
 };
 
 void unmap_next(const std::shared_ptr<UnmapRun>& run) {
-    if (run->next == run->ranges.size()) return run->finished(BlockStatus::ok);
+    if (run->next == run->ranges.size() || defects::on(defects::Defect::unmap_not_zeroed))
+        return run->finished(BlockStatus::ok);
     const auto [off, len] = run->ranges[run->next++];
     run->store->submit(BlockRequest{BlockOp::unmap, off, len, {}, run->fua}, [run](BlockStatus st) {
         if (st != BlockStatus::ok) return run->finished(st);

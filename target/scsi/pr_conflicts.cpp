@@ -2,6 +2,7 @@
 #include "target/scsi/pr.hpp"
 
 #include "target/bytes.hpp"
+#include "target/defects.hpp"
 #include "target/scsi/pr_detail.hpp"
 #include "target/scsi/spc.hpp"
 
@@ -202,7 +203,8 @@ bool PersistentReservations::conflicts(const Nexus& n, const Command& cmd) const
     if (holds(reg)) return false;
     const PrType type = s_.res->type;
     // A registered nexus passes registrants only and all registrants reservations.
-    const bool registrant_passes = reg && (registrants_only(type) || all_registrants(type));
+    const bool registrant_passes = (reg || (defects::on(defects::Defect::pr_not_enforced) && registrants_only(type))) &&
+                                   (registrants_only(type) || all_registrants(type));
     switch (access) {
         case Access::Allowed: return false;
         case Access::Read: return !registrant_passes && exclusive_access(type);
