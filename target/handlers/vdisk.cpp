@@ -11,14 +11,6 @@
 
 namespace iscsilab::handlers {
 
-using scsi::Asc;
-using scsi::Command;
-using scsi::Sense;
-using scsi::SenseKey;
-using scsi::Status;
-namespace op = scsi::op;
-namespace asc = scsi::asc;
-
 namespace {
 
 bool parse_flag(const std::string& v, bool& out) {

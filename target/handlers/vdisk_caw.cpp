@@ -11,13 +11,6 @@
 
 namespace iscsilab::handlers {
 
-using scsi::Command;
-using scsi::Sense;
-using scsi::SenseKey;
-using scsi::Status;
-namespace op = scsi::op;
-namespace asc = scsi::asc;
-
 // ---- the LBA range lock ---------------------------------------------------------------
 
 bool LbaRangeLock::grantable(const Range& r, std::size_t ahead) const {

@@ -8,6 +8,19 @@
 #include "target/scsi/command.hpp"
 #include "target/scsi/spc.hpp"
 
+namespace iscsilab::handlers {
+
+// The SCSI names every vdisk file speaks in (this header is private to them).
+using scsi::Asc;
+using scsi::Command;
+using scsi::Sense;
+using scsi::SenseKey;
+using scsi::Status;
+namespace op = scsi::op;
+namespace asc = scsi::asc;
+
+}  // namespace iscsilab::handlers
+
 namespace iscsilab::handlers::detail {
 
 // The vdisk's entry for cmd's operation code (and service action), or null.

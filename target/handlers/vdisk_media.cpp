@@ -10,14 +10,9 @@
 // as SCST keeps the file of a removable vdisk.
 #include "target/bytes.hpp"
 #include "target/handlers/vdisk.hpp"
+#include "target/handlers/vdisk_detail.hpp"
 
 namespace iscsilab::handlers {
-
-using scsi::Command;
-using scsi::Sense;
-using scsi::SenseKey;
-using scsi::Status;
-namespace asc = scsi::asc;
 
 std::shared_ptr<BlockStore> Vdisk::medium() const {
     std::lock_guard lock(medium_mu_);

@@ -8,9 +8,6 @@
 
 namespace iscsilab::handlers {
 
-using scsi::Command;
-namespace op = scsi::op;
-
 namespace {
 
 // SPC-4 §6.35.3 CDB usage data. The same masks reject reserved bits on the way in, so

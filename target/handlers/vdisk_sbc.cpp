@@ -9,13 +9,6 @@
 
 namespace iscsilab::handlers {
 
-using scsi::Asc;
-using scsi::Command;
-using scsi::Sense;
-using scsi::SenseKey;
-using scsi::Status;
-namespace op = scsi::op;
-namespace asc = scsi::asc;
 using detail::is_write_verify;
 
 void Vdisk::read_capacity10(Command& c) const {

@@ -10,13 +10,6 @@
 
 namespace iscsilab::handlers {
 
-using scsi::Asc;
-using scsi::Command;
-using scsi::Sense;
-using scsi::SenseKey;
-using scsi::Status;
-namespace op = scsi::op;
-namespace asc = scsi::asc;
 using detail::pad_ascii;
 
 void Vdisk::inquiry(Command& c) const {

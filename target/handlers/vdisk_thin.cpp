@@ -16,13 +16,6 @@
 
 namespace iscsilab::handlers {
 
-using scsi::Command;
-using scsi::Sense;
-using scsi::SenseKey;
-using scsi::Status;
-namespace op = scsi::op;
-namespace asc = scsi::asc;
-
 namespace {
 
 // INVALID FIELD IN PARAMETER LIST, pointing at a byte of the parameter data (SPC-4
