@@ -82,30 +82,20 @@ void submit(std::shared_ptr<Device> dev, std::shared_ptr<Command> cmd, const Acc
     // MODE SELECT is seen by the tasks behind it.
     const TaskAttribute attr = cmd->attr;
     dev->task_set().submit(attr, [dev, cmd, ctx, attr, alua_command, copy_command, copies, done = std::move(done)]() mutable {
-        if (cmd->aborted) {  // aborted while it waited: nothing to run
+        // Whoever ends the task, the task set hears of it before the transport does.
+        Completion finished = [dev, attr, done = std::move(done)] {
             dev->task_set().finished(attr);
-            return done();
-        }
-        if (!admit(*dev, *cmd)) {
-            dev->task_set().finished(attr);
-            return done();
-        }
+            done();
+        };
+        if (cmd->aborted) return finished();  // aborted while it waited: nothing to run
+        if (!admit(*dev, *cmd)) return finished();
         if (copy_command) {
-            auto finished = [dev, attr, done = std::move(done)] {
-                dev->task_set().finished(attr);
-                done();
-            };
             if (cmd->opcode() == op::ExtendedCopy)
                 return copies->extended_copy(cmd, std::move(finished), dev->descriptor_sense());
             copies->receive_copy_results(*cmd, *cmd->nexus, dev->descriptor_sense());
             return finished();
         }
-        if (is_persistent_reserve(*cmd)) {
-            return persistent_reserve(dev, cmd, [dev, attr, done = std::move(done)] {
-                dev->task_set().finished(attr);
-                done();
-            });
-        }
+        if (is_persistent_reserve(*cmd)) return persistent_reserve(dev, cmd, std::move(finished));
         if (alua_command) {
             if (auto group = dev->alua_group()) {
                 if (cmd->opcode() == op::MaintenanceIn)
@@ -115,13 +105,9 @@ void submit(std::shared_ptr<Device> dev, std::shared_ptr<Command> cmd, const Acc
             } else {  // left its group while it waited
                 cmd->fail(Sense{SenseKey::IllegalRequest, asc::InvalidCommandOperationCode}, dev->descriptor_sense());
             }
-            dev->task_set().finished(attr);
-            return done();
+            return finished();
         }
-        dev->execute(cmd, ctx, [dev, attr, done = std::move(done)] {
-            dev->task_set().finished(attr);
-            done();
-        });
+        dev->execute(cmd, ctx, std::move(finished));
     });
 }
 
