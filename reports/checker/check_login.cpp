@@ -177,7 +177,8 @@ void check_login_response(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
     if (keys) {
         // RFC 3720 §5.3, §10.13.1: a response that ends the stage offers nothing that
         // would need the initiator's answer in it.
-        if (t && status_class == 0) {
+        // Which keys are open depends on the requests; unseen ones leave it unknown.
+        if (t && status_class == 0 && r.valid) {
             const std::string open = open_target_keys(c, *keys);
             w.report(c, Rule::transit_no_open_keys, open.empty(), "T=1 with the target's own offers %s", open.c_str());
             w.report(c, Rule::transit_no_open_keys_53, open.empty(), "T=1 with the target's own offers %s", open.c_str());

@@ -34,6 +34,7 @@ TaskState* target_task(WireChecker& w, WireChecker::Conn& c, const Pdu& p) {
                  opcode_name(p.opcode), p.itt);
         return nullptr;
     }
+    if (c.began_mid_stream) return nullptr;  // the command may precede the capture
     w.report(c, Rule::response_known_task, false, "%s for ITT 0x%x, which no command started", opcode_name(p.opcode), p.itt);
     return nullptr;
 }

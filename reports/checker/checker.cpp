@@ -311,8 +311,10 @@ void WireChecker::segment(const TcpSegment& s) {
         }
     }
     // No SYN before the first bytes: the capture began mid-connection, after the login.
-    if (!c.tcp[dir].started && !s.syn && !s.payload.empty() && c.pdu_index == 0 && !c.tcp[1 - dir].saw_syn)
+    if (!c.tcp[dir].started && !s.syn && !s.payload.empty() && c.pdu_index == 0 && !c.tcp[1 - dir].saw_syn) {
         c.phase = Phase::unknown;
+        c.began_mid_stream = true;
+    }
     // A connection that ends while a task-set-wide TMF awaits its answer: it may have
     // acted at the target all the same.
     if ((s.fin || s.rst) && !c.tmfs.empty()) {

@@ -120,6 +120,9 @@ struct WireChecker::Conn {
     bool lost = false;                          // the capture missed bytes: judged no further
 
     Phase phase = Phase::login;
+    // The capture began after the connection did: commands and login requests sent
+    // before it are unknown, so an answer to one is no finding.
+    bool began_mid_stream = false;
     bool discovery = false;
     bool saw_first_pdu = false;
     Negotiated neg;

@@ -58,17 +58,29 @@ bool PduFramer::seek() {
         const std::span<const std::byte> b(buf_.data() + at, BHS_LENGTH);
         const std::size_t ahs = std::size_t{u8(b, 4)} * 4;
         const std::uint32_t dsl = be24(b, 5);
+        // What has arrived ends exactly where this PDU would end without digests. Senders
+        // end a segment at a PDU's end, so the PDU is taken now: waiting for the next bytes
+        // of this direction would judge it after the other side's answer to it.
+        const bool ends_bare = buf_.size() - at == BHS_LENGTH + ahs + padded(dsl);
         // The header digest: as negotiated, or found by its CRC.
-        if (buf_.size() - at < BHS_LENGTH + ahs + 4) return false;  // wait for more
-        const bool crc_matches =
-            crc32c(std::span<const std::byte>(buf_.data() + at, BHS_LENGTH + ahs)) == load_le32(buf_.data() + at + BHS_LENGTH + ahs);
+        bool crc_matches = false;
+        if (buf_.size() - at >= BHS_LENGTH + ahs + 4) {
+            crc_matches = crc32c(std::span<const std::byte>(buf_.data() + at, BHS_LENGTH + ahs)) ==
+                          load_le32(buf_.data() + at + BHS_LENGTH + ahs);
+        } else if (!(ends_bare && !(digests_known_ && header_digest_))) {
+            return false;  // wait for more
+        }
         bool hd = digests_known_ ? header_digest_ : crc_matches;
         if (hd && !crc_matches) continue;
         bool dd = data_digest_;
         if (!digests_known_ && dsl > 0) {
             const std::size_t data_at = at + BHS_LENGTH + ahs + (hd ? 4 : 0);
-            if (buf_.size() - at < length_at(at, hd, true)) return false;
-            dd = crc32c(std::span<const std::byte>(buf_.data() + data_at, padded(dsl))) == load_le32(buf_.data() + data_at + padded(dsl));
+            if (!hd && ends_bare) {
+                dd = false;
+            } else {
+                if (buf_.size() - at < length_at(at, hd, true)) return false;
+                dd = crc32c(std::span<const std::byte>(buf_.data() + data_at, padded(dsl))) == load_le32(buf_.data() + data_at + padded(dsl));
+            }
         }
         const std::size_t len = length_at(at, hd, dd);
         const std::size_t next = at + len;

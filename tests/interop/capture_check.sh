@@ -47,7 +47,14 @@ fi
 # A large buffer: loopback runs fast, and a dropped packet leaves a connection unjudged.
 dumpcap -q -B 512 -i lo -f "tcp port $port" -w "$tmp/cu.pcap" >"$tmp/dumpcap.log" 2>&1 &
 cap_pid=$!
-sleep 1
+# dumpcap names its file once the interface is open: before that, a connection would be
+# captured from its middle (a loaded machine has taken more than a second).
+for _ in $(seq 1 300); do
+    grep -q '^File: ' "$tmp/dumpcap.log" 2>/dev/null && break
+    kill -0 $cap_pid 2>/dev/null || { echo "dumpcap exited: $(cat "$tmp/dumpcap.log")"; exit 1; }
+    sleep 0.1
+done
+grep -q '^File: ' "$tmp/dumpcap.log" || { echo "dumpcap did not start capturing within 30 s"; kill $cap_pid; exit 1; }
 for f in $families; do
     (cd "$tmp" && timeout 600 iscsi-test-cu --dataloss -t "$f" "$url" >"$tmp/$f.log" 2>&1)
     echo "iscsi-test-cu $f: $(grep -E '^ +tests ' "$tmp/$f.log" | tail -1 | sed 's/  */ /g')"

@@ -3656,6 +3656,34 @@ BOOST_AUTO_TEST_CASE(framer_finds_first_bhs_mid_connection) {
     BOOST_CHECK_MESSAGE(w.checker.violations().empty(), "unexpected violations:" << listing(w));
 }
 
+// A capture that begins between the Login Request and its final Login Response, each
+// PDU in a segment of its own (as the first seconds of a live capture show). The
+// response carries the target's own declarations, whose request was never seen; then a
+// command and its status. Each PDU is judged as it arrives, in wire order (the status
+// after its command), and nothing is found.
+BOOST_AUTO_TEST_CASE(capture_beginning_inside_a_login_finds_nothing) {
+    Wire w(false);
+    std::string order;  // who sent what, in the order the checker judged it
+    w.checker.on_pdu = [&](const ck::WireChecker::PduEvent& e) {
+        order += std::string(e.from_initiator ? " I:" : " T:") + ck::opcode_name(e.pdu->opcode);
+    };
+    w.from_target(login_rsp({{"HeaderDigest", "None"}, {"MaxBurstLength", "262144"}, {"ErrorRecoveryLevel", "0"}},
+                            LOGIN_FINAL, SESSION_TSIH, LOGIN_STATSN, true, w.window)
+                      .wire());
+    w.cmdsn = 1;
+    w.statsn = LOGIN_STATSN + 1;
+    w.from_initiator(scsi_cmd(w, 0x50, 0, 0));
+    w.from_target(scsi_rsp(w, 0x50));
+    w.from_initiator(scsi_cmd(w, 0x51, 0, 0));
+    w.from_target(scsi_rsp(w, 0x51));
+    const std::string expected = std::string(" T:") + ck::opcode_name(ck::op::LOGIN_RSP) + " I:" +
+                                 ck::opcode_name(ck::op::SCSI_CMD) + " T:" + ck::opcode_name(ck::op::SCSI_RSP) + " I:" +
+                                 ck::opcode_name(ck::op::SCSI_CMD) + " T:" + ck::opcode_name(ck::op::SCSI_RSP);
+    BOOST_TEST(order == expected);
+    BOOST_TEST(tally(w, Rule::transit_no_open_keys).violated == 0u);
+    BOOST_CHECK_MESSAGE(w.checker.violations().empty(), "unexpected violations:" << listing(w));
+}
+
 // ======================= the checker is a leaf =======================
 
 BOOST_AUTO_TEST_CASE(checker_includes_nothing_of_target) {
