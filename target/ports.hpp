@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "target/block_cache.hpp"
+
 namespace iscsilab {
 
 using Nanos = std::chrono::nanoseconds;
@@ -58,6 +60,10 @@ struct Slice {
     }
 };
 
+// The pieces of what one send hands to a stream, in order. A handful at a time: the
+// block cache serves them (target/block_cache.hpp).
+using Slices = std::vector<Slice, CachedAllocator<Slice>>;
+
 // One direction-pair of an ordered byte stream (a TCP connection, real or simulated).
 class ByteStream {
 public:
@@ -71,7 +77,7 @@ public:
     // set_handler(nullptr). The handler is held weakly: it may go away first.
     virtual void set_handler(std::weak_ptr<Handler> handler) = 0;
     // Queue buffers in order; done (may be empty) runs once they were handed to the wire.
-    virtual void send(std::vector<Slice> buffers, Task done) = 0;
+    virtual void send(Slices buffers, Task done) = 0;
     virtual void close(std::string_view reason) = 0;
     // For the management tree and logs ("127.0.0.1:51234"), and SendTargets' TargetAddress
     // (our own end of the connection).

@@ -48,7 +48,7 @@ void SimTcpConnection::tap(int dir, std::uint8_t flags, std::span<const std::byt
     tap_->segment(s);
 }
 
-void SimTcpConnection::send(int dir, std::vector<Slice> buffers, Task done) {
+void SimTcpConnection::send(int dir, Slices buffers, Task done) {
     if (closed_) return;
     auto& d = dirs_[dir];
     std::size_t total = 0;
@@ -395,7 +395,7 @@ void SimTcpConnection::reset(std::string reason) {
     });
 }
 
-void SimStream::send(std::vector<Slice> buffers, Task done) {
+void SimStream::send(Slices buffers, Task done) {
     if (closed_) return;
     if (auto c = conn_.lock()) c->send(dir_, std::move(buffers), std::move(done));
 }

@@ -117,7 +117,7 @@ private:
         std::uint32_t stuck_acks = 0;
         bool stuck_armed = false;
     };
-    void send(int dir, std::vector<Slice> buffers, Task done);
+    void send(int dir, Slices buffers, Task done);
     void pump(int dir);
     void close(int dir, std::string reason);
     void tap(int dir, std::uint8_t flags, std::span<const std::byte> payload, std::uint32_t seq);
@@ -154,7 +154,7 @@ public:
     SimStream(std::weak_ptr<SimTcpConnection> conn, int dir, std::string peer, std::string local)
         : conn_(std::move(conn)), dir_(dir), peer_(std::move(peer)), local_(std::move(local)) {}
     void set_handler(std::weak_ptr<Handler> h) override { handler_ = std::move(h); }
-    void send(std::vector<Slice> buffers, Task done) override;
+    void send(Slices buffers, Task done) override;
     void close(std::string_view reason) override;
     std::string peer() const override { return peer_; }
     std::string local() const override { return local_; }

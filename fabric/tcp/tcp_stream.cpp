@@ -74,7 +74,7 @@ void TcpStream::on_events(std::uint32_t ev) {
     }
 }
 
-void TcpStream::send(std::vector<Slice> buffers, Task done) {
+void TcpStream::send(Slices buffers, Task done) {
     if (closed_) return;
     for (std::size_t i = 0; i < buffers.size(); ++i) {
         if (buffers[i].bytes.empty() && !(i + 1 == buffers.size() && done)) continue;

@@ -18,7 +18,7 @@ public:
 
     void start();
     void set_handler(std::weak_ptr<Handler> handler) override { handler_ = std::move(handler); }
-    void send(std::vector<Slice> buffers, Task done) override;
+    void send(Slices buffers, Task done) override;
     void close(std::string_view reason) override;
     std::string peer() const override { return peer_; }
     std::string local() const override { return local_; }

@@ -126,8 +126,9 @@ void Vdisk::read(CmdPtr cmd, scsi::Completion done) {
         fail(*cmd, scsi::invalid_field_in_cdb(scsi::cdb_length(cmd->opcode()) == 16 ? 10 : 7));
         return done();
     }
-    auto buf = std::make_shared<Bytes>(bytes);
-    BlockRequest req{BlockOp::read, rw.lba * cfg_.blocksize, bytes, *buf, false};
+    // From the pool, not zeroed: the store fills every byte of it.
+    BufferPtr buf = BufferPool::instance().get(bytes);
+    BlockRequest req{BlockOp::read, rw.lba * cfg_.blocksize, bytes, std::span<std::byte>(*buf), false};
     // The lambda holds the store: a medium changed meanwhile lives until its requests end.
     store->submit(req, [this, store, cmd, buf, done = std::move(done)](BlockStatus st) {
         if (st == BlockStatus::ok) {
@@ -227,8 +228,9 @@ void Vdisk::verify(CmdPtr cmd, scsi::Completion done) {
         cmd->status = Status::Good;
         return done();
     }
-    auto buf = std::make_shared<Bytes>(bytes);
-    BlockRequest req{BlockOp::read, rw.lba * cfg_.blocksize, bytes, *buf, false};
+    // From the pool, not zeroed: the store fills every byte of it.
+    BufferPtr buf = BufferPool::instance().get(bytes);
+    BlockRequest req{BlockOp::read, rw.lba * cfg_.blocksize, bytes, std::span<std::byte>(*buf), false};
     store->submit(req, [this, store, cmd, buf, compare, done = std::move(done)](BlockStatus st) {
         if (st != BlockStatus::ok) {
             io_failed(*cmd, st, false);
@@ -236,7 +238,7 @@ void Vdisk::verify(CmdPtr cmd, scsi::Completion done) {
         }
         cmd->status = Status::Good;
         if (compare) {
-            const Bytes& want = cmd->data_out;
+            const std::span<const std::byte> want = cmd->data_out;
             const std::size_t unit = want.size();
             for (std::size_t i = 0; i < buf->size(); ++i) {
                 if ((*buf)[i] != want[i % unit]) {

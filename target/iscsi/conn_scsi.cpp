@@ -50,7 +50,8 @@ void Connection::handle_scsi_command(Pdu& pdu) {
             return reject(pdu, RejectReason::ProtocolError);
     }
 
-    auto t = std::make_shared<Task>();
+    // Task and command come from the block cache: no heap allocation per command.
+    auto t = std::allocate_shared<Task>(CachedAllocator<Task>{});
     t->itt = c.itt;
     t->cmdsn = c.cmdsn;
     t->immediate = c.immediate;
@@ -59,7 +60,7 @@ void Connection::handle_scsi_command(Pdu& pdu) {
     t->edtl = c.expected_data_transfer_length;
     t->read = c.read;
     t->write = c.write;
-    t->cmd = std::make_shared<scsi::Command>();
+    t->cmd = std::allocate_shared<scsi::Command>(CachedAllocator<scsi::Command>{});
     scsi::Command& cmd = *t->cmd;
     cmd.cdb = c.cdb;
     cmd.lun = c.lun;
@@ -97,7 +98,8 @@ void Connection::handle_scsi_command(Pdu& pdu) {
     }
 
     if (t->write) {
-        cmd.data_out.resize(t->edtl);
+        // From the pool, not zeroed: the task runs only once every byte has arrived.
+        cmd.data_out.allocate(t->edtl);
         if (imm > 0) {
             if (!place_data(*t, 0, pdu.data)) return;
             t->unsolicited_received = imm;
@@ -337,7 +339,7 @@ void Connection::send_response(Task& t) {
     t.responded = true;
     scsi::Command& cmd = *t.cmd;
     const NegotiatedParams& p = session_->params();
-    const std::shared_ptr<Bytes> din = cmd.data_in;
+    const BufferPtr din = cmd.data_in;
     const std::uint64_t produced = din ? din->size() : 0;
     const bool good = cmd.status == scsi::Status::Good && cmd.sense.empty();
 

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "target/block_cache.hpp"
 #include "target/iscsi/framer.hpp"
 #include "target/iscsi/invariant.hpp"
 #include "target/iscsi/login.hpp"
@@ -158,7 +159,10 @@ private:
 
     std::unique_ptr<Login> login_;
     std::shared_ptr<Session> session_;
-    std::map<std::uint32_t, std::shared_ptr<Task>> tasks_;  // by ITT
+    // By ITT; its nodes come from the block cache (target/block_cache.hpp).
+    std::map<std::uint32_t, std::shared_ptr<Task>, std::less<>,
+             CachedAllocator<std::pair<const std::uint32_t, std::shared_ptr<Task>>>>
+        tasks_;
     std::map<std::uint32_t, Pdu> held_;                     // CmdSN in window, ahead of ExpCmdSN
     std::set<std::uint32_t> aborted_ahead_;                 // CmdSNs aborted before they arrived
     // ITTs of tasks a task management function ended without a response (until the ITT

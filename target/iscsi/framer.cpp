@@ -1,6 +1,7 @@
 #include "target/iscsi/framer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "target/iscsi/crc32c.hpp"
@@ -51,10 +52,13 @@ bool PduReader::feed(std::span<const std::byte> bytes) {
             if (skip_left_ == 0 && !finish(FrameError::data_too_long)) return false;
             continue;
         }
-        std::size_t take = std::min(need_ - buf_.size(), bytes.size());
-        buf_.insert(buf_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+        // The data segment collects straight into the PDU; buf_ keeps its capacity for
+        // the next header.
+        std::vector<std::byte>& into = state_ == State::data ? cur_.data : buf_;
+        std::size_t take = std::min(need_ - into.size(), bytes.size());
+        into.insert(into.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
         bytes = bytes.subspan(take);
-        if (buf_.size() < need_) break;
+        if (into.size() < need_) break;
 
         switch (state_) {
             case State::bhs: {
@@ -101,18 +105,16 @@ bool PduReader::feed(std::span<const std::byte> bytes) {
                 }
                 state_ = State::data;
                 need_ = padded(dsl_) + (digests_.data ? kDigestLength : 0);
-                buf_.reserve(need_);
+                cur_.data.reserve(need_);
                 continue;
             }
             case State::data: {
                 FrameError err = FrameError::none;
                 if (digests_.data) {
-                    std::uint32_t crc = crc32c(std::span<const std::byte>(buf_.data(), padded(dsl_)));
-                    if (crc != load_le32(buf_.data() + padded(dsl_))) err = FrameError::data_digest;
+                    std::uint32_t crc = crc32c(std::span<const std::byte>(cur_.data.data(), padded(dsl_)));
+                    if (crc != load_le32(cur_.data.data() + padded(dsl_))) err = FrameError::data_digest;
                 }
-                buf_.resize(dsl_);
-                cur_.data = std::move(buf_);
-                buf_ = {};
+                cur_.data.resize(dsl_);
                 if (!finish(err)) return false;
                 continue;
             }
@@ -123,10 +125,64 @@ bool PduReader::feed(std::span<const std::byte> bytes) {
     return !stopped_;
 }
 
-std::vector<Slice> frame_pdu(const Bhs& bhs, std::span<const std::byte> ahs, Slice data,
+namespace {
+
+// The header of an outbound PDU with a small data segment riding along (at most
+// kInlineData bytes, padding and both digests): one block from the block cache, where a
+// byte vector and its owner were two heap allocations per PDU.
+constexpr std::size_t kInlineData = 512;
+struct HeaderBlock {
+    std::array<std::byte, kBhsLength + kDigestLength + kInlineData + 3 + kDigestLength> bytes;
+    std::size_t size = 0;
+    void put(std::span<const std::byte> b) {
+        std::memcpy(bytes.data() + size, b.data(), b.size());
+        size += b.size();
+    }
+    void zeros(std::size_t n) {
+        std::memset(bytes.data() + size, 0, n);
+        size += n;
+    }
+    void le32(std::uint32_t v) {
+        store_le32(bytes.data() + size, v);
+        size += kDigestLength;
+    }
+};
+
+}  // namespace
+
+Slices frame_pdu(const Bhs& bhs, std::span<const std::byte> ahs, Slice data,
                              DigestSettings digests) {
-    std::vector<Slice> out;
+    Slices out;
     out.reserve(3);
+    const std::size_t n = data.bytes.size();
+    const std::size_t pad = padded(static_cast<std::uint32_t>(n)) - n;
+    if (ahs.empty()) {
+        auto h = std::allocate_shared<HeaderBlock>(CachedAllocator<HeaderBlock>{});
+        h->put(bhs);
+        if (digests.header) h->le32(crc32c(bhs));
+        const bool inline_data = n <= kInlineData;
+        if (inline_data && n > 0) {
+            // Small segments ride in the header block: one slice instead of three.
+            const std::size_t from = h->size;
+            h->put(data.bytes);
+            h->zeros(pad);
+            if (digests.data) h->le32(crc32c(std::span<const std::byte>(h->bytes.data() + from, n + pad)));
+        }
+        const std::span<const std::byte> head(h->bytes.data(), h->size);
+        out.push_back(Slice{std::move(h), head});
+        if (inline_data) return out;
+        std::array<std::byte, 3 + kDigestLength> tail{};
+        std::size_t tail_len = pad;
+        if (digests.data) {
+            std::uint32_t crc = crc32c(data.bytes);
+            crc = crc32c(std::span<const std::byte>(tail.data(), pad), crc);
+            store_le32(tail.data() + pad, crc);
+            tail_len += kDigestLength;
+        }
+        out.push_back(std::move(data));
+        if (tail_len) out.push_back(Slice::copy_of(std::span<const std::byte>(tail.data(), tail_len)));
+        return out;
+    }
     Bytes head(bhs.begin(), bhs.end());
     head.insert(head.end(), ahs.begin(), ahs.end());
     if (digests.header) {
@@ -134,8 +190,6 @@ std::vector<Slice> frame_pdu(const Bhs& bhs, std::span<const std::byte> ahs, Sli
         store_le32(head.data() + kBhsLength + ahs.size(),
                    crc32c(std::span<const std::byte>(head.data(), kBhsLength + ahs.size())));
     }
-    const std::size_t n = data.bytes.size();
-    const std::size_t pad = padded(static_cast<std::uint32_t>(n)) - n;
     if (n == 0) {
         out.push_back(Slice::own(std::move(head)));
         return out;

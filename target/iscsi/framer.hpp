@@ -60,7 +60,7 @@ private:
 
 // Frames one outbound PDU into slices: header (BHS, AHS, HeaderDigest), data (shared,
 // not copied), and padding plus DataDigest.
-std::vector<Slice> frame_pdu(const Bhs& bhs, std::span<const std::byte> ahs, Slice data,
+Slices frame_pdu(const Bhs& bhs, std::span<const std::byte> ahs, Slice data,
                              DigestSettings digests);
 
 inline std::uint32_t padded(std::uint32_t n) { return (n + 3u) & ~3u; }

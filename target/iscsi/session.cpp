@@ -1,5 +1,7 @@
 #include "target/iscsi/session.hpp"
 
+#include "target/block_cache.hpp"
+
 namespace iscsilab::iscsi {
 
 std::shared_ptr<void> NexusWork::hold() {
@@ -7,7 +9,7 @@ std::shared_ptr<void> NexusWork::hold() {
     // last release against a waiter being registered.
     count_.fetch_add(1, std::memory_order_relaxed);
     auto self = shared_from_this();
-    return std::shared_ptr<void>(static_cast<void*>(this), [self](void*) { self->release(); });
+    return std::shared_ptr<void>(static_cast<void*>(this), [self](void*) { self->release(); }, CachedAllocator<char>{});
 }
 
 void NexusWork::release() {

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 
+#include "target/buffer_pool.hpp"
 #include "target/ports.hpp"
 #include "target/scsi/sense.hpp"
 
@@ -50,14 +51,14 @@ struct Command {
     TaskAttribute attr = TaskAttribute::Simple;
     DataDirection direction = DataDirection::None;
     std::uint32_t expected_transfer_length = 0;  // iSCSI EDTL
-    Bytes data_out;                              // all Data-Out bytes received
+    DataBuffer data_out;                         // all Data-Out bytes received
     std::shared_ptr<const Nexus> nexus;
 
     // Result. data_in holds what the device server produced (its SPDTL may exceed EDTL:
     // the transport sends min(EDTL, data_in) and reports the residual).
     Status status = Status::Good;
     Bytes sense;
-    std::shared_ptr<Bytes> data_in;
+    BufferPtr data_in;  // from the buffer pool: Data-In leaves from it as it is
     std::optional<std::uint64_t> spdtl;  // the CDB's transfer length in bytes, if any
     std::atomic<bool> aborted{false};
 

@@ -85,7 +85,7 @@ struct CopyManager::Copy {
     std::uint64_t bytes_written = 0; // in all
     bool writing = false;            // the next command: false READ, true WRITE
     std::uint32_t chunk = 0;         // bytes the current READ/WRITE moves
-    Bytes buffer;                    // read, not yet written
+    DataBuffer buffer;               // read, not yet written
     int unit_attention_retries = 0;
     std::atomic<bool> ended{false};
 };
@@ -111,7 +111,7 @@ enum class Outcome : std::uint8_t { Good, Failed, Aborted };
 // Ends the copy: the held status, the count of copies, then done - exactly once.
 void end_copy(const CopyPtr& c, Outcome how) {
     if (c->ended.exchange(true)) return;
-    c->buffer = Bytes{};
+    c->buffer = DataBuffer{};
     {
         std::lock_guard lock(c->state->mu);
         --c->state->active;
@@ -256,7 +256,7 @@ std::shared_ptr<Command> next_command(CopyManager::Copy& c) {
         st32(cdb, 10, c.chunk / c.destination->block_size);
         ic->direction = DataDirection::Write;
         ic->data_out = std::move(c.buffer);
-        c.buffer = Bytes{};
+        c.buffer = DataBuffer{};
     }
     ic->expected_transfer_length = c.chunk;
     return ic;
@@ -282,9 +282,7 @@ bool command_done(const CopyPtr& c, Command& ic) {
             return false;
         }
         // Take the read buffer as the write's data, without a copy when no one else holds it.
-        if (ic.data_in.use_count() == 1) c->buffer = std::move(*ic.data_in);
-        else c->buffer = *ic.data_in;
-        ic.data_in.reset();
+        c->buffer = std::move(ic.data_in);
         c->writing = true;
         return true;
     }

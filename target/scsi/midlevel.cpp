@@ -112,7 +112,8 @@ void submit(std::shared_ptr<Device> dev, std::shared_ptr<Command> cmd, const Acc
 }
 
 void Target::execute(std::shared_ptr<Command> cmd, Completion done) const {
-    auto luns = luns_for(cmd->nexus ? cmd->nexus->initiator_name : std::string());
+    static const std::string no_name;
+    auto luns = luns_for(cmd->nexus ? cmd->nexus->initiator_name : no_name);
     const std::uint8_t opcode = cmd->opcode();
     const std::uint32_t lun = decode_lun(cmd->lun);
 

@@ -19,7 +19,7 @@ std::size_t cdb_length(std::uint8_t opcode) {
 
 void return_data(Command& cmd, std::span<const std::byte> src, std::uint32_t allocation_length) {
     std::size_t n = std::min<std::size_t>(src.size(), allocation_length);
-    cmd.data_in = std::make_shared<Bytes>(src.begin(), src.begin() + static_cast<std::ptrdiff_t>(n));
+    cmd.data_in = BufferPool::instance().copy_of(src.first(n));
     cmd.spdtl = n;
     cmd.status = Status::Good;
 }

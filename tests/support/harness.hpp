@@ -76,7 +76,7 @@ class MemoryStream final : public ByteStream {
 public:
     explicit MemoryStream(Executor& ex) : ex_(ex) {}
     void set_handler(std::weak_ptr<Handler> h) override { handler_ = std::move(h); }
-    void send(std::vector<Slice> buffers, Task done) override {
+    void send(Slices buffers, Task done) override {
         for (const auto& s : buffers) out.insert(out.end(), s.bytes.begin(), s.bytes.end());
         if (done) ex_.post(std::move(done));
     }

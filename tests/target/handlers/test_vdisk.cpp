@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(write_then_read_and_ranges) {
     auto w = d.run({0x2a, 0, 0, 0, 0, 10, 0, 0, 2, 0}, data);
     BOOST_TEST(static_cast<int>(w->status) == 0);
     auto r = d.run({0x28, 0, 0, 0, 0, 10, 0, 0, 2, 0});
-    BOOST_TEST((*r->data_in == data));
+    BOOST_TEST((r->data_in->to_vector() == data));
     BOOST_TEST(*r->spdtl == 1024u);
     // READ(16) past the end, and wrapping LBAs.
     expect_sense(*d.run({0x88, 0, 0, 0, 0, 0, 0, 0, 0x07, 0xff, 0, 0, 0, 2, 0, 0}), SenseKey::IllegalRequest, asc::LbaOutOfRange);

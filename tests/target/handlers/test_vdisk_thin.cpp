@@ -136,7 +136,7 @@ struct Lu {
                       static_cast<int>(lba >> 8 & 0xff), static_cast<int>(lba & 0xff), static_cast<int>(blocks >> 24 & 0xff),
                       static_cast<int>(blocks >> 16 & 0xff), static_cast<int>(blocks >> 8 & 0xff), static_cast<int>(blocks & 0xff), 0, 0});
         BOOST_REQUIRE(good(*c));
-        return *c->data_in;
+        return c->data_in->to_vector();
     }
     void write(std::uint32_t lba, Bytes data) {
         const auto blocks = static_cast<int>(data.size() / 512);
@@ -197,7 +197,7 @@ struct Status_ {
 };
 std::vector<Status_> descriptors(const Command& c) {
     std::vector<Status_> out;
-    const Bytes& d = *c.data_in;
+    const Bytes d = c.data_in->to_vector();
     BOOST_REQUIRE(d.size() >= 8);
     BOOST_TEST(ld32(d, 0) == d.size() - 4);
     for (std::size_t at = 8; at + 16 <= d.size(); at += 16) out.push_back({ld64(d, at), ld32(d, at + 8), ld8(d, at + 12) & 0x0f});
@@ -632,7 +632,7 @@ BOOST_AUTO_TEST_CASE(vpd_and_read_capacity16_with_and_without_thin_provisioning)
             BOOST_TEST(ld8(*rc->data_in, 14) == (thin ? 0xc0 : 0x00));  // LBPME, LBPRZ
 
             auto b0 = lu.run({0x12, 0x01, 0xb0, 0, 255, 0});
-            const Bytes& p = *b0->data_in;
+            const Bytes p = b0->data_in->to_vector();
             BOOST_REQUIRE(p.size() == 64u);
             BOOST_TEST(ld16(p, 2) == 0x3cu);
             BOOST_TEST((ld8(p, 4) & 0x01) == 0);               // WSNZ=0
@@ -645,7 +645,7 @@ BOOST_AUTO_TEST_CASE(vpd_and_read_capacity16_with_and_without_thin_provisioning)
             BOOST_TEST(ld64(p, 36) == 16384u);                 // MAXIMUM WRITE SAME LENGTH
 
             auto b2 = lu.run({0x12, 0x01, 0xb2, 0, 255, 0});
-            const Bytes& q = *b2->data_in;
+            const Bytes q = b2->data_in->to_vector();
             BOOST_REQUIRE(q.size() == 8u);
             BOOST_TEST(ld8(q, 5) == (thin ? 0xe4 : 0x00));  // LBPU LBPWS LBPWS10 LBPRZ; no ANC_SUP
             BOOST_TEST((ld8(q, 6) & 0x07) == (thin ? 2 : 0));  // PROVISIONING TYPE

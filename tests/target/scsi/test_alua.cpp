@@ -92,7 +92,7 @@ BOOST_AUTO_TEST_CASE(device_identification_names_the_port_and_its_group) {
     Rig r;
     auto in = r.run(r.via_b, {0x12, 0x01, 0x83, 1, 0, 0});
     BOOST_REQUIRE(in->data_in);
-    const Bytes& d = *in->data_in;
+    const Bytes d = in->data_in->to_vector();
     std::optional<std::uint16_t> rel, tpg;
     for (std::size_t off = 4; off + 4 <= d.size();) {
         const std::size_t len = ld8(d, off + 3);
@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(report_target_port_groups_lists_states_and_ports) {
     r.run(r.via_a, {0x00, 0, 0, 0, 0, 0});  // the state change's unit attention
     auto c = r.rtpg(r.via_a);
     BOOST_REQUIRE(static_cast<int>(c->status) == 0);
-    const Bytes& d = *c->data_in;
+    const Bytes d = c->data_in->to_vector();
     BOOST_TEST(ld32(d, 0) == d.size() - 4);
     BOOST_REQUIRE(d.size() == 4 + 2 * 12u);
     BOOST_TEST(ld8(d, 4) == 0x80);          // tg_a: PREF, active/optimized

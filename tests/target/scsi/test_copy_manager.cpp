@@ -96,7 +96,7 @@ struct Lu {
         for (int i = 0; i < 6; ++i) inq->cdb[static_cast<std::size_t>(i)] = static_cast<std::byte>(cdb[i]);
         run_sync(*dev, inq);
         BOOST_REQUIRE(inq->data_in);
-        vpd83 = *inq->data_in;
+        vpd83 = inq->data_in->to_vector();
         // Walk the designation descriptors for the NAA one (type 3, LU association).
         for (std::size_t off = 4; off + 4 <= vpd83.size(); off += 4 + ld8(vpd83, off + 3)) {
             if ((ld8(vpd83, off + 1) & 0x3f) != 0x03) continue;
@@ -714,7 +714,7 @@ BOOST_AUTO_TEST_CASE(operating_parameters_bytes) {
     auto c = rcr(w, 0x03, 0);
     BOOST_TEST(static_cast<int>(c->status) == 0);
     BOOST_REQUIRE(c->data_in);
-    const Bytes& d = *c->data_in;
+    const Bytes d = c->data_in->to_vector();
     BOOST_REQUIRE_EQUAL(d.size(), 46u);
     BOOST_TEST(ld32(d, 0) == 42u);  // AVAILABLE DATA
     BOOST_TEST(ld8(d, 4) == 1u);    // SNLID
@@ -749,7 +749,7 @@ BOOST_AUTO_TEST_CASE(copy_status_after_a_copy) {
     auto st = rcr(w, 0x00, 1);
     BOOST_TEST(static_cast<int>(st->status) == 0);
     BOOST_REQUIRE(st->data_in);
-    const Bytes& d = *st->data_in;
+    const Bytes d = st->data_in->to_vector();
     BOOST_REQUIRE_EQUAL(d.size(), 12u);
     BOOST_TEST(ld32(d, 0) == 8u);
     BOOST_TEST(ld8(d, 4) == 0x01u);  // completed, no errors
@@ -793,18 +793,15 @@ BOOST_AUTO_TEST_CASE(other_service_actions_are_invalid_field_in_cdb) {
 }
 
 BOOST_AUTO_TEST_CASE(transfer_count_switches_units_beyond_4_gib) {
-    // A logical unit that keeps nothing: a READ returns the one recycled buffer, a WRITE
+    // A logical unit that keeps nothing: a READ returns a buffer from the pool, a WRITE
     // hands it back. 17 segments of 65535 blocks of 4096 bytes pass 4 GiB.
     World w;
-    auto pool = std::make_shared<Bytes>();
     const Bytes naa{std::byte{0x51}, std::byte{2}, std::byte{3}, std::byte{4}, std::byte{5}, std::byte{6}, std::byte{7}, std::byte{8}};
-    CopyDevice sink{4096, 1u << 20, [pool](std::shared_ptr<Command> c, Completion done) {
-                        if (c->opcode() == op::Read16) {
-                            pool->resize(std::size_t{ld32(c->cdb_bytes(), 10)} * 4096u);
-                            c->data_in = std::make_shared<Bytes>(std::move(*pool));
-                        } else {
-                            *pool = std::move(c->data_out);
-                        }
+    CopyDevice sink{4096, 1u << 20, [](std::shared_ptr<Command> c, Completion done) {
+                        if (c->opcode() == op::Read16)
+                            c->data_in = BufferPool::instance().get(std::size_t{ld32(c->cdb_bytes(), 10)} * 4096u);
+                        else
+                            c->data_out = DataBuffer{};
                         c->status = Status::Good;
                         done();
                     }};
