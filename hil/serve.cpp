@@ -16,6 +16,7 @@
 #include "hil/adm.hpp"
 #include "hil/file_store.hpp"
 #include "hil/state_store.hpp"
+#include "hil/uring_store.hpp"
 #include "hil/random.hpp"
 #include "fabric/tcp/reactor.hpp"
 #include "target/iscsi/driver.hpp"
@@ -33,6 +34,21 @@ public:
     std::shared_ptr<BlockStore> open(const handlers::VdiskConfig& cfg, std::string& error) override {
         try {
             const std::uint64_t create = cfg.size_bytes;  // size_mb= creates a sparse file
+            // SCST's vdisk_blockio, and vdisk_fileio with o_direct=1 ("BLOCKIO on files"):
+            // past the page cache, through io_uring. Everything else: buffered, on the pool.
+            if (cfg.handler == "vdisk_blockio" || (cfg.handler == "vdisk_fileio" && cfg.o_direct)) {
+                auto store = std::make_shared<UringStore>(cfg.filename, cfg.read_only, create, pool_);
+                // O_DIRECT moves whole logical blocks of the device (or of the file
+                // system's direct I/O): a smaller SCSI block could not be written alone.
+                if (cfg.blocksize < store->alignment()) {
+                    error = cfg.filename + ": blocksize " + std::to_string(cfg.blocksize) +
+                            " is smaller than the logical block size " + std::to_string(store->alignment()) +
+                            " that direct I/O needs there; give blocksize " + std::to_string(store->alignment()) +
+                            " or more";
+                    return nullptr;
+                }
+                return store;
+            }
             return std::make_shared<FileStore>(cfg.filename, cfg.read_only, create, pool_);
         } catch (const std::exception& e) {
             error = e.what();

@@ -54,10 +54,10 @@ std::string VdiskConfig::set(const std::string& key, const std::string& value) {
     if (key == "read_only") return flag(read_only);
     if (key == "write_through") return flag(write_through);
     if (key == "o_direct") {
-        std::string e = flag(o_direct);
-        // Said plainly rather than ignored: I/O goes through the page cache for now.
-        if (e.empty() && o_direct) return "o_direct=1 is not supported yet (I/O uses the page cache)";
-        return e;
+        // SCST's vdisk_fileio only ("BLOCKIO on files"): vdisk_blockio's I/O is direct
+        // anyway and has no such parameter.
+        if (handler != "vdisk_fileio") return "o_direct: only for vdisk_fileio (" + handler + " has no such parameter)";
+        return flag(o_direct);
     }
     if (key == "removable") return flag(removable);
     if (key == "thin_provisioned") {
@@ -117,9 +117,11 @@ std::vector<std::string> Vdisk::attribute_names() const {
     if (cfg_.handler == "vdisk_fileio")
         return {"blocksize", "filename", "nv_cache", "o_direct", "read_only", "removable", "resync_size",
                 "size_mb", "t10_dev_id", "thin_provisioned", "type", "usn", "write_through"};
+    // vdisk_blockio: nv_cache and write_through as in SCST's later releases (the 2.0.0
+    // README's sample tree shows neither); never o_direct.
     if (cfg_.handler == "vdisk_blockio")
-        return {"blocksize", "filename", "read_only", "removable", "resync_size", "size_mb", "t10_dev_id",
-                "thin_provisioned", "type", "usn"};
+        return {"blocksize", "filename", "nv_cache", "read_only", "removable", "resync_size", "size_mb",
+                "t10_dev_id", "thin_provisioned", "type", "usn", "write_through"};
     if (cfg_.handler == "vcdrom") return {"filename", "size_mb", "t10_dev_id", "type", "usn"};
     return {"blocksize", "read_only", "removable", "size_mb", "t10_dev_id", "type", "usn"};  // nullio
 }

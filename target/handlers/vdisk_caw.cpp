@@ -130,7 +130,7 @@ void Vdisk::compare_and_write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::
         fail(c, Sense{SenseKey::IllegalRequest, asc::InvalidFieldInInformationUnit});
         return done();
     }
-    const bool fua = (flags & 0x08) || !wce;
+    const bool fua = ((flags & 0x08) || !wce) && !cfg_.nv_cache;  // as WRITE's (vdisk_sbc.cpp)
     // SBC-3 §5.2: read, compare and (if equal) write are one uninterrupted series of
     // actions: the range stays ours from before the read until the write is done.
     const auto mode = defects::on(defects::Defect::caw_not_atomic) ? LbaRangeLock::Mode::shared

@@ -146,7 +146,10 @@ void Vdisk::write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion d
     auto writable = writable_medium(*cmd, ctx);
     if (!writable) return done();
     auto store = writable->store;
-    rw.fua = rw.fua || !writable->wce;  // write cache disabled: every write is durable
+    // Write cache disabled (write_through=1, or WCE=0 by MODE SELECT): every write is
+    // durable before GOOD. nv_cache=1: the cache survives power loss, so neither that nor
+    // the CDB's FUA asks anything of the medium (SCST README, NV_CACHE).
+    rw.fua = (rw.fua || !writable->wce) && !cfg_.nv_cache;
     if (!check_range(*cmd, rw, store->size_bytes() / cfg_.blocksize)) return done();
     const std::uint64_t bytes = std::uint64_t{rw.blocks} * cfg_.blocksize;
     cmd->spdtl = bytes;

@@ -192,7 +192,7 @@ void Vdisk::unmap(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion d
     const std::uint64_t first = ranges.front().first, last = ranges.back().second;
     auto run = std::make_shared<UnmapRun>();
     run->store = store;
-    run->fua = !wce;  // write cache disabled: the zeros are durable before GOOD
+    run->fua = !wce && !cfg_.nv_cache;  // write cache disabled: the zeros are durable before GOOD
     for (const auto& [a, b] : ranges) run->ranges.emplace_back(a * cfg_.blocksize, (b - a) * cfg_.blocksize);
     under_range_lock(
         first, last - first, LbaRangeLock::Mode::shared,
@@ -271,7 +271,7 @@ void Vdisk::write_same(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Complet
     const std::uint64_t offset = lba * bs, length = blocks * bs;
     under_range_lock(
         lba, blocks, LbaRangeLock::Mode::shared,
-        [this, cmd, store, deallocate, ndob, offset, length, bs, fua = !wce](scsi::Completion locked_done) {
+        [this, cmd, store, deallocate, ndob, offset, length, bs, fua = !wce && !cfg_.nv_cache](scsi::Completion locked_done) {
             auto finish = [this, cmd, store, locked_done = std::move(locked_done)](BlockStatus st) {
                 if (st == BlockStatus::ok) cmd->status = Status::Good;
                 else io_failed(*cmd, st, true);

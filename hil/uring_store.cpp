@@ -1,0 +1,406 @@
+#include "hil/uring_store.hpp"
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "hil/store_io.hpp"
+
+namespace iscsilab::hil {
+
+namespace {
+
+// A completion that says "try again" (EINTR, EAGAIN) is resubmitted at most this often.
+constexpr int kMaxRetries = 1000;
+// The most one SQE asks for (its length field has 32 bits); a short completion resubmits
+// the rest anyway.
+constexpr std::size_t kMaxSqeBytes = std::size_t{1} << 30;
+// The ring whose done callback runs on this thread, if any: a store whose last owner lets
+// go from inside one of its own callbacks cannot wait for that callback to return.
+thread_local const void* tls_settling = nullptr;
+
+std::string errtext(int err) { return std::strerror(err); }
+
+}  // namespace
+
+struct UringStore::Ring {
+    // One read, write or flush on its way through the ring.
+    struct Op {
+        BlockOp op = BlockOp::read;
+        std::uint64_t offset = 0;
+        std::span<std::byte> buffer;  // the caller's
+        bool fua = false;
+        std::function<void(BlockStatus)> done;
+        std::byte* io = nullptr;  // what the kernel reads or fills: the caller's buffer or bounce
+        AlignedBytes bounce;
+        std::size_t progress = 0;  // bytes done; a short completion resubmits from here
+        int retries = 0;
+        BlockStatus status = BlockStatus::ok;
+    };
+
+    Ring(IoPool& p, unsigned d) : pool(p), depth(d) {}
+    ~Ring() {
+        if (ring_ready) io_uring_queue_exit(&ring);
+        if (fd >= 0) ::close(fd);
+    }
+
+    IoPool& pool;
+    const unsigned depth;
+    int fd = -1;
+    bool read_only = false;
+    bool block_device = false;
+    std::uint32_t align = 4096, mem_align = 4096;
+    std::atomic<std::uint64_t> size{0};
+    std::atomic<std::uint64_t> bounced{0};
+    io_uring ring{};
+    bool ring_ready = false;
+    bool timed_wait = false;  // the kernel waits with a timeout without an SQE (IORING_FEAT_EXT_ARG)
+
+    // Behind mu: the submission side of the ring and the bookkeeping. The completion side
+    // belongs to the completion thread alone.
+    std::mutex mu;
+    std::condition_variable idle;  // outstanding reached 0
+    std::deque<Op*> waiting;       // accepted, waiting for room in the ring
+    unsigned in_ring = 0;          // ops with an SQE in the ring (wake-ups not counted)
+    std::uint64_t outstanding = 0; // accepted requests whose done has not returned yet
+    bool stopping = false;
+    std::thread thread;
+
+    void start_locked(Op* op, bool front);
+    void fill_locked();
+    void flush_locked();
+    void wake_locked();
+    bool completed_locked(Op* op, int res);
+    void settle(std::function<void()> call);
+    void finish(Op* op);
+    void loop();
+};
+
+// Into the ring if it has room, else in line (a resubmitted rest at the head of the line).
+void UringStore::Ring::start_locked(Op* op, bool front) {
+    io_uring_sqe* sqe = nullptr;
+    if (in_ring < depth) {
+        sqe = io_uring_get_sqe(&ring);
+        if (!sqe) {  // the submission queue is full of entries the kernel has not taken yet
+            io_uring_submit(&ring);
+            sqe = io_uring_get_sqe(&ring);
+        }
+    }
+    if (!sqe) {
+        if (front) waiting.push_front(op);
+        else waiting.push_back(op);
+        return;
+    }
+    const std::size_t total = op->buffer.size();
+    const std::size_t n = std::min(total - op->progress, kMaxSqeBytes);
+    const std::uint64_t at = op->offset + op->progress;
+    switch (op->op) {
+        case BlockOp::read:
+            io_uring_prep_read(sqe, fd, op->io + op->progress, static_cast<unsigned>(n), at);
+            break;
+        case BlockOp::write:
+            io_uring_prep_write(sqe, fd, op->io + op->progress, static_cast<unsigned>(n), at);
+            // FUA: this write is durable before it completes (and so is each rest of it).
+            if (op->fua) sqe->rw_flags = RWF_DSYNC;
+            break;
+        default:  // flush
+            io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+            break;
+    }
+    io_uring_sqe_set_data(sqe, op);
+    ++in_ring;
+}
+
+void UringStore::Ring::fill_locked() {
+    while (!waiting.empty() && in_ring < depth) {
+        Op* op = waiting.front();
+        waiting.pop_front();
+        const unsigned before = in_ring;
+        start_locked(op, true);
+        if (in_ring == before) break;  // no SQE to be had now: it went back to the head
+    }
+}
+
+void UringStore::Ring::flush_locked() {
+    while (io_uring_sq_ready(&ring) > 0) {
+        const int r = io_uring_submit(&ring);
+        if (r == -EINTR) continue;
+        // -EAGAIN, -EBUSY: the kernel cannot take them now. They stay in the ring, and the
+        // completion thread submits them on its next round.
+        if (r <= 0) break;
+    }
+}
+
+// A NOP with no op behind it: the completion thread wakes and looks at stopping.
+void UringStore::Ring::wake_locked() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    if (!sqe) {
+        io_uring_submit(&ring);
+        sqe = io_uring_get_sqe(&ring);
+    }
+    if (!sqe) return;  // the timed wait comes round anyway
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data(sqe, nullptr);
+    flush_locked();
+}
+
+// One completion of op: true when op is finished (status set), false when the rest of it
+// goes back into the ring.
+bool UringStore::Ring::completed_locked(Op* op, int res) {
+    if (op->op == BlockOp::flush) {
+        if ((res == -EINTR || res == -EAGAIN) && ++op->retries <= kMaxRetries) return false;
+        op->status = res < 0 ? status_of_errno(-res) : BlockStatus::ok;
+        return true;
+    }
+    if (res == -EINTR || res == -EAGAIN) {
+        if (++op->retries <= kMaxRetries) return false;
+        op->status = BlockStatus::io_error;
+        return true;
+    }
+    if (res < 0) {
+        op->status = status_of_errno(-res);
+        return true;
+    }
+    const std::size_t total = op->buffer.size();
+    if (op->op == BlockOp::read) {
+        op->progress += static_cast<std::size_t>(res);
+        // Nothing more (res 0), or an end that is not on an alignment boundary: the end of
+        // a file that shrank (or never was a whole number of blocks). The rest reads as
+        // zeros, as FileStore's does.
+        if (op->progress < total && (res == 0 || !is_aligned(op->offset + op->progress, align))) {
+            std::memset(op->io + op->progress, 0, total - op->progress);
+            op->progress = total;
+        }
+    } else {
+        if (res == 0) {  // a write that writes nothing will not write the rest either
+            op->status = status_of_errno(EIO);
+            return true;
+        }
+        op->progress += static_cast<std::size_t>(res);
+    }
+    if (op->progress < total) return false;
+    op->status = BlockStatus::ok;
+    return true;
+}
+
+// Runs a done callback (call owns it) and counts the request out. call is destroyed
+// before the count drops, while this thread is known to be inside this store's callback.
+void UringStore::Ring::settle(std::function<void()> call) {
+    const void* before = tls_settling;
+    tls_settling = this;
+    call();
+    call = nullptr;
+    tls_settling = before;
+    std::lock_guard lock(mu);
+    if (--outstanding == 0) {
+        idle.notify_all();
+        if (stopping) wake_locked();
+    }
+}
+
+void UringStore::Ring::finish(Op* op) {
+    if (op->status == BlockStatus::ok && op->op == BlockOp::read && op->bounce)
+        std::memcpy(op->buffer.data(), op->io, op->buffer.size());
+    std::function<void(BlockStatus)> done = std::move(op->done);
+    const BlockStatus st = op->status;
+    delete op;
+    settle([done = std::move(done), st] { done(st); });
+}
+
+void UringStore::Ring::loop() {
+    std::vector<std::pair<Op*, int>> batch;
+    std::vector<Op*> finished;
+    for (;;) {
+        io_uring_cqe* cqe = nullptr;
+        int r;
+        if (timed_wait) {
+            // A round at least every 100 ms: submissions the kernel refused for a moment
+            // (EAGAIN) go in again even when nothing else completes.
+            __kernel_timespec ts{};
+            ts.tv_nsec = 100'000'000;
+            r = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
+        } else {
+            r = io_uring_wait_cqe(&ring, &cqe);
+        }
+        (void)r;  // -ETIME, -EINTR: nothing to take, a round all the same
+        batch.clear();
+        unsigned head = 0, n = 0;
+        io_uring_for_each_cqe(&ring, head, cqe) {
+            batch.emplace_back(static_cast<Op*>(io_uring_cqe_get_data(cqe)), cqe->res);
+            ++n;
+        }
+        io_uring_cq_advance(&ring, n);
+        finished.clear();
+        {
+            std::lock_guard lock(mu);
+            for (auto [op, res] : batch) {
+                if (!op) continue;  // a wake-up
+                --in_ring;
+                if (completed_locked(op, res)) finished.push_back(op);
+                else start_locked(op, true);
+            }
+            fill_locked();
+            flush_locked();
+        }
+        for (Op* op : finished) finish(op);
+        std::lock_guard lock(mu);
+        if (stopping && outstanding == 0) return;
+    }
+}
+
+UringStore::UringStore(const std::string& path, bool read_only, std::uint64_t create_size, IoPool& pool,
+                       unsigned queue_depth)
+    : ring_(std::make_shared<Ring>(pool, std::max(1u, queue_depth))) {
+    Ring& r = *ring_;
+    r.read_only = read_only;
+    const int flags = (read_only ? O_RDONLY : O_RDWR) | O_DIRECT | O_CLOEXEC;
+    r.fd = ::open(path.c_str(), flags);
+    if (r.fd < 0 && errno == ENOENT && create_size > 0 && !read_only) {
+        // vdisk_fileio's size_mb: a sparse file of that size (as FileStore makes it).
+        r.fd = ::open(path.c_str(), flags | O_CREAT, 0600);
+        if (r.fd >= 0 && ::ftruncate(r.fd, static_cast<off_t>(create_size)) != 0)
+            throw std::runtime_error(path + ": " + errtext(errno));
+    }
+    if (r.fd < 0) {
+        if (errno == EINVAL) throw std::runtime_error(path + ": O_DIRECT is not supported here (" + errtext(EINVAL) + ")");
+        throw std::runtime_error(path + ": " + errtext(errno));
+    }
+    struct stat st {};
+    if (::fstat(r.fd, &st) != 0) throw std::runtime_error(path + ": " + errtext(errno));
+    if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
+        throw std::runtime_error(path + ": neither a block device nor a regular file");
+    r.block_device = S_ISBLK(st.st_mode);
+    if (r.block_device) {
+        int lbs = 0;
+        if (::ioctl(r.fd, BLKSSZGET, &lbs) != 0 || lbs <= 0)
+            throw std::runtime_error(path + ": cannot read its logical block size (BLKSSZGET): " + errtext(errno));
+        r.align = r.mem_align = static_cast<std::uint32_t>(lbs);
+    } else {
+        struct statx sx {};
+        if (::statx(r.fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN)) {
+            if (sx.stx_dio_offset_align == 0)
+                throw std::runtime_error(path + ": the file system does not do direct I/O on this file (STATX_DIOALIGN)");
+            r.align = sx.stx_dio_offset_align;
+            r.mem_align = sx.stx_dio_mem_align ? sx.stx_dio_mem_align : sx.stx_dio_offset_align;
+        }  // else the kernel does not say (before 6.1): 4096 serves every file system
+    }
+    if (refresh_size() == 0) throw std::runtime_error(path + ": empty file");
+    io_uring_params params{};
+    if (int e = io_uring_queue_init_params(r.depth, &r.ring, &params); e < 0)
+        throw std::runtime_error(path + ": io_uring_queue_init: " + errtext(-e));
+    r.ring_ready = true;
+    r.timed_wait = params.features & IORING_FEAT_EXT_ARG;
+    r.thread = std::thread([keep = ring_] { keep->loop(); });
+}
+
+UringStore::~UringStore() {
+    Ring& r = *ring_;
+    std::unique_lock lock(r.mu);
+    r.stopping = true;
+    if (tls_settling == &r) {
+        // Inside one of this store's own callbacks: it cannot wait for itself. The rest
+        // completes on the store's thread, which ends when nothing is outstanding and
+        // takes the ring down with it (it holds the ring).
+        lock.unlock();
+        r.thread.detach();
+        return;
+    }
+    r.idle.wait(lock, [&r] { return r.outstanding == 0; });
+    r.wake_locked();
+    lock.unlock();
+    r.thread.join();
+}
+
+std::uint64_t UringStore::size_bytes() const { return ring_->size.load(); }
+
+std::uint64_t UringStore::refresh_size() {
+    const std::uint64_t bytes = size_of(ring_->fd);
+    ring_->size.store(bytes);
+    return bytes;
+}
+
+std::uint32_t UringStore::alignment() const { return ring_->align; }
+std::uint32_t UringStore::memory_alignment() const { return ring_->mem_align; }
+bool UringStore::block_device() const { return ring_->block_device; }
+std::uint64_t UringStore::bounced() const { return ring_->bounced.load(); }
+
+void UringStore::submit(const BlockRequest& req, std::function<void(BlockStatus)> done) {
+    Ring& r = *ring_;
+    const bool writes = req.op != BlockOp::read && req.op != BlockOp::flush;
+    if (writes && r.read_only) return done(BlockStatus::io_error);
+
+    if (req.op == BlockOp::write_same || req.op == BlockOp::unmap) {
+        // Synchronous helpers on the pool, with aligned buffers for the O_DIRECT descriptor.
+        {
+            std::lock_guard lock(r.mu);
+            ++r.outstanding;
+        }
+        r.pool.run([keep = ring_, req, done = std::move(done)]() mutable {
+            Ring& k = *keep;
+            int err = req.op == BlockOp::write_same
+                          ? write_repeated(k.fd, req.buffer, req.offset, req.length, k.align)
+                          : deallocate(k.fd, k.block_device, req.offset, req.length, k.align);
+            if (err == 0 && req.fua && ::fdatasync(k.fd) != 0) err = errno;
+            const BlockStatus st = err ? status_of_errno(err) : BlockStatus::ok;
+            k.settle([done = std::move(done), st] { done(st); });
+        });
+        return;
+    }
+
+    if (req.op != BlockOp::flush) {
+        if (req.buffer.empty()) return done(BlockStatus::ok);
+        // O_DIRECT cannot move part of a logical block; the vdisk never asks it to.
+        if (!is_aligned(req.offset, r.align) || !is_aligned(req.buffer.size(), r.align))
+            return done(BlockStatus::io_error);
+    }
+    auto op = std::make_unique<Ring::Op>();
+    op->op = req.op;
+    op->offset = req.offset;
+    op->buffer = req.buffer;
+    op->fua = req.fua;
+    op->done = std::move(done);
+    op->io = req.buffer.data();
+    if (req.op != BlockOp::flush && !is_aligned(req.buffer.data(), r.mem_align)) {
+        try {
+            op->bounce = aligned_bytes(req.buffer.size(), r.mem_align);
+        } catch (const std::bad_alloc&) {
+            return op->done(BlockStatus::io_error);
+        }
+        if (req.op == BlockOp::write) std::memcpy(op->bounce.get(), req.buffer.data(), req.buffer.size());
+        op->io = op->bounce.get();
+        r.bounced.fetch_add(1);
+    }
+    std::lock_guard lock(r.mu);
+    ++r.outstanding;
+    r.start_locked(op.release(), false);
+    r.flush_locked();
+}
+
+void UringStore::provisioning(std::uint64_t offset, std::uint64_t length, std::size_t max_extents,
+                              std::function<void(BlockStatus, std::vector<Extent>)> done) {
+    Ring& r = *ring_;
+    {
+        std::lock_guard lock(r.mu);
+        ++r.outstanding;
+    }
+    r.pool.run([keep = ring_, offset, length, max_extents, done = std::move(done)]() mutable {
+        auto map = provisioning_map(keep->fd, offset, length, max_extents);
+        keep->settle([done = std::move(done), map = std::move(map)]() mutable { done(BlockStatus::ok, std::move(map)); });
+    });
+}
+
+}  // namespace iscsilab::hil
