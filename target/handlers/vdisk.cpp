@@ -213,7 +213,32 @@ void Vdisk::execute(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion
     using detail::is_verify;
 
     if (is_read(o)) return read(std::move(cmd), std::move(done));
-    if (is_write(o) || is_write_verify(o)) {
+    if (is_write(o)) {
+        // Shared with other writes, behind an overlapping COMPARE AND WRITE
+        // (vdisk_caw.cpp). What waits for the range stays in the command, so that the
+        // continuations capture plain pointers and allocate nothing.
+        const Rw rw = decode_rw(c);
+        Command::HandlerState& h = c.handler;
+        h.done = std::move(done);
+        h.self = std::move(cmd);
+        h.read_only = ctx.read_only;
+        return range_lock_.lock(rw.lba, rw.blocks, LbaRangeLock::Mode::shared, [this, cp = &c](LbaRangeLock::Ticket t) {
+            cp->handler.ticket = t;
+            scsi::AccessContext locked;
+            locked.read_only = cp->handler.read_only;
+            write(cp->handler.self, locked, [this, cp] {
+                // Unlock first: whoever waited for the range starts before the transport
+                // even sees this command end.
+                Command::HandlerState& h = cp->handler;
+                range_lock_.unlock(h.ticket);
+                h.ticket = 0;
+                const std::shared_ptr<Command> self = std::move(h.self);
+                const scsi::Completion done = std::move(h.done);
+                done();
+            });
+        });
+    }
+    if (is_write_verify(o)) {
         // Shared with other writes, behind an overlapping COMPARE AND WRITE (vdisk_caw.cpp).
         const Rw rw = decode_rw(c);
         return under_range_lock(

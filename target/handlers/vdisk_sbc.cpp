@@ -129,13 +129,26 @@ void Vdisk::read(CmdPtr cmd, scsi::Completion done) {
     // From the pool, not zeroed: the store fills every byte of it.
     BufferPtr buf = BufferPool::instance().get(bytes);
     BlockRequest req{BlockOp::read, rw.lba * cfg_.blocksize, bytes, std::span<std::byte>(*buf), false};
-    // The lambda holds the store: a medium changed meanwhile lives until its requests end.
-    store->submit(req, [this, store, cmd, buf, done = std::move(done)](BlockStatus st) {
+    // The command holds the store (a medium changed meanwhile lives until its requests
+    // end), the buffer and the completion, so that the store's completion captures two
+    // plain pointers and costs no allocation.
+    Command::HandlerState& h = cmd->handler;
+    h.done = std::move(done);
+    h.store = store;
+    h.buffer = std::move(buf);
+    h.self = cmd;
+    store->submit(req, [this, c = cmd.get()](BlockStatus st) {
+        Command::HandlerState& h = c->handler;
+        if (!h.self) return c->completed_twice("the block store");
+        const std::shared_ptr<Command> self = std::move(h.self);
+        const std::shared_ptr<const void> store = std::move(h.store);
+        const scsi::Completion done = std::move(h.done);
         if (st == BlockStatus::ok) {
-            cmd->data_in = buf;
-            cmd->status = Status::Good;
+            c->data_in = std::move(h.buffer);
+            c->status = Status::Good;
         } else {
-            io_failed(*cmd, st, false);
+            h.buffer.reset();
+            io_failed(*c, st, false);
         }
         done();
     });
@@ -181,6 +194,24 @@ void Vdisk::write(CmdPtr cmd, const scsi::AccessContext& ctx, scsi::Completion d
         store->submit(req, [store, cmd](BlockStatus) {});
         cmd->status = Status::Good;
         return done();
+    }
+    if (!verify_after) {
+        // The store, and the completion, wait in the command: the store's completion
+        // captures two plain pointers and allocates nothing. The command itself is held
+        // by whoever called (the mid-level holds every command it runs).
+        Command::HandlerState& h = cmd->handler;
+        h.store = store;
+        h.step_done = std::move(done);
+        store->submit(req, [this, c = cmd.get()](BlockStatus st) {
+            Command::HandlerState& h = c->handler;
+            if (!h.step_done) return c->completed_twice("the block store");
+            const std::shared_ptr<const void> store = std::move(h.store);
+            const scsi::Completion done = std::move(h.step_done);
+            if (st != BlockStatus::ok && !defects::on(defects::Defect::write_error_ignored)) io_failed(*c, st, true);
+            else c->status = Status::Good;
+            done();
+        });
+        return;
     }
     store->submit(req, [this, store, cmd, rw, bytes = to_write, verify_after, done = std::move(done)](BlockStatus st) mutable {
         if (st != BlockStatus::ok && !defects::on(defects::Defect::write_error_ignored)) {

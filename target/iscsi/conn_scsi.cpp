@@ -65,6 +65,7 @@ void Connection::handle_scsi_command(Pdu& pdu) {
     cmd.cdb = c.cdb;
     cmd.lun = c.lun;
     cmd.tag = c.itt;
+    cmd.reference = c.cmdsn;
     cmd.attr = to_scsi(c.attr);
     cmd.direction = c.read && c.write ? scsi::DataDirection::Bidi
                     : c.read          ? scsi::DataDirection::Read
@@ -257,16 +258,18 @@ void Connection::execute(const std::shared_ptr<Task>& t) {
                    }))
         return;
     t->phase = TaskPhase::Executing;
-    std::weak_ptr<Connection> weak = shared_from_this();
-    Executor* ex = &executor_;
+    t->home = shared_from_this();
+    t->home_executor = &executor_;
     // The token is the nexus's record that this task still works at the device; it
     // goes once the task is done with, whether its connection still exists or not.
-    std::shared_ptr<void> token = session_->work ? session_->work->hold() : nullptr;
-    session_->target()->luns().execute(t->cmd, [weak, t, ex, token]() mutable {
+    t->work_token = session_->work ? session_->work->hold() : nullptr;
+    t->keep_alive = t;
+    session_->target()->luns().execute(t->cmd, [task = t.get()] {
         // The device may finish on any thread: come home before touching state.
-        ex->post([weak, t, token = std::move(token)]() mutable {
-            if (auto self = weak.lock()) self->command_done(t);
-            token.reset();
+        task->home_executor->post([task] {
+            const std::shared_ptr<Task> t = std::move(task->keep_alive);
+            const std::shared_ptr<void> token = std::move(t->work_token);
+            if (auto self = t->home.lock()) self->command_done(t);
         });
     });
 }
@@ -427,7 +430,7 @@ void Connection::send_response(Task& t) {
         std::copy(cmd.sense.begin(), cmd.sense.end(), data.begin() + 2);
     }
     const auto dsl = static_cast<std::uint32_t>(data.size());
-    send(r.encode(dsl), Slice::own(std::move(data)));
+    send(r.encode(dsl), dsl ? Slice::own(std::move(data)) : Slice{});
 }
 
 }  // namespace iscsilab::iscsi

@@ -57,6 +57,16 @@ bool Connection::transition(ConnState next) {
 }
 
 void Connection::invariant_failed(const Task* t, const std::string& what) {
+    if (t) return invariant_failed(t->itt, t->cmdsn, what);
+    invariant_failed(pdu_itt_, pdu_cmdsn_, what);
+}
+
+void Connection::scsi_invariant_broken(std::uint32_t itt, std::uint32_t cmdsn, const std::string& what) {
+    invariant_failed(itt, cmdsn, what);
+}
+
+void Connection::invariant_failed(std::optional<std::uint32_t> itt, std::optional<std::uint32_t> cmdsn,
+                                  const std::string& what) {
     // Reported once per connection: what breaks after the first is its consequence.
     if (broken_) return;
     broken_ = true;
@@ -68,13 +78,8 @@ void Connection::invariant_failed(const Task* t, const std::string& what) {
         site.isid = session_->isid();
         site.tsih = session_->tsih();
     }
-    if (t) {
-        site.itt = t->itt;
-        site.cmdsn = t->cmdsn;
-    } else {
-        site.itt = pdu_itt_;
-        site.cmdsn = pdu_cmdsn_;
-    }
+    site.itt = itt;
+    site.cmdsn = cmdsn;
     driver_.invariant_failed(describe(site, what));
     if (state_ == ConnState::Closed) return;
     // Nothing more goes out or comes in (send, on_bytes); the connection closes once the

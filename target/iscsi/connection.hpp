@@ -76,6 +76,9 @@ public:
     // A SCSI asynchronous event for one of the session's LUNs (conn_async.cpp): sense data
     // in an Asynchronous Message. Runs on our executor.
     void report_event(std::uint32_t lun, const Bytes& sense);
+    // The SCSI layer broke an invariant on one of our commands (scsi::Nexus::
+    // invariant_broken): reported with its ITT and CmdSN, and this connection closes.
+    void scsi_invariant_broken(std::uint32_t itt, std::uint32_t cmdsn, const std::string& what);
 
 private:
     // Always-on invariants (invariant.hpp): true while `ok` holds. Otherwise the broken
@@ -88,6 +91,7 @@ private:
         return false;
     }
     void invariant_failed(const Task* t, const std::string& what);
+    void invariant_failed(std::optional<std::uint32_t> itt, std::optional<std::uint32_t> cmdsn, const std::string& what);
 
     bool transition(ConnState next);
     bool on_pdu(Pdu&& pdu, FrameError error);

@@ -176,6 +176,21 @@ std::shared_ptr<Session> IscsiDriver::create_session(const std::shared_ptr<Conne
             }
             return false;
         };
+        // A broken invariant of the SCSI layer, on this session's executor, after what it
+        // had already posted (the first completion of a task that ended twice).
+        nexus->invariant_broken = [this, id = nexus->id](std::uint32_t itt, std::uint32_t cmdsn, std::string what) {
+            std::shared_ptr<Session> s;
+            {
+                std::lock_guard lock(mu_);
+                auto it = sessions_.find(id);
+                if (it != sessions_.end()) s = it->second;
+            }
+            if (!s) return;
+            std::weak_ptr<Connection> wc = s->connection;
+            s->executor().post([wc, itt, cmdsn, what = std::move(what)] {
+                if (auto c = wc.lock()) c->scsi_invariant_broken(itt, cmdsn, what);
+            });
+        };
         nexus->abort_tasks = [this, id = nexus->id](const scsi::Device& dev, std::optional<std::uint32_t> except,
                                                     std::function<void()> done) {
             std::shared_ptr<Session> s;

@@ -12,6 +12,8 @@
 
 namespace iscsilab::iscsi {
 
+class Connection;
+
 struct R2tState {
     std::uint32_t ttt = 0, r2tsn = 0, offset = 0, length = 0;
     std::uint32_t received = 0;     // bytes of this sequence so far
@@ -52,6 +54,14 @@ struct Task {
 
     // Task management functions waiting for this task to end.
     std::vector<std::function<void()>> on_gone;
+
+    // While the task is at the device (Connection::execute): the task holds itself, and
+    // the completion handed down captures a plain pointer to it, which std::function
+    // keeps without an allocation. Cleared when the completion comes home.
+    std::shared_ptr<Task> keep_alive;
+    std::weak_ptr<Connection> home;
+    Executor* home_executor = nullptr;
+    std::shared_ptr<void> work_token;  // the nexus's record that this task works at the device
 };
 
 }  // namespace iscsilab::iscsi

@@ -19,6 +19,7 @@
 namespace iscsilab::scsi {
 
 class Device;
+class CopyManager;
 
 enum class DataDirection : std::uint8_t { None, Read, Write, Bidi };
 
@@ -42,12 +43,21 @@ struct Nexus {
     // when it cannot (no connection in full feature phase, the LUN not mapped), so the
     // caller establishes a unit attention instead.
     std::function<bool(const Device& dev, const Sense& sense)> report_event;
+    // Set by the transport: the SCSI layer found one of its own invariants broken on a
+    // command of this nexus (a task that ended twice). The transport reports it as it
+    // reports its own, with the command's tag and reference, and closes the connection
+    // the command came through. Runs on any thread.
+    std::function<void(std::uint32_t tag, std::uint32_t reference, std::string what)> invariant_broken;
 };
+
+// Runs when the command is done (result fields filled). May run on any thread.
+using Completion = std::function<void()>;
 
 struct Command {
     std::array<std::byte, 16> cdb{};
     std::uint64_t lun = 0;
-    std::uint32_t tag = 0;  // the transport's task tag (ITT)
+    std::uint32_t tag = 0;        // the transport's task tag (ITT)
+    std::uint32_t reference = 0;  // the transport's number for it (CmdSN), for reports
     TaskAttribute attr = TaskAttribute::Simple;
     DataDirection direction = DataDirection::None;
     std::uint32_t expected_transfer_length = 0;  // iSCSI EDTL
@@ -62,6 +72,39 @@ struct Command {
     std::optional<std::uint64_t> spdtl;  // the CDB's transfer length in bytes, if any
     std::atomic<bool> aborted{false};
 
+    // What the mid-level keeps while the command runs (midlevel.cpp): the completion it
+    // was handed, the device whose task set the command occupies, how it was admitted,
+    // and the command itself. The completions it hands down capture only a plain
+    // pointer to the command, which std::function holds without an allocation.
+    struct MidlevelState {
+        Completion done;
+        std::shared_ptr<Device> device;
+        std::shared_ptr<Command> self;
+        CopyManager* copies = nullptr;
+        TaskAttribute attr = TaskAttribute::Simple;
+        bool read_only = false, alua = false, copy = false;
+    } midlevel;
+    // The same for a handler while the command is at its store: its completions (the
+    // command's, and one for a step inside it), the store, the buffer the store fills, a
+    // lock it holds, and the command.
+    struct HandlerState {
+        Completion done, step_done;
+        std::shared_ptr<const void> store;
+        BufferPtr buffer;
+        std::shared_ptr<Command> self;
+        std::uint64_t ticket = 0;
+        bool read_only = false;
+    } handler;
+
+    // A layer of the SCSI side was told twice that this command ended (a task ends once).
+    // Only a second completion that comes while the command is still held can be seen:
+    // one that comes after it is released reaches freed memory (with the sanitizers on,
+    // the block cache is off and that is reported as a use after free).
+    void completed_twice(const char* where) const {
+        if (nexus && nexus->invariant_broken)
+            nexus->invariant_broken(tag, reference, std::string(where) + " finished a task that had already ended (a task ends once)");
+    }
+
     std::uint8_t opcode() const { return static_cast<std::uint8_t>(cdb[0]); }
     std::span<const std::byte> cdb_bytes() const { return cdb; }
 
@@ -72,8 +115,6 @@ struct Command {
     }
 };
 
-// Runs when the command is done (result fields filled). May run on any thread.
-using Completion = std::function<void()>;
 
 // SAM LUN encoding in the 8-byte LUN field (SAM-5 §4.7): peripheral device addressing
 // below 256, flat space addressing above.

@@ -63,6 +63,10 @@ bool admit(Device& dev, Command& cmd) {
     return true;
 }
 
+namespace {
+void start(Command& c);  // the task may start: admit it and run it (below)
+}  // namespace
+
 void submit(std::shared_ptr<Device> dev, std::shared_ptr<Command> cmd, const AccessContext& ctx,
             Completion done, CopyManager* copies) {
     // REPORT and SET TARGET PORT GROUPS belong to the device group, not the handler, as
@@ -79,37 +83,63 @@ void submit(std::shared_ptr<Device> dev, std::shared_ptr<Command> cmd, const Acc
     }
     // Through the LU's task set: ORDERED and HEAD OF QUEUE keep their meaning (SAM-5 §8.6).
     // Admission happens when the task may start, so an earlier ORDERED task's RESERVE or
-    // MODE SELECT is seen by the tasks behind it.
-    const TaskAttribute attr = cmd->attr;
-    dev->task_set().submit(attr, [dev, cmd, ctx, attr, alua_command, copy_command, copies, done = std::move(done)]() mutable {
-        // Whoever ends the task, the task set hears of it before the transport does.
-        Completion finished = [dev, attr, done = std::move(done)] {
-            dev->task_set().finished(attr);
-            done();
-        };
-        if (cmd->aborted) return finished();  // aborted while it waited: nothing to run
-        if (!admit(*dev, *cmd)) return finished();
-        if (copy_command) {
-            if (cmd->opcode() == op::ExtendedCopy)
-                return copies->extended_copy(cmd, std::move(finished), dev->descriptor_sense());
-            copies->receive_copy_results(*cmd, *cmd->nexus, dev->descriptor_sense());
-            return finished();
-        }
-        if (is_persistent_reserve(*cmd)) return persistent_reserve(dev, cmd, std::move(finished));
-        if (alua_command) {
-            if (auto group = dev->alua_group()) {
-                if (cmd->opcode() == op::MaintenanceIn)
-                    report_target_port_groups(*cmd, *group, dev->descriptor_sense());
-                else
-                    set_target_port_groups(*cmd, *group, dev->descriptor_sense());
-            } else {  // left its group while it waited
-                cmd->fail(Sense{SenseKey::IllegalRequest, asc::InvalidCommandOperationCode}, dev->descriptor_sense());
-            }
-            return finished();
-        }
-        dev->execute(cmd, ctx, std::move(finished));
-    });
+    // MODE SELECT is seen by the tasks behind it. What the task needs meanwhile stays in
+    // the command (Command::midlevel), so that nothing is allocated to carry it.
+    Command::MidlevelState& m = cmd->midlevel;
+    m.done = std::move(done);
+    m.device = dev;
+    m.self = cmd;
+    m.copies = copies;
+    m.attr = cmd->attr;
+    m.read_only = ctx.read_only;
+    m.alua = alua_command;
+    m.copy = copy_command;
+    dev->task_set().submit(m.attr, [c = cmd.get()] { start(*c); });
 }
+
+namespace {
+
+// Whoever ends the task, the task set hears of it before the transport does.
+void finish(Command& c) {
+    Command::MidlevelState& m = c.midlevel;
+    if (!m.self) return c.completed_twice("the device");
+    const std::shared_ptr<Command> self = std::move(m.self);
+    const std::shared_ptr<Device> dev = std::move(m.device);
+    const Completion done = std::move(m.done);
+    dev->task_set().finished(m.attr);
+    done();
+}
+
+void start(Command& c) {
+    Command::MidlevelState& m = c.midlevel;
+    const std::shared_ptr<Command> cmd = m.self;
+    Device& dev = *m.device;
+    Completion finished = [cp = &c] { finish(*cp); };
+    if (c.aborted) return finished();  // aborted while it waited: nothing to run
+    if (!admit(dev, c)) return finished();
+    if (m.copy) {
+        if (c.opcode() == op::ExtendedCopy) return m.copies->extended_copy(cmd, std::move(finished), dev.descriptor_sense());
+        m.copies->receive_copy_results(c, *c.nexus, dev.descriptor_sense());
+        return finished();
+    }
+    if (is_persistent_reserve(c)) return persistent_reserve(m.device, cmd, std::move(finished));
+    if (m.alua) {
+        if (auto group = dev.alua_group()) {
+            if (c.opcode() == op::MaintenanceIn)
+                report_target_port_groups(c, *group, dev.descriptor_sense());
+            else
+                set_target_port_groups(c, *group, dev.descriptor_sense());
+        } else {  // left its group while it waited
+            c.fail(Sense{SenseKey::IllegalRequest, asc::InvalidCommandOperationCode}, dev.descriptor_sense());
+        }
+        return finished();
+    }
+    AccessContext ctx;
+    ctx.read_only = m.read_only;
+    dev.execute(cmd, ctx, std::move(finished));
+}
+
+}  // namespace
 
 void Target::execute(std::shared_ptr<Command> cmd, Completion done) const {
     static const std::string no_name;
