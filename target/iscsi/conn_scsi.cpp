@@ -41,7 +41,7 @@ void Connection::handle_scsi_command(Pdu& pdu) {
     if (tasks_.count(c.itt)) return reject(pdu, RejectReason::InvalidPduField);  // ITT in use
     aborted_itts_.erase(c.itt);
     const NegotiatedParams& p = session_->params();
-    const auto imm = static_cast<std::uint32_t>(pdu.data.size());
+    const auto imm = pdu.data_length();
     if (imm > 0) {
         // RFC 3720 §10.3: immediate data only on writes, only with ImmediateData=Yes,
         // never past FirstBurstLength or the expected length.
@@ -99,10 +99,12 @@ void Connection::handle_scsi_command(Pdu& pdu) {
     }
 
     if (t->write) {
-        // From the pool, not zeroed: the task runs only once every byte has arrived.
-        cmd.data_out.allocate(t->edtl);
+        // From the pool, not zeroed: the task runs only once every byte has arrived. The
+        // framer may already have put the immediate data into one (place_segment).
+        if (pdu.data_placed && pdu.placed && pdu.placed->size() == t->edtl) cmd.data_out = DataBuffer(pdu.placed);
+        else cmd.data_out.allocate(t->edtl);
         if (imm > 0) {
-            if (!place_data(*t, 0, pdu.data)) return;
+            if (!place_data(*t, 0, pdu)) return;
             t->unsolicited_received = imm;
         }
         // RFC 3720 §10.3.4 / §12.10-12.14: unsolicited Data-Out may follow up to
@@ -116,18 +118,65 @@ void Connection::handle_scsi_command(Pdu& pdu) {
     maybe_execute(t);
 }
 
-bool Connection::place_data(Task& t, std::uint32_t offset, std::span<const std::byte> data) {
+std::optional<Placement> Connection::place_segment(const Pdu& h) {
+    if (state_ != ConnState::FullFeature || broken_ || !session_ || session_->discovery()) return std::nullopt;
+    const std::uint32_t dsl = h.view().data_segment_length();
+    if (h.opcode() == Opcode::ScsiCommand) {
+        // Immediate data, as handle_scsi_command will accept it (RFC 3720 §10.3): a
+        // write, ImmediateData=Yes, within FirstBurstLength and the EDTL. The buffer is
+        // the command's whole Data-Out buffer; anything refused later just drops it.
+        const auto c = ScsiCommandPdu::decode(h.bhs);
+        const NegotiatedParams& p = session_->params();
+        if (!c.write || c.read || !p.immediate_data || dsl > p.first_burst_length || dsl > c.expected_data_transfer_length ||
+            c.expected_data_transfer_length > scsi::kMaxTransferBytes || tasks_.count(c.itt))
+            return std::nullopt;
+        BufferPtr b = BufferPool::instance().get(c.expected_data_transfer_length);
+        const std::span<std::byte> into(b->data(), dsl);
+        return Placement{into, std::move(b)};
+    }
+    if (h.opcode() == Opcode::DataOut) {
+        // Into the task's buffer at the PDU's offset. Checked here only so far as memory
+        // goes: handle_data_out judges the PDU once it is in, and a PDU it refuses fails
+        // the task (data_failed), so bytes placed by it are never written to a device.
+        const auto d = DataOutPdu::decode(h.bhs);
+        auto it = tasks_.find(d.itt);
+        if (it == tasks_.end()) return std::nullopt;
+        Task& t = *it->second;
+        if (t.phase != TaskPhase::ReceivingData || !t.write || t.data_failed || !t.cmd->data_out.buffer()) return std::nullopt;
+        if (std::uint64_t{d.buffer_offset} + dsl > t.cmd->data_out.size()) return std::nullopt;
+        BufferPtr keep = t.cmd->data_out.buffer();
+        const std::span<std::byte> into(keep->data() + d.buffer_offset, dsl);
+        return Placement{into, std::move(keep)};
+    }
+    return std::nullopt;
+}
+
+bool Connection::place_data(Task& t, std::uint32_t offset, const Pdu& pdu) {
     // The callers checked the PDU against the burst it belongs to; this is the last line
     // before memory: never past the buffer, never more bytes than the EDTL.
-    const std::uint64_t end = std::uint64_t{offset} + data.size();
-    if (!invariant(end <= t.cmd->data_out.size() && t.received + std::uint64_t{data.size()} <= t.edtl, &t, [&] {
+    const std::uint32_t length = pdu.data_length();
+    const std::uint64_t end = std::uint64_t{offset} + length;
+    if (!invariant(end <= t.cmd->data_out.size() && t.received + std::uint64_t{length} <= t.edtl, &t, [&] {
             return "Data-Out bytes " + std::to_string(offset) + ".." + std::to_string(end) + " into a buffer of " +
                    std::to_string(t.cmd->data_out.size()) + " with " + std::to_string(t.received) + " of EDTL " +
                    std::to_string(t.edtl) + " received";
         }))
         return false;
-    std::copy(data.begin(), data.end(), t.cmd->data_out.begin() + offset);
-    t.received += static_cast<std::uint32_t>(data.size());
+    if (!pdu.data_placed) {
+        std::copy(pdu.data.begin(), pdu.data.end(), t.cmd->data_out.begin() + offset);
+    } else {
+        // Already in the buffer (place_segment), at the PDU's own Buffer Offset (0 for
+        // immediate data). Where the caller wants it elsewhere (a deliberate defect of
+        // a test build), it moves there.
+        const std::uint32_t placed_at =
+            pdu.opcode() == Opcode::DataOut ? DataOutPdu::decode(pdu.bhs).buffer_offset : 0;
+        if (!invariant(pdu.placed && pdu.placed == t.cmd->data_out.buffer(), &t,
+                       "a data segment placed in a buffer that is not the task's"))
+            return false;
+        if (placed_at != offset)
+            std::memmove(t.cmd->data_out.data() + offset, t.cmd->data_out.data() + placed_at, length);
+    }
+    t.received += length;
     return true;
 }
 
@@ -180,7 +229,7 @@ void Connection::handle_data_out(Pdu& pdu) {
     }
     auto t = it->second;
     if (t->phase != TaskPhase::ReceivingData || !t->write) return;  // aborted, or done
-    const auto len = static_cast<std::uint32_t>(pdu.data.size());
+    const auto len = pdu.data_length();
     // A task whose Data-Out went wrong takes the rest of what it is owed and drops it:
     // an F bit closes the unsolicited burst or its R2T. Once nothing is owed its status
     // goes out (RFC 3720 §10.17.1: not before the last expected Data-Out with F=1):
@@ -217,7 +266,7 @@ void Connection::handle_data_out(Pdu& pdu) {
             return protocol_error("unsolicited data outside the first burst");
         std::uint32_t at = d.buffer_offset;
         if (defects::on(defects::Defect::unsolicited_by_datasn)) at = d.datasn * len;
-        if (!place_data(*t, at, pdu.data)) return;
+        if (!place_data(*t, at, pdu)) return;
         t->unsolicited_received += len;
         ++t->unsolicited_next_datasn;
     } else {
@@ -227,7 +276,7 @@ void Connection::handle_data_out(Pdu& pdu) {
         if (d.datasn != r->next_datasn) return protocol_error("DataSN out of order");
         if (d.buffer_offset != r->offset + r->received || r->received + std::uint64_t{len} > r->length)
             return protocol_error("Buffer Offset outside the R2T");
-        if (!place_data(*t, d.buffer_offset, pdu.data)) return;
+        if (!place_data(*t, d.buffer_offset, pdu)) return;
         r->received += len;
         ++r->next_datasn;
         if (r->received == r->length) {

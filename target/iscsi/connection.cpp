@@ -27,6 +27,7 @@ Connection::Connection(IscsiDriver& driver, std::shared_ptr<ByteStream> stream, 
     : driver_(driver), stream_(std::move(stream)), executor_(executor), clock_(clock), id_(id),
       reader_([this](Pdu&& pdu, FrameError e) { return on_pdu(std::move(pdu), e); }) {
     reader_.set_max_data_segment_length(kLoginDataSegmentLength);
+    reader_.set_placer([this](const Pdu& header) { return place_segment(header); });
 }
 
 Connection::~Connection() = default;

@@ -115,7 +115,10 @@ private:
     // conn_scsi.cpp
     void handle_scsi_command(Pdu& pdu);
     void handle_data_out(Pdu& pdu);
-    bool place_data(Task& t, std::uint32_t offset, std::span<const std::byte> data);
+    bool place_data(Task& t, std::uint32_t offset, const Pdu& pdu);
+    // The framer's header phase (PduReader::set_placer): where the data segment of a
+    // SCSI Command or Data-Out goes, so that it lands in the task's buffer directly.
+    std::optional<Placement> place_segment(const Pdu& header);
     void solicit(const std::shared_ptr<Task>& t);
     void maybe_execute(const std::shared_ptr<Task>& t);
     void execute(const std::shared_ptr<Task>& t);

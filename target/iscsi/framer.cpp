@@ -45,6 +45,32 @@ bool PduReader::finish(FrameError e) {
 
 bool PduReader::feed(std::span<const std::byte> bytes) {
     while (!stopped_ && !bytes.empty()) {
+        if (state_ == State::placed) {
+            // The segment, straight into its place; then padding and digest into buf_.
+            if (placed_got_ < dsl_) {
+                const std::size_t n = std::min<std::size_t>(dsl_ - placed_got_, bytes.size());
+                std::memcpy(placement_.into.data() + placed_got_, bytes.data(), n);
+                placed_got_ += static_cast<std::uint32_t>(n);
+                bytes = bytes.subspan(n);
+                if (placed_got_ < dsl_) break;
+            }
+            const std::size_t take = std::min(need_ - buf_.size(), bytes.size());
+            buf_.insert(buf_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+            bytes = bytes.subspan(take);
+            if (buf_.size() < need_) break;
+            FrameError err = FrameError::none;
+            if (digests_.data) {
+                const std::size_t pad = padded(dsl_) - dsl_;
+                std::uint32_t crc = crc32c(placement_.into);
+                crc = crc32c(std::span<const std::byte>(buf_.data(), pad), crc);
+                if (crc != load_le32(buf_.data() + pad)) err = FrameError::data_digest;
+            }
+            cur_.data_placed = true;
+            cur_.placed = std::move(placement_.keep);
+            placement_ = {};
+            if (!finish(err)) return false;
+            continue;
+        }
         if (state_ == State::skip) {
             auto n = static_cast<std::size_t>(std::min<std::uint64_t>(skip_left_, bytes.size()));
             skip_left_ -= n;
@@ -103,6 +129,15 @@ bool PduReader::feed(std::span<const std::byte> bytes) {
                     if (!finish(FrameError::none)) return false;
                     continue;
                 }
+                if (placer_) {
+                    if (auto where = placer_(cur_); where && where->into.size() == dsl_) {
+                        placement_ = std::move(*where);
+                        placed_got_ = 0;
+                        state_ = State::placed;
+                        need_ = padded(dsl_) - dsl_ + (digests_.data ? kDigestLength : 0);
+                        continue;
+                    }
+                }
                 state_ = State::data;
                 need_ = padded(dsl_) + (digests_.data ? kDigestLength : 0);
                 cur_.data.reserve(need_);
@@ -118,6 +153,7 @@ bool PduReader::feed(std::span<const std::byte> bytes) {
                 if (!finish(err)) return false;
                 continue;
             }
+            case State::placed:
             case State::skip:
                 break;
         }

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "target/buffer_pool.hpp"
 #include "target/ports.hpp"
 
 namespace iscsilab::iscsi {
@@ -312,6 +313,14 @@ struct Pdu {
     Bhs bhs{};
     Bytes ahs;
     Bytes data;
+    // Set when the framer put the data segment straight into a buffer its owner named
+    // after the header (PduReader::set_placer): data is then empty, the segment is
+    // DataSegmentLength bytes at the place named, and `placed` keeps that buffer alive.
+    bool data_placed = false;
+    BufferPtr placed;
+    std::uint32_t data_length() const {
+        return data_placed ? view().data_segment_length() : static_cast<std::uint32_t>(data.size());
+    }
     BhsView view() const { return BhsView{bhs}; }
     Opcode opcode() const { return static_cast<Opcode>(view().opcode_raw()); }
 };
