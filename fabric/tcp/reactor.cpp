@@ -56,8 +56,16 @@ TimerId Reactor::after(Nanos delay, Task fn) {
 }
 
 void Reactor::cancel(TimerId id) {
-    std::lock_guard lock(mu_);
-    timer_fns_.erase(id.value);  // the heap entry expires harmlessly
+    Task fn;
+    {
+        std::lock_guard lock(mu_);
+        auto it = timer_fns_.find(id.value);  // the heap entry expires harmlessly
+        if (it == timer_fns_.end()) return;
+        fn = std::move(it->second);
+        timer_fns_.erase(it);
+    }
+    // fn, and what it holds (a closing TcpStream holds itself this way), goes here,
+    // outside the lock: a destructor it runs may call after() or cancel().
 }
 
 void Reactor::add_fd(int fd, std::uint32_t events, FdHandler handler) {

@@ -58,8 +58,13 @@ void TcpStream::on_events(std::uint32_t ev) {
     if (closed_) return;
     if (ev & EPOLLOUT) flush();
     if (closed_) return;
+    if (closing_) {
+        // Registered for EPOLLOUT alone: an error or hang-up means the rest cannot leave.
+        if (ev & (EPOLLERR | EPOLLHUP)) teardown(true);
+        return;
+    }
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        for (int rounds = 0; rounds < 16 && !closed_; ++rounds) {
+        for (int rounds = 0; rounds < 16 && !closed_ && !closing_; ++rounds) {
             ssize_t n = ::recv(fd_, rx_.data(), rx_.size(), 0);
             if (n > 0) {
                 if (auto h = handler_.lock()) h->on_bytes(std::span<const std::byte>(rx_.data(), static_cast<std::size_t>(n)));
@@ -75,7 +80,7 @@ void TcpStream::on_events(std::uint32_t ev) {
 }
 
 void TcpStream::send(Slices buffers, Task done) {
-    if (closed_) return;
+    if (closed_ || closing_) return;
     for (std::size_t i = 0; i < buffers.size(); ++i) {
         if (buffers[i].bytes.empty() && !(i + 1 == buffers.size() && done)) continue;
         Pending p{std::move(buffers[i]), 0, {}};
@@ -113,7 +118,7 @@ void TcpStream::flush() {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if (!want_out_) {
                     want_out_ = true;
-                    reactor_.modify_fd(fd_, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+                    reactor_.modify_fd(fd_, closing_ ? EPOLLOUT : EPOLLIN | EPOLLRDHUP | EPOLLOUT);
                 }
                 return;
             }
@@ -133,6 +138,7 @@ void TcpStream::flush() {
             if (done) done();
         }
     }
+    if (closing_ && out_.empty()) return teardown(false);
     if (want_out_ && out_.empty() && !closed_) {
         want_out_ = false;
         reactor_.modify_fd(fd_, EPOLLIN | EPOLLRDHUP);
@@ -141,6 +147,7 @@ void TcpStream::flush() {
 
 void TcpStream::fail(std::string_view reason) {
     if (closed_) return;
+    if (closing_) return teardown(true);  // the handler was told nothing more at close()
     closed_ = true;
     reactor_.remove_fd(fd_);
     ::shutdown(fd_, SHUT_RDWR);
@@ -149,28 +156,51 @@ void TcpStream::fail(std::string_view reason) {
 }
 
 void TcpStream::close(std::string_view) {
-    if (closed_) return;
-    // Let what is queued leave first (a Logout Response, a Reject) within reason.
-    if (!out_.empty()) {
-        int fl = fcntl(fd_, F_GETFL);
-        fcntl(fd_, F_SETFL, fl & ~O_NONBLOCK);
-        timeval tv{1, 0};
-        setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        for (auto& p : out_) {
-            std::size_t off = p.sent;
-            while (off < p.slice.bytes.size()) {
-                ssize_t w = ::send(fd_, p.slice.bytes.data() + off, p.slice.bytes.size() - off, MSG_NOSIGNAL);
-                if (w <= 0) break;
-                off += static_cast<std::size_t>(w);
-            }
-            if (off < p.slice.bytes.size()) break;
-        }
-    }
-    closed_ = true;
+    if (closed_ || closing_) return;
+    auto self = shared_from_this();
+    closing_ = true;
     handler_.reset();
+    // What is queued still leaves; who sent it hears no more of it.
+    for (auto& p : out_) p.done = nullptr;
+    flush();  // as much as the socket takes now; tears down if that was all
+    if (closed_) return;
+    // The rest leaves as the peer reads, on EPOLLOUT alone: nothing more is read. The
+    // timer holds the stream until the end.
+    want_out_ = true;
+    reactor_.modify_fd(fd_, EPOLLOUT);
+    close_timer_ = reactor_.after(close_deadline_, [self] {
+        self->close_timer_ = TimerId{};
+        self->teardown(true);
+    });
+}
+
+void TcpStream::teardown(bool reset) {
+    if (closed_) return;
+    auto self = shared_from_this();  // the timer's hold may be the last one
+    closed_ = true;
+    closing_ = false;
+    if (close_timer_) {
+        reactor_.cancel(close_timer_);
+        close_timer_ = TimerId{};
+    }
     reactor_.remove_fd(fd_);
-    ::shutdown(fd_, SHUT_RDWR);
     out_.clear();
+    if (reset) {
+        // The peer did not take the rest in time, or is gone: an RST frees both ends
+        // at once instead of leaving the kernel an orphan with a full send buffer.
+        linger lg{1, 0};
+        setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    } else {
+        // All of it was written: a FIN follows it. Bytes the peer sent that nobody read
+        // would turn the close into an RST, which may drop ours in flight: read them off.
+        for (int rounds = 0; rounds < 16; ++rounds) {
+            ssize_t n = ::recv(fd_, rx_.data(), rx_.size(), MSG_DONTWAIT);
+            if (n <= 0 && !(n < 0 && errno == EINTR)) break;
+        }
+        ::shutdown(fd_, SHUT_RDWR);
+    }
+    ::close(fd_);
+    fd_ = -1;
 }
 
 Listener::Listener(hil::Reactor& reactor, const std::string& host, std::uint16_t port,

@@ -19,7 +19,13 @@ public:
     void start();
     void set_handler(std::weak_ptr<Handler> handler) override { handler_ = std::move(handler); }
     void send(Slices buffers, Task done) override;
+    // Returns at once. The handler hears nothing more and nothing more is read; what is
+    // queued (a Logout Response, a Reject) still leaves as the peer takes it, on the
+    // reactor, until close_deadline. Then the socket is shut down (reset if bytes were
+    // left) and closed. The stream holds itself until then: its owner may drop it.
     void close(std::string_view reason) override;
+    // How long close() waits for the peer to take what is queued (default 1 s).
+    void set_close_deadline(Nanos d) { close_deadline_ = d; }
     std::string peer() const override { return peer_; }
     std::string local() const override { return local_; }
 
@@ -27,6 +33,9 @@ private:
     void on_events(std::uint32_t ev);
     void flush();
     void fail(std::string_view reason);
+    // The end of a close(): off the reactor, shut down and closed; reset: with an RST
+    // (the deadline passed with bytes unsent, or the peer is gone).
+    void teardown(bool reset);
 
     struct Pending {
         Slice slice;
@@ -40,6 +49,9 @@ private:
     bool want_out_ = false;
     bool flush_posted_ = false;
     bool closed_ = false;
+    bool closing_ = false;  // close() was called; draining out_ until closed_
+    Nanos close_deadline_ = std::chrono::seconds(1);
+    TimerId close_timer_{};
     std::string peer_, local_;
     std::vector<std::byte> rx_;
 };

@@ -23,9 +23,7 @@
 // tests/seams keeps <thread> and <future> out of tests/: the threads here are IoPool's
 // (hil/file_store.hpp), the waiting is a mutex and a condition variable.
 
-// iscsilab_hil links SystemC, whose libsystemc.so wants an sc_main; Boost.Test's main runs
-// the tests.
-extern "C" int sc_main(int, char**) { return 0; }
+// It links iscsilab_runtime, which links no SystemC: no sc_main here.
 
 using namespace iscsilab;
 using hil::UringStore;

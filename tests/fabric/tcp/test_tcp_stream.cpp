@@ -1,0 +1,303 @@
+#define BOOST_TEST_MODULE tcp_stream
+#include <boost/test/unit_test.hpp>
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "fabric/tcp/reactor.hpp"
+#include "fabric/tcp/tcp_stream.hpp"
+
+// TcpStream on loopback TCP pairs, served by a real Reactor on its own thread. Times are
+// the reactor's monotonic clock (Reactor::now, callable from any thread).
+
+using namespace iscsilab;
+using hil::Reactor;
+using tcp::TcpStream;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::byte pattern(std::size_t i) { return static_cast<std::byte>((i * 7 + i / 1000) % 251); }
+
+Slices one_slice(Slice s) {
+    Slices v;
+    v.push_back(std::move(s));
+    return v;
+}
+
+// Counts what a handler hears.
+struct Recorder final : ByteStream::Handler {
+    std::atomic<int> bytes_calls{0}, closed_calls{0};
+    void on_bytes(std::span<const std::byte>) override { ++bytes_calls; }
+    void on_closed(std::string_view) override { ++closed_calls; }
+};
+
+// Sends back what it gets.
+struct Echo final : ByteStream::Handler {
+    std::weak_ptr<TcpStream> stream;
+    void on_bytes(std::span<const std::byte> b) override {
+        if (auto s = stream.lock()) s->send(one_slice(Slice::copy_of(b)), {});
+    }
+    void on_closed(std::string_view) override {}
+};
+
+// A connected loopback pair: the server end (non-blocking, for a TcpStream) and the
+// client end (blocking, the test's peer). Small buffers make a peer that does not read
+// fill them at once.
+struct Pair {
+    int server = -1, client = -1;
+};
+
+Pair loopback_pair(int client_rcvbuf = 0, int server_sndbuf = 0) {
+    Pair p;
+    int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    BOOST_REQUIRE(lfd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    BOOST_REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    BOOST_REQUIRE(::listen(lfd, 1) == 0);
+    socklen_t len = sizeof a;
+    BOOST_REQUIRE(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    p.client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    BOOST_REQUIRE(p.client >= 0);
+    // Before connect: the receive window is advertised from it.
+    if (client_rcvbuf) ::setsockopt(p.client, SOL_SOCKET, SO_RCVBUF, &client_rcvbuf, sizeof client_rcvbuf);
+    timeval tv{10, 0};  // no test waits forever on a read
+    ::setsockopt(p.client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    BOOST_REQUIRE(::connect(p.client, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    p.server = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    BOOST_REQUIRE(p.server >= 0);
+    if (server_sndbuf) ::setsockopt(p.server, SOL_SOCKET, SO_SNDBUF, &server_sndbuf, sizeof server_sndbuf);
+    ::close(lfd);
+    return p;
+}
+
+// Reads until the peer's end is shut: returns the bytes, and how it ended (0: EOF, else
+// errno; ECONNRESET when the stream reset the connection).
+std::vector<std::byte> read_to_end(int fd, int& how) {
+    std::vector<std::byte> got;
+    std::vector<std::byte> buf(64 * 1024);
+    for (;;) {
+        ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+        if (n > 0) {
+            got.insert(got.end(), buf.begin(), buf.begin() + n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        how = n == 0 ? 0 : errno;
+        return got;
+    }
+}
+
+// A reactor on its own thread, and a way to run work on it and wait.
+struct Fixture {
+    Reactor reactor;
+    Fixture() {
+        ::signal(SIGPIPE, SIG_IGN);  // as `iscsilab serve`: a write to a reset socket fails
+        reactor.start_thread();
+    }
+    ~Fixture() {
+        reactor.stop();
+        reactor.join();
+    }
+    void on_reactor(const std::function<void()>& fn) {
+        std::mutex m;
+        std::condition_variable cv;
+        bool done = false;
+        reactor.post([&] {
+            fn();
+            std::lock_guard lock(m);
+            done = true;
+            cv.notify_one();
+        });
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return done; });
+    }
+    // Waits (polling) until pred holds or the time is up.
+    bool wait_for(Nanos limit, const std::function<bool()>& pred) {
+        const Nanos end = reactor.now() + limit;
+        while (!pred()) {
+            if (reactor.now() > end) return false;
+            ::poll(nullptr, 0, 2);
+        }
+        return true;
+    }
+    std::shared_ptr<TcpStream> stream(int fd, std::shared_ptr<ByteStream::Handler> h) {
+        std::shared_ptr<TcpStream> s;
+        on_reactor([&] {
+            s = std::make_shared<TcpStream>(reactor, fd);
+            s->set_handler(h);
+            s->start();
+        });
+        return s;
+    }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(tcp_stream_close, Fixture)
+
+// What was queued before close() (a Logout Response, a Reject) reaches a peer that reads,
+// in order and whole, then a FIN; the handler and the send's done hear nothing after
+// close(), though the peer still sends; the stream is gone when it is done.
+BOOST_AUTO_TEST_CASE(queued_bytes_reach_a_reading_peer_after_close) {
+    Pair p = loopback_pair(64 * 1024, 16 * 1024);
+    auto rec = std::make_shared<Recorder>();
+    auto s = stream(p.server, rec);
+    std::weak_ptr<TcpStream> weak = s;
+
+    constexpr std::size_t kBytes = 2u << 20;  // far more than the socket buffers hold
+    Bytes payload(kBytes);
+    for (std::size_t i = 0; i < kBytes; ++i) payload[i] = pattern(i);
+    std::atomic<bool> done_ran{false};
+    Nanos took{};
+    on_reactor([&] {
+        s->set_close_deadline(10s);  // room for a slow (sanitizer) build; the peer reads
+        s->send(one_slice(Slice::own(std::move(payload))), [&] { done_ran = true; });
+        const Nanos t0 = reactor.now();
+        s->close("test");
+        took = reactor.now() - t0;
+        s.reset();  // the owner lets go at once, as Connection::close may
+    });
+    BOOST_TEST((took < 50ms), "close() took " << took.count() << " ns");
+    BOOST_TEST(!weak.expired());  // it holds itself while bytes are queued
+
+    // The peer talks after close(): nobody hears it, and it does not spoil the FIN.
+    const char late[] = "late bytes";
+    BOOST_REQUIRE(::send(p.client, late, sizeof late, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof late));
+
+    int how = -1;
+    auto got = read_to_end(p.client, how);
+    BOOST_TEST(how == 0, "ended by " << std::strerror(how) << " after " << got.size() << " bytes");
+    BOOST_REQUIRE_EQUAL(got.size(), kBytes);
+    bool same = true;
+    for (std::size_t i = 0; i < kBytes && same; ++i) same = got[i] == pattern(i);
+    BOOST_TEST(same);
+    BOOST_TEST(wait_for(2s, [&] { return weak.expired(); }));
+    BOOST_TEST(rec->bytes_calls.load() == 0);
+    BOOST_TEST(rec->closed_calls.load() == 0);
+    BOOST_TEST(!done_ran.load());
+    ::close(p.client);
+}
+
+// Nothing queued: close() shuts the connection at once.
+BOOST_AUTO_TEST_CASE(close_with_nothing_queued_is_immediate) {
+    Pair p = loopback_pair();
+    auto rec = std::make_shared<Recorder>();
+    auto s = stream(p.server, rec);
+    std::weak_ptr<TcpStream> weak = s;
+    on_reactor([&] {
+        s->close("test");
+        s.reset();
+    });
+    BOOST_TEST(weak.expired());
+    int how = -1;
+    auto got = read_to_end(p.client, how);
+    BOOST_TEST(got.empty());
+    BOOST_TEST(how == 0);
+    BOOST_TEST(rec->closed_calls.load() == 0);
+    ::close(p.client);
+}
+
+// A peer that never reads, its buffers full: close() returns at once, another connection
+// on the same reactor keeps its echo under 100 ms throughout, and the first is reset at
+// its deadline, not before.
+BOOST_AUTO_TEST_CASE(a_peer_that_never_reads_does_not_stall_the_reactor) {
+    Pair stuck = loopback_pair(16 * 1024, 16 * 1024);
+    Pair live = loopback_pair();
+    auto rec = std::make_shared<Recorder>();
+    auto echo = std::make_shared<Echo>();
+    auto a = stream(stuck.server, rec);
+    auto b = stream(live.server, echo);
+    echo->stream = b;
+    std::weak_ptr<TcpStream> weak = a;
+
+    constexpr Nanos kDeadline = 600ms;
+    constexpr std::size_t kBytes = 4u << 20;
+    Bytes payload(kBytes);
+    for (std::size_t i = 0; i < kBytes; ++i) payload[i] = pattern(i);
+    on_reactor([&] { a->send(one_slice(Slice::own(std::move(payload))), {}); });
+    // Let the socket buffers fill: the stream is now waiting on EPOLLOUT.
+    on_reactor([] {});
+    Nanos closed_at{}, took{};
+    on_reactor([&] {
+        a->set_close_deadline(kDeadline);
+        closed_at = reactor.now();
+        a->close("test");
+        took = reactor.now() - closed_at;
+        a.reset();
+    });
+    BOOST_TEST((took < 50ms), "close() took " << took.count() << " ns");
+
+    // The other connection echoes promptly while the first waits for its peer.
+    Nanos worst{};
+    int rounds = 0;
+    while (reactor.now() - closed_at < kDeadline / 2) {
+        char msg[64];
+        std::snprintf(msg, sizeof msg, "ping %d", rounds);
+        const Nanos t0 = reactor.now();
+        BOOST_REQUIRE(::send(live.client, msg, sizeof msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof msg));
+        char back[sizeof msg];
+        std::size_t have = 0;
+        while (have < sizeof back) {
+            ssize_t n = ::recv(live.client, back + have, sizeof back - have, 0);
+            BOOST_REQUIRE_MESSAGE(n > 0, "echo: " << (n == 0 ? "EOF" : std::strerror(errno)));
+            have += static_cast<std::size_t>(n);
+        }
+        BOOST_TEST(std::memcmp(back, msg, sizeof msg) == 0);
+        worst = std::max(worst, reactor.now() - t0);
+        ++rounds;
+        ::poll(nullptr, 0, 10);
+    }
+    BOOST_TEST(rounds >= 5);
+    BOOST_TEST((worst < 100ms), "slowest echo " << std::chrono::duration_cast<std::chrono::microseconds>(worst).count()
+                                              << " us");
+    // Not torn down early: still held, with its deadline ahead.
+    if (reactor.now() - closed_at < kDeadline - 50ms) BOOST_TEST(!weak.expired());
+
+    // Torn down at the deadline: the stream is gone, and the peer finds the connection
+    // reset (after what reached its buffer, never the whole payload).
+    BOOST_TEST(wait_for(5s, [&] { return weak.expired(); }));
+    const Nanos gone_after = reactor.now() - closed_at;
+    BOOST_TEST((gone_after >= kDeadline), "torn down after " << gone_after.count() << " ns");
+    int how = -1;
+    auto got = read_to_end(stuck.client, how);
+    BOOST_TEST(got.size() < kBytes);
+    BOOST_TEST((how == ECONNRESET || how == 0), "ended by " << std::strerror(how));
+    BOOST_TEST(rec->bytes_calls.load() == 0);
+    BOOST_TEST(rec->closed_calls.load() == 0);
+
+    // And the reactor still serves the other one.
+    const char last[] = "after";
+    BOOST_REQUIRE(::send(live.client, last, sizeof last, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof last));
+    char back[sizeof last];
+    std::size_t have = 0;
+    while (have < sizeof back) {
+        ssize_t n = ::recv(live.client, back + have, sizeof back - have, 0);
+        BOOST_REQUIRE(n > 0);
+        have += static_cast<std::size_t>(n);
+    }
+    on_reactor([&] {
+        b->close("test");
+        b.reset();
+    });
+    ::close(stuck.client);
+    ::close(live.client);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
