@@ -38,6 +38,7 @@ BufferPtr BufferPool::get(std::size_t n) {
     {
         std::lock_guard lock(mu_);
         ++stats_.gets;
+        ++stats_.class_gets[c];
         stats_.in_use_bytes += n;
         stats_.peak_in_use_bytes = std::max(stats_.peak_in_use_bytes, stats_.in_use_bytes);
         if (c < kClasses && !idle_[c].empty()) {
@@ -45,6 +46,7 @@ BufferPtr BufferPool::get(std::size_t n) {
             idle_[c].pop_back();
             stats_.idle_bytes -= class_bytes(c);
             ++stats_.hits;
+            ++stats_.class_hits[c];
         }
     }
     if (!p) p = aligned_block(c < kClasses ? class_bytes(c) : (n + kAlign - 1) / kAlign * kAlign);

@@ -93,7 +93,11 @@ public:
         std::uint64_t gets = 0, hits = 0;        // hits: served from an idle buffer
         std::uint64_t in_use_bytes = 0, peak_in_use_bytes = 0;
         std::uint64_t idle_bytes = 0, max_idle_bytes = 0;
+        // Per size class (the last one: larger than the largest class, from the heap),
+        // as SCST's sgv cache counts them: requests and hits.
+        std::uint64_t class_gets[kClasses + 1] = {}, class_hits[kClasses + 1] = {};
     };
+    static std::size_t class_bytes(unsigned c) { return kAlign << c; }
 
     explicit BufferPool(std::size_t max_idle_bytes) : max_idle_(max_idle_bytes) {}
     ~BufferPool();
@@ -113,7 +117,6 @@ public:
 private:
     friend class Buffer;
     void give_back(std::byte* data, unsigned size_class, std::size_t bytes_in_use);
-    static std::size_t class_bytes(unsigned c) { return kAlign << c; }
 
     mutable std::mutex mu_;
     std::vector<std::byte*> idle_[kClasses];

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "target/buffer_pool.hpp"
 #include "target/mgmt/tree_detail.hpp"
 
 namespace iscsilab::mgmt {
@@ -72,18 +73,51 @@ MgmtTree::Node MgmtTree::trace_node(const std::string& component) {
         });
 }
 
+// ---- sgv: the data buffer pool -----------------------------------------------------------
+
+// SCST keeps command data buffers in its sgv cache and shows it under sgv/; ours is the
+// buffer pool (target/buffer_pool.hpp), shown in the same place: global_stats for the
+// whole pool, sgv/stats per size class (SCST's "Size", "Hit", "Total").
+MgmtTree::Node MgmtTree::sgv_node(const std::vector<std::string>& p, std::string& err) {
+    if (p.size() == 1) return Node::dir([] { return std::vector<Entry>{A("global_stats"), D("sgv")}; });
+    if (p.size() == 2 && p[1] == "global_stats")
+        return Node::attr([] {
+            const BufferPool::Stats s = BufferPool::instance().stats();
+            return "in_use_bytes " + std::to_string(s.in_use_bytes) + "\npeak_in_use_bytes " +
+                   std::to_string(s.peak_in_use_bytes) + "\nidle_bytes " + std::to_string(s.idle_bytes) +
+                   "\nmax_idle_bytes " + std::to_string(s.max_idle_bytes) + "\nrequests " + std::to_string(s.gets) +
+                   "\nhits " + std::to_string(s.hits) + "\n";
+        });
+    if (p.size() == 2 && p[1] == "sgv") return Node::dir([] { return std::vector<Entry>{A("stats")}; });
+    if (p.size() == 3 && p[1] == "sgv" && p[2] == "stats")
+        return Node::attr([] {
+            const BufferPool::Stats s = BufferPool::instance().stats();
+            std::string out = "Size Hit Total\n";
+            for (unsigned c = 0; c <= BufferPool::kClasses; ++c) {
+                if (s.class_gets[c] == 0) continue;
+                out += (c < BufferPool::kClasses ? std::to_string(BufferPool::class_bytes(c)) : std::string(">") +
+                                                                                               std::to_string(BufferPool::kMaxPooled)) +
+                       " " + std::to_string(s.class_hits[c]) + " " + std::to_string(s.class_gets[c]) + "\n";
+            }
+            return out;
+        });
+    err = "no such path";
+    return {};
+}
+
 // ---- resolution -------------------------------------------------------------------------
 
 MgmtTree::Node MgmtTree::resolve(const std::vector<std::string>& p, std::string& err) {
     if (p.empty())
         return Node::dir([] {
-            return std::vector<Entry>{D("device_groups"), D("devices"), D("handlers"), D("targets"),
+            return std::vector<Entry>{D("device_groups"), D("devices"), D("handlers"), D("sgv"), D("targets"),
                                       A("threads"), A("trace_level"), A("version")};
         });
     const std::string& top = p[0];
     if (top == "devices") return device_node(p, 1, err);
     if (top == "device_groups") return device_groups_node(p, 1, err);
     if (top == "handlers") return handler_node(p, 1, err);
+    if (top == "sgv") return sgv_node(p, err);
     if (top == "targets") {
         if (p.size() == 1) return Node::dir([] { return std::vector<Entry>{D("iscsi")}; });
         if (p[1] == "iscsi") return iscsi_node(p, 2, err);

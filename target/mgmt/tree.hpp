@@ -62,6 +62,7 @@ private:
                        std::string& err);
     Node trace_node(const std::string& component);
     Node device_groups_node(const std::vector<std::string>& p, std::size_t i, std::string& err);
+    Node sgv_node(const std::vector<std::string>& p, std::string& err);
     void save_device_groups(std::vector<ConfBlock>& blocks);
     std::string driver_mgmt(const std::string& cmd);
     std::string handler_mgmt(const std::string& handler, const std::string& cmd);

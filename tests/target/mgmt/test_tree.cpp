@@ -3,6 +3,7 @@
 
 #include "support/harness.hpp"
 #include "target/iscsi/driver.hpp"
+#include "target/buffer_pool.hpp"
 #include "target/mgmt/tree.hpp"
 
 using namespace iscsilab;
@@ -65,6 +66,30 @@ BOOST_AUTO_TEST_CASE(sample_script_one) {
     BOOST_TEST(ls.value[0].link == "../../../../../devices/disk1");
     BOOST_TEST(w.driver.find_target("iqn.2006-10.net.vlnb:tgt")->enabled());
     BOOST_TEST(w.tree.cat(std::string(kTgt) + "/QueuedCommands").value == "32\n");
+}
+
+// The buffer pool, where SCST shows its sgv cache: the figures follow the pool.
+BOOST_AUTO_TEST_CASE(sgv_shows_the_buffer_pool) {
+    World w;
+    const auto number = [&](const std::string& text, const std::string& key) {
+        const auto at = text.find(key + " ");
+        BOOST_REQUIRE_MESSAGE(at != std::string::npos, key << " missing from: " << text);
+        return std::stoull(text.substr(at + key.size() + 1));
+    };
+    const std::string before = w.tree.cat("sgv/global_stats").value;
+    {
+        BufferPtr a = BufferPool::instance().get(3 * 4096);  // the 16 KiB class
+        const std::string during = w.tree.cat("sgv/global_stats").value;
+        BOOST_TEST(number(during, "in_use_bytes") == number(before, "in_use_bytes") + 3 * 4096);
+        BOOST_TEST(number(during, "requests") == number(before, "requests") + 1);
+    }
+    BufferPtr again = BufferPool::instance().get(4 * 4096);  // the same class: a hit
+    const std::string after = w.tree.cat("sgv/global_stats").value;
+    BOOST_TEST(number(after, "hits") == number(before, "hits") + 1);
+    const std::string per_class = w.tree.cat("sgv/sgv/stats").value;
+    BOOST_TEST(per_class.rfind("Size Hit Total\n", 0) == 0u, per_class);
+    BOOST_TEST(per_class.find("\n16384 ") != std::string::npos, per_class);
+    BOOST_TEST(!w.tree.write("sgv/global_stats", "1").empty());
 }
 
 BOOST_AUTO_TEST_CASE(bad_commands_change_nothing) {
