@@ -395,7 +395,14 @@ int run_swarm(const SwarmOptions& opt) {
             }
         }
         progress(false);
-        if (opt.fail_fast && failed > 0) {
+        // Stop at the first failure in run order, not the first one a worker happened to
+        // report: the runs before it still finish, so which failure is shrunk depends on
+        // the seed alone, never on --jobs or on how busy the machine is.
+        const bool earlier_pending =
+            opt.fail_fast && failed > 0 &&
+            std::any_of(state.begin(), state.begin() + static_cast<std::ptrdiff_t>(failures.begin()->first),
+                        [](auto s) { return s == 0; });
+        if (opt.fail_fast && failed > 0 && !earlier_pending) {
             // Enough: the workers stop where they are; what they had not reported is not run.
             for (auto& w : pool)
                 if (w.fd >= 0) {
