@@ -100,29 +100,21 @@ start_serve "$bin" "$tmp/cu.conf" || { check "serve starts with vdisk_blockio on
 check "serve holds $loop open with O_DIRECT" 'opened_direct "$loop"'
 check "the LUN is served by vdisk_blockio" 'grep -q "disk1 (64 MiB, vdisk_blockio)" "$WORK/serve.out"'
 url="iscsi://$PORTAL/iqn.2026-11.org.iscsilab:blockio/0"
-cu_ok=0 cu_failed=0 cu_tests=0
+cu_ok=0 families_failed=0 cu_tests=0
 for f in $families; do
-    out="$tmp/$f.log"
-    extra=()
-    [ "$f" = SCSI.Reserve6 ] && extra=(-i iqn.2026-11.org.example:first -I iqn.2026-11.org.example:second)
-    (cd "$tmp" && timeout 600 iscsi-test-cu "${extra[@]}" --dataloss -t "$f" "$url" >"$out" 2>&1)
-    rc=$?
-    row=$(grep -E '^ +tests ' "$out" | tail -1)
-    read -r _ t_total t_ran t_passed t_failed t_inactive <<<"$row"
-    skips=$(grep -o '\[SKIPPED\].*' "$out" | grep -Ev "$allowed_skips" || true)
-    cu_tests=$((cu_tests + ${t_ran:-0}))
-    if [ "$rc" -eq 0 ] && [ -n "$row" ] && [ "${t_failed:-1}" = 0 ] && [ "${t_ran:-0}" -gt 0 ] && [ -z "$skips" ]; then
+    if run_cu_family "$url" "$f" "$tmp" "$allowed_skips"; then
         cu_ok=$((cu_ok + 1))
-        echo "  PASS $f: $t_passed/$t_total tests"
+        echo "  PASS $f: $cu_passed/$cu_total tests"
     else
-        cu_failed=$((cu_failed + 1))
-        echo "  FAIL $f: rc=$rc row='$row'"
-        [ -n "$skips" ] && echo "    unexpected skips: $skips"
-        grep -E 'FAILED|CU_ASSERT|CU_FAIL' "$out" | head -20 | sed 's/^/    /'
+        families_failed=$((families_failed + 1))
+        echo "  FAIL $f: rc=$cu_rc row='$cu_row'"
+        [ -n "$cu_skips" ] && echo "    unexpected skips: $cu_skips"
+        grep -E 'FAILED|CU_ASSERT|CU_FAIL' "$tmp/$f.log" | head -20 | sed 's/^/    /'
     fi
+    cu_tests=$((cu_tests + ${cu_ran:-0}))
 done
-echo "iscsi-test-cu on vdisk_blockio: $cu_tests tests in $((cu_ok + cu_failed)) families, $cu_ok passed, $cu_failed failed"
-check "iscsi-test-cu on vdisk_blockio ($loop): every family passed" '[ "$cu_failed" -eq 0 ] && [ "$cu_ok" -gt 0 ]'
+echo "iscsi-test-cu on vdisk_blockio: $cu_tests tests in $((cu_ok + families_failed)) families, $cu_ok passed, $families_failed failed"
+check "iscsi-test-cu on vdisk_blockio ($loop): every family passed" '[ "$families_failed" -eq 0 ] && [ "$cu_ok" -gt 0 ]'
 check "serve stops cleanly (every request drained)" 'stop_serve'
 SERVE_PID=
 rm -rf "$WORK"

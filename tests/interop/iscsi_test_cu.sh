@@ -35,23 +35,14 @@ start_serve "$bin" "$tmp/cu.conf" || exit 1
 url="iscsi://$PORTAL/iqn.2026-11.org.iscsilab:cu/0"
 passed=0 failed=0 total_tests=0
 for f in $families; do
-    out="$tmp/$f.log"
-    extra=()
-    # RESERVE(6) tests need a second initiator (-I).
-    [ "$f" = SCSI.Reserve6 ] && extra=(-i iqn.2026-11.org.example:first -I iqn.2026-11.org.example:second)
-    (cd "$tmp" && timeout 600 iscsi-test-cu "${extra[@]}" --dataloss -t "$f" "$url" >"$out" 2>&1)
-    rc=$?
-    row=$(grep -E '^ +tests ' "$out" | tail -1)
-    read -r _ t_total t_ran t_passed t_failed t_inactive <<<"$row"
-    skips=$(grep -o '\[SKIPPED\].*' "$out" | grep -Ev "$allowed_skips" || true)
-    if [ "$rc" -eq 0 ] && [ -n "$row" ] && [ "${t_failed:-1}" = 0 ] && [ "${t_ran:-0}" -gt 0 ] && [ -z "$skips" ]; then
-        passed=$((passed + 1)); echo "PASS $f: $t_passed/$t_total tests"
+    if run_cu_family "$url" "$f" "$tmp" "$allowed_skips"; then
+        passed=$((passed + 1)); echo "PASS $f: $cu_passed/$cu_total tests"
     else
-        failed=$((failed + 1)); echo "FAIL $f: rc=$rc row='$row'"
-        [ -n "$skips" ] && echo "  unexpected skips: $skips"
-        grep -E 'FAILED|CU_ASSERT|CU_FAIL' "$out" | head -20 | sed 's/^/  /'
+        failed=$((failed + 1)); echo "FAIL $f: rc=$cu_rc row='$cu_row'"
+        [ -n "$cu_skips" ] && echo "  unexpected skips: $cu_skips"
+        grep -E 'FAILED|CU_ASSERT|CU_FAIL' "$tmp/$f.log" | head -20 | sed 's/^/  /'
     fi
-    total_tests=$((total_tests + ${t_ran:-0}))
+    total_tests=$((total_tests + ${cu_ran:-0}))
 done
 stop_serve || failed=$((failed + 1))
 echo "iscsi-test-cu: $total_tests tests in $((passed + failed)) families"

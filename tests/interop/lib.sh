@@ -29,3 +29,20 @@ stop_serve() {
     fi
     return 0
 }
+
+# Runs one iscsi-test-cu family against URL, its log in DIR/FAMILY.log, and judges it:
+# returns 0 when it ran tests, none failed, and nothing was skipped beyond the pattern
+# ALLOWED_SKIPS. Leaves cu_rc, cu_row (CUnit's "tests" row), cu_total, cu_ran,
+# cu_passed, cu_failed and cu_skips (unexpected skip lines) for the caller's report.
+# RESERVE(6) tests need a second initiator (-I).
+run_cu_family() {
+    local url=$1 family=$2 dir=$3 allowed_skips=$4 out extra=() inactive
+    out="$dir/$family.log"
+    [ "$family" = SCSI.Reserve6 ] && extra=(-i iqn.2026-11.org.example:first -I iqn.2026-11.org.example:second)
+    (cd "$dir" && timeout 600 iscsi-test-cu "${extra[@]}" --dataloss -t "$family" "$url" >"$out" 2>&1)
+    cu_rc=$?
+    cu_row=$(grep -E '^ +tests ' "$out" | tail -1)
+    read -r _ cu_total cu_ran cu_passed cu_failed inactive <<<"$cu_row"
+    cu_skips=$(grep -o '\[SKIPPED\].*' "$out" | grep -Ev "$allowed_skips" || true)
+    [ "$cu_rc" -eq 0 ] && [ -n "$cu_row" ] && [ "${cu_failed:-1}" = 0 ] && [ "${cu_ran:-0}" -gt 0 ] && [ -z "$cu_skips" ]
+}
