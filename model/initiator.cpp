@@ -111,7 +111,7 @@ void Initiator::connect_session(bool discovery) {
 
 void Initiator::send_pdu(const Bhs& bhs, Bytes data) {
     ++stats_.pdus_sent;
-    stream_->send(frame_pdu(bhs, {}, Slice::own(std::move(data)), digests_), {});
+    stream_->send(frame_pdu(bhs, Slice::own(std::move(data)), digests_), {});
 }
 
 void Initiator::on_bytes(std::span<const std::byte> bytes) {

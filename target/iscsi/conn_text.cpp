@@ -154,7 +154,7 @@ void Connection::handle_logout(Pdu& pdu) {
         r.time2retain = 0;
         r.sn = self->status_sn();
         const bool closing = code == LogoutResponseCode::Success;
-        self->stream_->send(frame_pdu(r.encode(), {}, {}, self->tx_digests_), [weak, closing] {
+        self->stream_->send(frame_pdu(r.encode(), {}, self->tx_digests_), [weak, closing] {
             if (!closing) return;
             if (auto s = weak.lock()) s->executor_.post([weak] {
                 if (auto s2 = weak.lock()) s2->close("logout");

@@ -261,7 +261,7 @@ void Connection::process_in_order(Pdu& pdu) {
 
 void Connection::send(const Bhs& bhs, Slice data) {
     if (state_ == ConnState::Closed || broken_) return;
-    stream_->send(frame_pdu(bhs, {}, std::move(data), tx_digests_), {});
+    stream_->send(frame_pdu(bhs, std::move(data), tx_digests_), {});
 }
 
 TargetSn Connection::status_sn() {

@@ -186,72 +186,35 @@ struct HeaderBlock {
 
 }  // namespace
 
-Slices frame_pdu(const Bhs& bhs, std::span<const std::byte> ahs, Slice data,
-                             DigestSettings digests) {
+Slices frame_pdu(const Bhs& bhs, Slice data, DigestSettings digests) {
     Slices out;
     out.reserve(3);
     const std::size_t n = data.bytes.size();
     const std::size_t pad = padded(static_cast<std::uint32_t>(n)) - n;
-    if (ahs.empty()) {
-        auto h = std::allocate_shared<HeaderBlock>(CachedAllocator<HeaderBlock>{});
-        h->put(bhs);
-        if (digests.header) h->le32(crc32c(bhs));
-        const bool inline_data = n <= kInlineData;
-        if (inline_data && n > 0) {
-            // Small segments ride in the header block: one slice instead of three.
-            const std::size_t from = h->size;
-            h->put(data.bytes);
-            h->zeros(pad);
-            if (digests.data) h->le32(crc32c(std::span<const std::byte>(h->bytes.data() + from, n + pad)));
-        }
-        const std::span<const std::byte> head(h->bytes.data(), h->size);
-        out.push_back(Slice{std::move(h), head});
-        if (inline_data) return out;
-        std::array<std::byte, 3 + kDigestLength> tail{};
-        std::size_t tail_len = pad;
-        if (digests.data) {
-            std::uint32_t crc = crc32c(data.bytes);
-            crc = crc32c(std::span<const std::byte>(tail.data(), pad), crc);
-            store_le32(tail.data() + pad, crc);
-            tail_len += kDigestLength;
-        }
-        out.push_back(std::move(data));
-        if (tail_len) out.push_back(Slice::copy_of(std::span<const std::byte>(tail.data(), tail_len)));
-        return out;
+    auto h = std::allocate_shared<HeaderBlock>(CachedAllocator<HeaderBlock>{});
+    h->put(bhs);
+    if (digests.header) h->le32(crc32c(bhs));
+    const bool inline_data = n <= kInlineData;
+    if (inline_data && n > 0) {
+        // Small segments ride in the header block: one slice instead of three.
+        const std::size_t from = h->size;
+        h->put(data.bytes);
+        h->zeros(pad);
+        if (digests.data) h->le32(crc32c(std::span<const std::byte>(h->bytes.data() + from, n + pad)));
     }
-    Bytes head(bhs.begin(), bhs.end());
-    head.insert(head.end(), ahs.begin(), ahs.end());
-    if (digests.header) {
-        head.resize(head.size() + kDigestLength);
-        store_le32(head.data() + kBhsLength + ahs.size(),
-                   crc32c(std::span<const std::byte>(head.data(), kBhsLength + ahs.size())));
-    }
-    if (n == 0) {
-        out.push_back(Slice::own(std::move(head)));
-        return out;
-    }
-    if (n <= 512) {
-        // Small segments ride in the header buffer: one slice instead of three.
-        head.insert(head.end(), data.bytes.begin(), data.bytes.end());
-        head.resize(head.size() + pad);
-        if (digests.data) {
-            std::uint32_t crc = crc32c(std::span<const std::byte>(head.data() + head.size() - n - pad, n + pad));
-            head.resize(head.size() + kDigestLength);
-            store_le32(head.data() + head.size() - kDigestLength, crc);
-        }
-        out.push_back(Slice::own(std::move(head)));
-        return out;
-    }
-    out.push_back(Slice::own(std::move(head)));
-    Bytes tail(pad);
+    const std::span<const std::byte> head(h->bytes.data(), h->size);
+    out.push_back(Slice{std::move(h), head});
+    if (inline_data) return out;
+    std::array<std::byte, 3 + kDigestLength> tail{};
+    std::size_t tail_len = pad;
     if (digests.data) {
         std::uint32_t crc = crc32c(data.bytes);
-        crc = crc32c(tail, crc);
-        tail.resize(pad + kDigestLength);
+        crc = crc32c(std::span<const std::byte>(tail.data(), pad), crc);
         store_le32(tail.data() + pad, crc);
+        tail_len += kDigestLength;
     }
     out.push_back(std::move(data));
-    if (!tail.empty()) out.push_back(Slice::own(std::move(tail)));
+    if (tail_len) out.push_back(Slice::copy_of(std::span<const std::byte>(tail.data(), tail_len)));
     return out;
 }
 

@@ -76,10 +76,10 @@ private:
     bool stopped_ = false;
 };
 
-// Frames one outbound PDU into slices: header (BHS, AHS, HeaderDigest), data (shared,
-// not copied), and padding plus DataDigest.
-Slices frame_pdu(const Bhs& bhs, std::span<const std::byte> ahs, Slice data,
-                             DigestSettings digests);
+// Frames one outbound PDU into slices: header (BHS, HeaderDigest), data (shared, not
+// copied), and padding plus DataDigest. No PDU we send carries an AHS (RFC 3720 §10.2.2:
+// only SCSI Commands define one).
+Slices frame_pdu(const Bhs& bhs, Slice data, DigestSettings digests);
 
 inline std::uint32_t padded(std::uint32_t n) { return (n + 3u) & ~3u; }
 

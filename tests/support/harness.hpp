@@ -150,7 +150,7 @@ inline Bytes text_bytes(const std::vector<iscsi::KeyValue>& kv) {
 
 inline Bytes frame(const iscsi::Bhs& bhs, std::span<const std::byte> data = {}, iscsi::DigestSettings d = {}) {
     Bytes out;
-    for (const auto& s : iscsi::frame_pdu(bhs, {}, Slice::copy_of(data), d))
+    for (const auto& s : iscsi::frame_pdu(bhs, Slice::copy_of(data), d))
         out.insert(out.end(), s.bytes.begin(), s.bytes.end());
     return out;
 }

@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(large_data_is_shared_not_copied) {
     auto owner = std::make_shared<Bytes>(payload(4096));
     Slice s{owner, std::span<const std::byte>(owner->data(), owner->size())};
     NopOutPdu n;
-    auto slices = frame_pdu(n.encode(4096), {}, s, {});
+    auto slices = frame_pdu(n.encode(4096), s, {});
     BOOST_REQUIRE(slices.size() == 2u);
     BOOST_TEST(slices[1].bytes.data() == owner->data());
 }
