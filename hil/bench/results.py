@@ -341,6 +341,14 @@ def plots(res, outdir):
     import matplotlib.pyplot as plt
 
     made = []
+
+    def save(fig, name):
+        """Writes one figure as outdir/name (SVG) and lists it."""
+        fig.tight_layout()
+        fig.savefig(os.path.join(outdir, name), format="svg")
+        plt.close(fig)
+        made.append(name)
+
     pts = [p for p in res["points"] if p["ok"]]
     links = []
     for p in res["points"]:
@@ -389,11 +397,7 @@ def plots(res, outdir):
         ax.set_title(f"Throughput against request size, link {link}")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        name = f"throughput_{link}.svg"
-        fig.savefig(os.path.join(outdir, name), format="svg")
-        plt.close(fig)
-        made.append(name)
+        save(fig, f"throughput_{link}.svg")
 
         # IOPS against queue depth (4 KiB random reads, writes as marks)
         fig, ax = plt.subplots(figsize=(8, 5))
@@ -420,11 +424,7 @@ def plots(res, outdir):
         ax.set_title(f"IOPS against queue depth, 4 KiB, link {link}")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        name = f"iops_qd_{link}.svg"
-        fig.savefig(os.path.join(outdir, name), format="svg")
-        plt.close(fig)
-        made.append(name)
+        save(fig, f"iops_qd_{link}.svg")
 
     if res["reactors"]:
         cells = [r for r in res["reactors"]]
@@ -438,11 +438,7 @@ def plots(res, outdir):
             a.set_xlabel("--reactors R, C clients")
             a.grid(True, axis="y", alpha=0.3)
         fig.suptitle("iscsilab reactors matrix, 4 KiB random reads at QD32 per client")
-        fig.tight_layout()
-        name = "reactors.svg"
-        fig.savefig(os.path.join(outdir, name), format="svg")
-        plt.close(fig)
-        made.append(name)
+        save(fig, "reactors.svg")
 
     for name in made:   # a plot that does not parse is no plot
         xml.dom.minidom.parse(os.path.join(outdir, name))
