@@ -67,6 +67,8 @@ int main(int argc, char** argv) {
                   "where APTPL persistent reservations are kept (<DIR>/pr/<device>; 'none': nowhere)")
         ->envname("ISCSILAB_STATE_DIR")
         ->capture_default_str();
+    s->add_option("--max-cmd-mem", serve.max_cmd_mem_mb,
+                  "MiB that commands' data buffers may hold at once; past it, TASK SET FULL/BUSY (default: a quarter of RAM)");
     s->add_option("--mgmt-socket", serve.mgmt_socket, "unix socket for `iscsilab adm` (default: $ISCSILAB_SOCKET or /tmp/iscsilab.sock)");
 
     std::string socket;

@@ -14,12 +14,14 @@
 
 #include "fabric/tcp/tcp_stream.hpp"
 #include "hil/adm.hpp"
+#include "target/buffer_pool.hpp"
 #include "hil/file_store.hpp"
 #include "hil/state_store.hpp"
 #include "hil/uring_store.hpp"
 #include "hil/random.hpp"
 #include "fabric/tcp/reactor.hpp"
 #include "target/iscsi/driver.hpp"
+#include "target/log.hpp"
 #include "target/mgmt/scst.hpp"
 #include "target/mgmt/tree.hpp"
 
@@ -87,12 +89,31 @@ bool split_hostport(const std::string& s, std::string& host, std::uint16_t& port
     return true;
 }
 
+// The wall-clock time of a log line: ISO-8601 UTC with milliseconds.
 std::string stamp() {
-    auto t = std::chrono::system_clock::now();
-    auto secs = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(secs / 1000), static_cast<long long>(secs % 1000));
-    return buf;
+    return iso8601_utc(std::chrono::duration_cast<Nanos>(std::chrono::system_clock::now().time_since_epoch()));
+}
+
+// Resident memory at most: what the process holds now, commands' data buffers in use
+// and idle, and per connection what a peer can make us hold beside them (the stream's
+// queue before it stops reading, its receive buffer, a data segment of the largest
+// MaxRecvDataSegmentLength, the login or text being gathered).
+std::string memory_bound(const iscsi::IscsiDriver& driver, std::uint64_t cmd_mem, std::uint64_t idle_cap) {
+    long pages = 0, resident = 0;
+    if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        std::fclose(f);
+    }
+    const std::uint64_t now = static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+    std::uint64_t mrdsl = 8192;
+    for (const auto& t : driver.targets()) mrdsl = std::max<std::uint64_t>(mrdsl, t->params().max_recv_data_segment_length);
+    const std::uint64_t per_conn = tcp::TcpStream::kPauseAt + 2 * tcp::TcpStream::kReceiveBuffer + mrdsl + (128u << 10);
+    const auto conns = driver.limits().max_connections;
+    auto mib = [](std::uint64_t b) { return std::to_string((b + (1u << 20) - 1) >> 20); };
+    if (conns == 0) return "memory bound: none (max_connections is 0)";
+    const std::uint64_t bound = now + cmd_mem + idle_cap + conns * per_conn;
+    return "memory bound: " + mib(bound) + " MiB (at start " + mib(now) + ", data buffers " + mib(cmd_mem) + " + idle " +
+           mib(idle_cap) + ", " + std::to_string(conns) + " connections x " + std::to_string(per_conn >> 10) + " KiB)";
 }
 
 }  // namespace
@@ -153,6 +174,14 @@ int serve(const ServeOptions& opt) {
         text = ss.str();
     }
 
+    // SCST's scst_max_cmd_mem: by default about a quarter of the memory. Idle buffers
+    // kept for reuse never exceed it either.
+    const std::uint64_t ram = static_cast<std::uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+    const std::uint64_t cmd_mem = opt.max_cmd_mem_mb ? opt.max_cmd_mem_mb << 20 : ram / 4;
+    BufferPool::instance().set_max_reserved_bytes(cmd_mem);
+    const std::uint64_t idle_cap = std::min<std::uint64_t>(256u << 20, cmd_mem);
+    BufferPool::instance().set_max_idle_bytes(idle_cap);
+
     const unsigned n = opt.reactors ? opt.reactors : std::max(1u, std::thread::hardware_concurrency());
     IoPool pool(std::max(4u, 2 * n));
     // SCST keeps APTPL reservations in /var/lib/scst/pr; ours go under --state-dir.
@@ -171,12 +200,13 @@ int serve(const ServeOptions& opt) {
     mgmt::Scst scst(driver, stores);
     mgmt::MgmtTree tree(scst, n);
     if (!opt.quiet) {
-        auto print = [](std::string_view what) { std::cerr << stamp() << " " << what << "\n"; };
-        // Connection events follow targets/iscsi/trace_level's "conn" token.
-        driver.set_log([&tree, print](std::string_view what) {
-            if (tree.tracing("iscsi", "conn")) print(what);
+        // The core's lines (the driver's and the tree's), as the trace_level attributes
+        // say: "2026-11-30T14:02:06.123Z info    [4711]: iscsi: connection 1 ... closed".
+        // The pid is the thread's, as SCST's is the kernel thread's. One write per line.
+        tree.route_logs([](const LogLine& line) {
+            const std::string out = format_line(stamp(), line, static_cast<long>(gettid())) + "\n";
+            std::fwrite(out.data(), 1, out.size(), stderr);
         });
-        tree.set_log(print);
     }
 
     auto parsed = mgmt::parse_scst_conf(text, file);
@@ -233,6 +263,7 @@ int serve(const ServeOptions& opt) {
                   << "       iscsi-inq iscsi://" << where << "/" << t->name() << "/0\n";
     }
     std::cout << "  manage: iscsilab adm --socket " << adm->path() << " ls -R\n";
+    std::cout << "  " << memory_bound(driver, cmd_mem, idle_cap) << "\n";
     if (!driver.enabled()) std::cout << "  note: the iscsi driver is not enabled (TARGET_DRIVER iscsi { enabled 1 })\n";
     std::cout.flush();
     if (!opt.ready_file.empty()) {

@@ -19,6 +19,9 @@ struct ServeOptions {
     // What outlives the process (APTPL reservations in <state_dir>/pr/<device>), as SCST's
     // /var/lib/scst; "none" keeps nothing.
     std::string state_dir = "/var/lib/iscsilab";
+    // The most commands' data buffers may hold at once, in MiB (SCST's scst_max_cmd_mem);
+    // 0: as SCST, about a quarter of the machine's memory.
+    std::uint64_t max_cmd_mem_mb = 0;
 };
 
 // Runs until SIGINT/SIGTERM. Returns the process exit code.

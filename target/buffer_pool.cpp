@@ -19,6 +19,58 @@ void free_block(std::byte* p) { ::operator delete(p, std::align_val_t{BufferPool
 
 Buffer::~Buffer() { pool_.give_back(data_, class_, size_); }
 
+MemoryReservation& MemoryReservation::operator=(MemoryReservation&& o) noexcept {
+    if (this != &o) {
+        release();
+        pool_ = o.pool_;
+        share_ = std::move(o.share_);
+        bytes_ = o.bytes_;
+        o.pool_ = nullptr;
+        o.bytes_ = 0;
+    }
+    return *this;
+}
+
+void MemoryReservation::release() {
+    if (pool_) pool_->reserved_.fetch_sub(bytes_, std::memory_order_relaxed);
+    if (share_) share_->held.fetch_sub(bytes_, std::memory_order_relaxed);
+    pool_ = nullptr;
+    share_.reset();
+    bytes_ = 0;
+}
+
+std::size_t BufferPool::footprint(std::size_t n) {
+    for (unsigned c = 0; c < kClasses; ++c)
+        if (class_bytes(c) >= n) return class_bytes(c);
+    return (n + kAlign - 1) / kAlign * kAlign;
+}
+
+namespace {
+// Adds bytes to counter unless that passes bound.
+bool claim(std::atomic<std::size_t>& counter, std::size_t bytes, std::size_t bound) {
+    std::size_t now = counter.load(std::memory_order_relaxed);
+    do {
+        if (bytes > bound || now > bound - bytes) return false;
+    } while (!counter.compare_exchange_weak(now, now + bytes, std::memory_order_relaxed));
+    return true;
+}
+}  // namespace
+
+std::optional<MemoryReservation> BufferPool::reserve(std::size_t n, const std::shared_ptr<MemoryShare>& share) {
+    const std::size_t bytes = footprint(n);
+    const std::size_t bound = max_reserved_.load(std::memory_order_relaxed);
+    if (share && !claim(share->held, bytes, bound == SIZE_MAX ? bound : bound / 2)) {
+        refused_.fetch_add(1, std::memory_order_relaxed);
+        return std::nullopt;
+    }
+    if (!claim(reserved_, bytes, bound)) {
+        if (share) share->held.fetch_sub(bytes, std::memory_order_relaxed);
+        refused_.fetch_add(1, std::memory_order_relaxed);
+        return std::nullopt;
+    }
+    return MemoryReservation(this, share, bytes);
+}
+
 BufferPool::~BufferPool() {
     for (auto& list : idle_)
         for (std::byte* p : list) free_block(p);
@@ -116,6 +168,9 @@ BufferPool::Stats BufferPool::stats() const {
     std::lock_guard lock(mu_);
     Stats s = stats_;
     s.max_idle_bytes = max_idle_;
+    s.reserved_bytes = reserved_.load(std::memory_order_relaxed);
+    s.max_reserved_bytes = max_reserved_.load(std::memory_order_relaxed);
+    s.refused = refused_.load(std::memory_order_relaxed);
     return s;
 }
 

@@ -6,16 +6,52 @@
 // of idle bytes; its figures appear in the management tree.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
 namespace iscsilab {
 
 class BufferPool;
+
+// What one initiator's commands hold of the bound, across its sessions: no initiator may
+// hold more than half of it, so that one that sends a little data for many large
+// writes and then stops cannot starve the others.
+struct MemoryShare {
+    std::atomic<std::size_t> held{0};
+};
+
+// A claim on the bytes that commands' data buffers may hold at once (SCST's
+// scst_max_cmd_mem): taken before memory is committed, given back when what it covers
+// is gone. Move-only; empty when default-made.
+class MemoryReservation {
+public:
+    MemoryReservation() = default;
+    MemoryReservation(MemoryReservation&& o) noexcept : pool_(o.pool_), share_(std::move(o.share_)), bytes_(o.bytes_) {
+        o.pool_ = nullptr;
+        o.bytes_ = 0;
+    }
+    MemoryReservation& operator=(MemoryReservation&& o) noexcept;
+    MemoryReservation(const MemoryReservation&) = delete;
+    MemoryReservation& operator=(const MemoryReservation&) = delete;
+    ~MemoryReservation() { release(); }
+    explicit operator bool() const { return pool_ != nullptr; }
+    std::size_t bytes() const { return bytes_; }
+    void release();
+
+private:
+    friend class BufferPool;
+    MemoryReservation(BufferPool* pool, std::shared_ptr<MemoryShare> share, std::size_t bytes)
+        : pool_(pool), share_(std::move(share)), bytes_(bytes) {}
+    BufferPool* pool_ = nullptr;
+    std::shared_ptr<MemoryShare> share_;
+    std::size_t bytes_ = 0;
+};
 
 class Buffer {
 public:
@@ -40,6 +76,9 @@ public:
     void shrink(std::size_t n) {
         if (n < size_) size_ = n;
     }
+    // The buffer carries the claim that admitted it, and gives it back when it goes
+    // (after the last Data-In that points into it has left).
+    void hold(MemoryReservation r) { reservation_ = std::move(r); }
 
 private:
     friend class BufferPool;
@@ -49,6 +88,7 @@ private:
     std::byte* data_;
     std::size_t size_;
     unsigned class_;
+    MemoryReservation reservation_;
 };
 
 using BufferPtr = std::shared_ptr<Buffer>;
@@ -93,11 +133,16 @@ public:
         std::uint64_t gets = 0, hits = 0;        // hits: served from an idle buffer
         std::uint64_t in_use_bytes = 0, peak_in_use_bytes = 0;
         std::uint64_t idle_bytes = 0, max_idle_bytes = 0;
+        // Reservations (MemoryReservation): what commands hold now, the bound, and how
+        // many were refused because the bound was reached.
+        std::uint64_t reserved_bytes = 0, max_reserved_bytes = 0, refused = 0;
         // Per size class (the last one: larger than the largest class, from the heap),
         // as SCST's sgv cache counts them: requests and hits.
         std::uint64_t class_gets[kClasses + 1] = {}, class_hits[kClasses + 1] = {};
     };
     static std::size_t class_bytes(unsigned c) { return kAlign << c; }
+    // What a buffer of n bytes takes: its size class, or n rounded to kAlign above them.
+    static std::size_t footprint(std::size_t n);
 
     explicit BufferPool(std::size_t max_idle_bytes) : max_idle_(max_idle_bytes) {}
     ~BufferPool();
@@ -114,14 +159,26 @@ public:
     void set_max_idle_bytes(std::size_t n);
     Stats stats() const;
 
+    // A claim on footprint(n) bytes, or nothing when the bound would be passed (the
+    // caller refuses the command: SAM-5 §5.3.1 TASK SET FULL or BUSY). Lock-free.
+    // With a share, also at most half the bound for that share.
+    std::optional<MemoryReservation> reserve(std::size_t n, const std::shared_ptr<MemoryShare>& share = {});
+    // No bound unless set (the runtime sets one: `iscsilab serve --max-cmd-mem`).
+    void set_max_reserved_bytes(std::size_t n) { max_reserved_.store(n, std::memory_order_relaxed); }
+    std::size_t max_reserved_bytes() const { return max_reserved_.load(std::memory_order_relaxed); }
+
 private:
     friend class Buffer;
+    friend class MemoryReservation;
     void give_back(std::byte* data, unsigned size_class, std::size_t bytes_in_use);
 
     mutable std::mutex mu_;
     std::vector<std::byte*> idle_[kClasses];
     std::size_t max_idle_;
     Stats stats_{};
+    std::atomic<std::size_t> reserved_{0};
+    std::atomic<std::size_t> max_reserved_{SIZE_MAX};
+    std::atomic<std::uint64_t> refused_{0};
 };
 
 }  // namespace iscsilab

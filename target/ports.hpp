@@ -49,6 +49,9 @@ public:
 struct Slice {
     std::shared_ptr<const void> owner;
     std::span<const std::byte> bytes;
+    // Its bytes are a command's data buffer, already counted against the bound on data
+    // buffers (BufferPool::reserve): a stream need not count them again.
+    bool bounded = false;
 
     static Slice copy_of(std::span<const std::byte> b) {
         auto keep = std::make_shared<Bytes>(b.begin(), b.end());

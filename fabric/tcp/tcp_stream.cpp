@@ -32,7 +32,7 @@ std::string endpoint_name(const void* p) {
     return "?";
 }
 
-TcpStream::TcpStream(hil::Reactor& reactor, int fd) : reactor_(reactor), fd_(fd), rx_(256 * 1024) {
+TcpStream::TcpStream(hil::Reactor& reactor, int fd) : reactor_(reactor), fd_(fd), rx_(kReceiveBuffer) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     if (getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) peer_ = endpoint_name(&ss);
@@ -64,7 +64,7 @@ void TcpStream::on_events(std::uint32_t ev) {
         return;
     }
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        for (int rounds = 0; rounds < 16 && !closed_ && !closing_; ++rounds) {
+        for (int rounds = 0; rounds < 16 && !closed_ && !closing_ && !paused_; ++rounds) {
             ssize_t n = ::recv(fd_, rx_.data(), rx_.size(), 0);
             if (n > 0) {
                 if (auto h = handler_.lock()) h->on_bytes(std::span<const std::byte>(rx_.data(), static_cast<std::size_t>(n)));
@@ -83,8 +83,13 @@ void TcpStream::send(Slices buffers, Task done) {
     if (closed_ || closing_) return;
     for (std::size_t i = 0; i < buffers.size(); ++i) {
         if (buffers[i].bytes.empty() && !(i + 1 == buffers.size() && done)) continue;
+        if (!buffers[i].bounded) unbounded_queued_ += buffers[i].bytes.size();
         Pending p{std::move(buffers[i]), 0, {}};
         out_.push_back(std::move(p));
+    }
+    if (!paused_ && unbounded_queued_ > kPauseAt) {
+        paused_ = true;
+        update_interest();
     }
     if (done) {
         if (out_.empty()) out_.push_back(Pending{});
@@ -118,7 +123,7 @@ void TcpStream::flush() {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if (!want_out_) {
                     want_out_ = true;
-                    reactor_.modify_fd(fd_, closing_ ? EPOLLOUT : EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+                    update_interest();
                 }
                 return;
             }
@@ -134,15 +139,33 @@ void TcpStream::flush() {
             }
             left -= rest;
             Task done = std::move(p.done);
+            account_sent(p.slice);
             out_.pop_front();
             if (done) done();
         }
     }
     if (closing_ && out_.empty()) return teardown(false);
+    bool changed = false;
     if (want_out_ && out_.empty() && !closed_) {
         want_out_ = false;
-        reactor_.modify_fd(fd_, EPOLLIN | EPOLLRDHUP);
+        changed = true;
     }
+    if (paused_ && unbounded_queued_ <= kResumeAt && !closed_) {
+        paused_ = false;
+        changed = true;
+    }
+    if (changed) update_interest();
+}
+
+void TcpStream::account_sent(const Slice& s) {
+    if (!s.bounded) unbounded_queued_ -= std::min(unbounded_queued_, s.bytes.size());
+}
+
+void TcpStream::update_interest() {
+    if (closed_) return;
+    std::uint32_t ev = closing_ ? 0u : (paused_ ? 0u : static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP));
+    if (want_out_ || closing_) ev |= EPOLLOUT;
+    reactor_.modify_fd(fd_, ev);
 }
 
 void TcpStream::fail(std::string_view reason) {

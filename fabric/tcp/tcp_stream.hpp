@@ -12,6 +12,13 @@ namespace iscsilab::tcp {
 
 class TcpStream final : public ByteStream, public std::enable_shared_from_this<TcpStream> {
 public:
+    // Stops reading while the bytes queued for the peer, beside commands' data buffers
+    // (bounded elsewhere), pass kPauseAt, and reads again below kResumeAt: a peer that
+    // sends requests and never reads their answers (a NOP-Out flood) holds at most this
+    // much of our memory, and stalls only itself.
+    static constexpr std::size_t kPauseAt = 1u << 20, kResumeAt = 256u << 10;
+    static constexpr std::size_t kReceiveBuffer = 256u << 10;
+
     // Takes ownership of a connected, non-blocking socket. Call start() on the reactor.
     TcpStream(hil::Reactor& reactor, int fd);
     ~TcpStream() override;
@@ -37,11 +44,16 @@ private:
     // (the deadline passed with bytes unsent, or the peer is gone).
     void teardown(bool reset);
 
+    void account_sent(const Slice& s);
+    void update_interest();
+
     struct Pending {
         Slice slice;
         std::size_t sent = 0;
         Task done;  // runs when this slice (the last of a send) is fully written
     };
+    std::size_t unbounded_queued_ = 0;
+    bool paused_ = false;
     hil::Reactor& reactor_;
     int fd_;
     std::weak_ptr<Handler> handler_;

@@ -113,10 +113,10 @@ RunResult run_scenario(const Scenario& s, std::uint64_t seed, const std::string&
     // The target's own log, with simulated time: its last lines go with a failure.
     std::deque<std::string> target_log;
     auto* kernel_ptr = kernel.get();
-    driver.set_log([&target_log, kernel_ptr](std::string_view what) {
+    driver.set_log([&target_log, kernel_ptr](const LogLine& line) {
         char at[32];
-        std::snprintf(at, sizeof at, "%.3f ms: ", static_cast<double>(kernel_ptr->now().count()) / 1e6);
-        target_log.push_back(at + std::string(what));
+        std::snprintf(at, sizeof at, "%.3f ms", static_cast<double>(kernel_ptr->now().count()) / 1e6);
+        target_log.push_back(format_line(at, line));
         if (target_log.size() > 10) target_log.pop_front();
     });
     // A broken invariant of the target core (target/iscsi/invariant.hpp) fails the run;

@@ -1,15 +1,53 @@
 #include "target/iscsi/chap.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace iscsilab::iscsi {
 
 namespace {
-constexpr std::size_t kChallengeLength = 16;  // RFC 3720 §11.1.4: as long as the MD5 hash
-constexpr std::size_t kMaxBinary = 1024;      // RFC 3720 §11.1.4: CHAP_C/CHAP_R bound
+constexpr std::size_t kMaxBinary = 1024;  // RFC 3720 §11.1.4: CHAP_C/CHAP_R bound
+// A Random that gives the same challenge this many times running is broken: the login
+// fails rather than send a challenge twice.
+constexpr int kDraws = 8;
+static_assert(ChapAuthenticator::kChallengeLength >= 16);
 }  // namespace
+
+CompareFn& chap_compare() {
+    static CompareFn fn = &CRYPTO_memcmp;
+    return fn;
+}
+
+bool chap_equal(std::span<const std::byte> a, std::span<const std::byte> b) {
+    if (a.size() != b.size()) return false;  // sizes are public (16 for MD5)
+    return chap_compare()(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string CredentialSet::redacted(std::string_view text) {
+    std::string out(text);
+    auto word_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    auto sep = [](char c) { return c == ' ' || c == '\t' || c == '=' || c == '"'; };
+    auto end_of_word = [](char c) { return c == ' ' || c == '\t' || c == '"' || c == ';' || c == '\n' || c == '\''; };
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        if (i > 0 && word_char(out[i - 1])) continue;
+        std::size_t j = i;
+        if (out.compare(i, 12, "IncomingUser") == 0 || out.compare(i, 12, "OutgoingUser") == 0) j = i + 12;
+        else continue;
+        while (j < out.size() && std::isdigit(static_cast<unsigned char>(out[j]))) ++j;
+        if (j < out.size() && !sep(out[j])) continue;
+        while (j < out.size() && sep(out[j])) ++j;
+        while (j < out.size() && !end_of_word(out[j])) ++j;  // the user
+        while (j < out.size() && (out[j] == ' ' || out[j] == '\t')) ++j;
+        std::size_t k = j;
+        while (k < out.size() && !end_of_word(out[k])) ++k;  // the secret
+        if (k > j) out.replace(j, k - j, "********");
+        i = j;
+    }
+    return out;
+}
 
 bool CredentialSet::is_credential_attr(const std::string& a) {
     if (a == "OutgoingUser" || a == "IncomingUser") return true;
@@ -20,8 +58,10 @@ bool CredentialSet::is_credential_attr(const std::string& a) {
 std::string CredentialSet::add(const std::string& attr, const std::string& value) {
     if (!is_credential_attr(attr)) return "unknown attribute '" + attr + "'; expected IncomingUser[N] or OutgoingUser";
     auto sp = value.find_first_of(" \t");
-    if (sp == std::string::npos || sp == 0) return attr + ": expected 'user secret'";
-    ChapCredential c{value.substr(0, sp), value.substr(value.find_first_not_of(" \t", sp))};
+    // "user " with nothing after the blanks has no secret (and no place to take it from).
+    const auto secret_at = sp == std::string::npos ? sp : value.find_first_not_of(" \t", sp);
+    if (sp == 0 || secret_at == std::string::npos) return attr + ": expected 'user secret'";
+    ChapCredential c{value.substr(0, sp), value.substr(secret_at)};
     if (c.secret.empty() || c.secret.find_first_of(" \t") != std::string::npos)
         return attr + ": expected 'user secret' (one word each)";
     std::string name = attr;
@@ -112,6 +152,9 @@ std::optional<Bytes> decode_chap_value(std::string_view v) {
         if (n < 0) return std::nullopt;
         std::size_t pad = 0;
         for (auto it = body.rbegin(); it != body.rend() && *it == '='; ++it) ++pad;
+        // RFC 2045 §6.8 (RFC 3720 §5.1): at most two '=' close the last quantum. More
+        // ("0b====") is not base64, and would count more padding than bytes decoded.
+        if (pad > 2) return std::nullopt;
         out.resize(static_cast<std::size_t>(n) - pad);
         return out;
     }
@@ -152,8 +195,19 @@ ChapAuthenticator::Step ChapAuthenticator::on_keys(const std::vector<KeyValue>& 
             std::byte id{};
             random_.fill(std::span<std::byte>(&id, 1));
             id_ = static_cast<std::uint8_t>(id);
+            // A fresh challenge from Random, never one the target sent recently (on any
+            // connection): one seen before would be answered by a response seen before.
             challenge_.resize(kChallengeLength);
-            random_.fill(challenge_);
+            bool fresh = false;
+            for (int k = 0; k < kDraws && !fresh; ++k) {
+                random_.fill(challenge_);
+                fresh = !memory_ || memory_->issued.insert(challenge_);
+            }
+            if (!fresh) {
+                Step s = fail("no fresh CHAP challenge: the random source repeats itself");
+                s.target_error = true;
+                return s;
+            }
             state_ = State::WaitResponse;
             Step s;
             s.answers = {{"CHAP_A", "5"}, {"CHAP_I", std::to_string(id_)}, {"CHAP_C", encode_hex(challenge_)}};
@@ -165,16 +219,19 @@ ChapAuthenticator::Step ChapAuthenticator::on_keys(const std::vector<KeyValue>& 
             if (!n || !r) return fail("CHAP_N and CHAP_R expected");
             auto resp = decode_chap_value(*r);
             if (!resp || resp->size() != 16) return fail("CHAP_R is not a 16-byte MD5 response");
+            // Every configured secret is tried and every comparison made, whatever the
+            // name: how long this takes says nothing of which user exists or how close
+            // the response came.
             bool ok = false;
             for (const auto& c : config_.incoming) {
-                if (c.user != *n) continue;
-                auto want = chap_md5(id_, c.secret, challenge_);
-                // Compare every byte whatever the outcome, so timing says nothing.
-                std::uint8_t diff = 0;
-                for (std::size_t i = 0; i < 16; ++i) diff |= static_cast<std::uint8_t>(want[i] ^ (*resp)[i]);
-                ok = ok || diff == 0;
+                const bool match = chap_equal(chap_md5(id_, c.secret, challenge_), *resp);
+                ok = ok || (match && c.user == *n);
             }
             if (!ok) return fail("CHAP response for user '" + *n + "' does not match");
+            // RFC 3720 §8.2.1: a response equal to the one the target would give to the
+            // same challenge is an authentication failure (one secret in both directions).
+            if (config_.outgoing && chap_equal(chap_md5(id_, config_.outgoing->secret, challenge_), *resp))
+                return fail("CHAP response for user '" + *n + "' is made with the target's own secret (OutgoingUser)");
             user_ = *n;
             Step s;
             const std::string* ci = find("CHAP_I");
@@ -186,8 +243,17 @@ ChapAuthenticator::Step ChapAuthenticator::on_keys(const std::vector<KeyValue>& 
                 auto id = parse_number(*ci);
                 auto chal = decode_chap_value(*cc);
                 if (!id || *id > 255 || !chal || chal->empty()) return fail("malformed CHAP_I/CHAP_C");
-                // RFC 3720 §8.2.1: a challenge equal to ours is a reflection attack.
-                if (*chal == challenge_) return fail("initiator reflected our own challenge");
+                // RFC 3720 §8.2.1: the originator MUST NOT reuse the challenge the responder
+                // sent; the responder checks and closes. Ours on this connection, or one we
+                // sent on another (the two-connection reflection of the RFC's example).
+                if (*chal == challenge_) return fail("initiator reflected our own challenge (CHAP_C)");
+                if (memory_ && memory_->issued.contains(*chal))
+                    return fail("initiator's CHAP_C is a challenge the target issued");
+                // The same CHAP_I/CHAP_C pair twice would get the same response twice.
+                Bytes pair{static_cast<std::byte>(*id)};
+                pair.insert(pair.end(), chal->begin(), chal->end());
+                if (memory_ && !memory_->answered.insert(pair))
+                    return fail("initiator's CHAP_I/CHAP_C pair was answered before");
                 auto mine = chap_md5(static_cast<std::uint8_t>(*id), config_.outgoing->secret, *chal);
                 s.answers = {{"CHAP_N", config_.outgoing->user}, {"CHAP_R", encode_hex(mine)}};
             }

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "target/iscsi/auth_guard.hpp"
 #include "target/iscsi/params.hpp"
 #include "target/ports.hpp"
 
@@ -41,6 +43,10 @@ public:
     static bool is_credential_attr(const std::string& attr);
     // What `cat` shows: the user and a placeholder, never the secret.
     static std::string shown(const ChapCredential& c) { return c.user + " ********"; }
+    // A text that may hold credential attributes ("IncomingUser joe s3cret", "OutgoingUser=
+    // tgt s3cret", as in mgmt commands and scst.conf lines), with every secret replaced
+    // by the placeholder: for error texts that quote what they were given.
+    static std::string redacted(std::string_view text);
 
 private:
     std::map<std::string, ChapCredential> entries_;
@@ -48,6 +54,14 @@ private:
 
 // RFC 1994 §4.1: MD5(Identifier || secret || Challenge).
 std::array<std::byte, 16> chap_md5(std::uint8_t id, std::string_view secret, std::span<const std::byte> challenge);
+
+// Whether a CHAP response is the expected one: a comparison whose time does not depend
+// on where the two differ (OpenSSL's CRYPTO_memcmp), so that timing tells an attacker
+// nothing of how close a guess came. The routine is a seam for the tests, which check
+// that it is CRYPTO_memcmp and that every comparison goes through it.
+using CompareFn = int (*)(const void*, const void*, std::size_t);
+CompareFn& chap_compare();
+bool chap_equal(std::span<const std::byte> a, std::span<const std::byte> b);
 
 // CHAP binary values: "0x" hex or "0b" base64 (RFC 3720 §5.1).
 std::optional<Bytes> decode_chap_value(std::string_view v);
@@ -57,12 +71,18 @@ class ChapAuthenticator {
 public:
     enum class State : std::uint8_t { WaitAlgorithm, WaitResponse, Done, Failed };
 
-    ChapAuthenticator(AuthConfig config, Random& random) : config_(std::move(config)), random_(random) {}
+    // memory (may be null: nothing is remembered past this login) is the driver's.
+    ChapAuthenticator(AuthConfig config, Random& random, ChapMemory* memory = nullptr)
+        : config_(std::move(config)), random_(random), memory_(memory) {}
+
+    // RFC 3720 §11.1.4 / RFC 1994: as long as the MD5 hash, at least.
+    static constexpr std::size_t kChallengeLength = 16;
 
     struct Step {
         std::vector<KeyValue> answers;
         bool failed = false;
-        std::string why;  // never holds a secret
+        bool target_error = false;  // the target could not go on (no fresh challenge)
+        std::string why;            // never holds a secret
     };
     // The CHAP_* keys of one Login Request.
     Step on_keys(const std::vector<KeyValue>& chap_keys);
@@ -73,6 +93,7 @@ private:
     Step fail(std::string why);
     AuthConfig config_;
     Random& random_;
+    ChapMemory* memory_ = nullptr;
     State state_ = State::WaitAlgorithm;
     std::uint8_t id_ = 0;
     Bytes challenge_;

@@ -1,5 +1,7 @@
 // Login Request handling on a connection: runs the Login state machine, sends its
 // responses, and on success creates the session (RFC 3720 §5.3, §10.12-10.13).
+#include <cstdio>
+
 #include "target/defects.hpp"
 #include "target/iscsi/connection.hpp"
 #include "target/iscsi/driver.hpp"
@@ -8,6 +10,9 @@
 namespace iscsilab::iscsi {
 
 void Connection::handle_login(Pdu& pdu) {
+    // A failed login whose response waits out its back-off (send_login_reply): nothing
+    // else is answered meanwhile, so nothing tells the initiator early that it failed.
+    if (login_ && login_->state() == LoginState::Failed) return;
     const auto req = LoginRequestPdu::decode(pdu.bhs);
     if (login_->state() == LoginState::Start) {
         // RFC 3720 §10.13.4: the first response's StatSN starts the connection's count.
@@ -41,6 +46,10 @@ void Connection::handle_login(Pdu& pdu) {
 }
 
 void Connection::send_login_reply(const LoginRequestPdu& req, LoginReply& reply) {
+    if (reply.failed && !reply.held) {
+        reply.held = true;  // said and decided once
+        if (hold_failed_login(req, reply)) return;
+    }
     std::string text = encode_text(reply.keys);
     reply.pdu.sn = status_sn();
     reply.pdu.sn.expcmdsn = session_ ? session_->exp_cmdsn() : req.cmdsn;
@@ -52,7 +61,6 @@ void Connection::send_login_reply(const LoginRequestPdu& req, LoginReply& reply)
     send(reply.pdu.encode(dsl), Slice::own(std::move(data)));
 
     if (reply.failed) {
-        driver_.log("connection " + std::to_string(id_) + ": login failed: " + reply.why);
         close("login failed");
         return;
     }
@@ -88,7 +96,23 @@ void Connection::login_complete(const LoginRequestPdu& req, LoginReply& reply) {
             return;
         }
     }
-    session_ = driver_.create_session(shared_from_this(), p, tp, req.isid, executor_);
+    std::string refusal;
+    session_ = driver_.create_session(shared_from_this(), p, tp, req.isid, executor_, &refusal);
+    if (!session_) {
+        // RFC 3720 §10.13.5: Status-Class 3 (target error), Out of resources (0x0302).
+        const std::string kind = refusal.substr(0, refusal.find(' '));
+        driver_.refused(kind, "session for " + p.initiator_name + " from " + stream_->peer() + " refused: " + refusal);
+        reply.complete = false;
+        reply.failed = true;
+        reply.why = refusal;
+        reply.pdu.transit = false;
+        reply.pdu.status_class = 0x03;
+        reply.pdu.status_detail = 0x02;
+        reply.keys.clear();
+        return;
+    }
+    driver_.granted("max_sessions");
+    driver_.granted("max_sessions_per_initiator");
     session_->start_window(login_->first().cmdsn);
     driver_.log("connection " + std::to_string(id_) + " (" + stream_->peer() + "): " +
                 (p.session_type == SessionType::Discovery ? "discovery" : "normal") +
@@ -96,5 +120,46 @@ void Connection::login_complete(const LoginRequestPdu& req, LoginReply& reply) {
                 (p.target_name.empty() ? std::string() : " to " + p.target_name));
     login_.reset();
 }
+
+// ---- CHAP hardening: failed logins are logged, and back off ------------------------------
+
+bool Connection::hold_failed_login(const LoginRequestPdu& req, LoginReply& reply) {
+    const std::uint16_t status = static_cast<std::uint16_t>((reply.pdu.status_class << 8) | reply.pdu.status_detail);
+    const std::string name = login_ ? login_->initiator_name() : std::string();
+    char code[8];
+    std::snprintf(code, sizeof code, "0x%04x", status);
+    std::string line = "connection " + std::to_string(id_) + " (" + stream_->peer() + "): login of " +
+                       (name.empty() ? std::string("an unnamed initiator") : name) + " failed (" + code + "): " +
+                       reply.why;
+    if (status != login_status::AuthenticationFailure) {
+        // Out of resources is the limits' to tell, once per episode (RefusalLog).
+        if (status != login_status::OutOfResources)
+            driver_.log(reply.pdu.status_class == 3 ? LogLevel::warning : LogLevel::info, Trace::login, line);
+        return false;
+    }
+    // Authentication failed: the response waits, longer at each failure of this
+    // initiator or from this address (auth_guard.hpp). The wait is a timer of this
+    // connection: nothing else waits for it.
+    const auto v = driver_.login_backoff().failed(name, stream_->peer(), clock_.now());
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(v.delay).count();
+    char wait[32];
+    std::snprintf(wait, sizeof wait, "%lld.%03lld s", static_cast<long long>(ms / 1000), static_cast<long long>(ms % 1000));
+    line += "; failure " + std::to_string(v.by_name) + " of this initiator, " + std::to_string(v.by_address) +
+            " from its address: answered after " + wait;
+    driver_.log(LogLevel::warning, Trace::login, line);
+    if (v.delay <= Nanos{0}) return false;
+    // The login timer gives way to this one (close() cancels either).
+    if (login_timer_) clock_.cancel(login_timer_);
+    std::weak_ptr<Connection> weak = shared_from_this();
+    login_timer_ = clock_.after(v.delay, [weak, req, reply]() mutable {
+        auto self = weak.lock();
+        if (!self || self->state_ != ConnState::InLogin) return;
+        self->login_timer_ = TimerId{};
+        self->send_login_reply(req, reply);
+    });
+    return true;
+}
+
+ChapMemory* Connection::chap_memory() { return &driver_.chap_memory(); }
 
 }  // namespace iscsilab::iscsi

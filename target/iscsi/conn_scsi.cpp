@@ -98,24 +98,86 @@ void Connection::handle_scsi_command(Pdu& pdu) {
         return command_done(t);
     }
 
+    if (t->read && t->edtl > 0) {
+        // A read's buffer is claimed before the device fills it; a hostile initiator that
+        // never takes its Data-In holds no more than the bound lets it.
+        auto r = BufferPool::instance().reserve(t->edtl, session_->memory_share);
+        if (!r) return refuse_for_memory(t);
+        t->memory = std::move(*r);
+    }
     if (t->write) {
-        // From the pool, not zeroed: the task runs only once every byte has arrived. The
-        // framer may already have put the immediate data into one (place_segment).
-        if (pdu.data_placed && pdu.placed && pdu.placed->size() == t->edtl) cmd.data_out = DataBuffer(pdu.placed);
-        else cmd.data_out.allocate(t->edtl);
-        if (imm > 0) {
-            if (!place_data(*t, 0, pdu)) return;
-            t->unsolicited_received = imm;
-        }
         // RFC 3720 §10.3.4 / §12.10-12.14: unsolicited Data-Out may follow up to
         // FirstBurstLength unless InitialR2T=Yes or the F bit closed the first burst.
         std::uint32_t unsolicited = imm;
         if (!p.initial_r2t && !c.final_bit) unsolicited = std::min(t->edtl, p.first_burst_length);
         t->unsolicited_limit = std::max(unsolicited, imm);
         t->next_r2t_offset = t->unsolicited_limit;
+        // From the pool, not zeroed: the task runs only once every byte has arrived. The
+        // framer may already have put the immediate data into one (place_segment).
+        // Without immediate data, memory is committed only when the first Data-Out
+        // comes: a write whose data never comes costs its task, not its EDTL.
+        if (pdu.data_placed && pdu.placed && pdu.placed->size() == t->edtl) cmd.data_out = DataBuffer(pdu.placed);
+        else if (imm > 0 || t->edtl == 0) {
+            if (!claim_data_out(*t)) {
+                t->data_failed = true;
+                t->out_of_memory = true;
+                t->unsolicited_received = imm;
+                return drained(t);
+            }
+        }
+        if (imm > 0) {
+            if (!place_data(*t, 0, pdu)) return;
+            t->unsolicited_received = imm;
+        }
         solicit(t);
     }
     maybe_execute(t);
+}
+
+bool Connection::claim_data_out(Task& t) {
+    if (t.cmd->data_out.buffer()) return true;
+    if (t.edtl == 0) {
+        t.cmd->data_out.allocate(0);
+        return true;
+    }
+    auto r = BufferPool::instance().reserve(t.edtl, session_->memory_share);
+    if (!r) return false;
+    t.cmd->data_out.allocate(t.edtl);
+    t.cmd->data_out.buffer()->hold(std::move(*r));
+    return true;
+}
+
+void Connection::set_out_of_memory_status(Task& t) {
+    // SAM-5 §5.3.1 (SCST's scst_set_busy): TASK SET FULL while the nexus has other
+    // tasks, which will end and make room; BUSY when it has none. Logged once per
+    // connection, not once per command.
+    log_noisy(Noisy::MemoryRefused, LogLevel::warning,
+              "connection " + std::to_string(id_) + " (" + session_->params().initiator_name +
+                  "): command refused (TASK SET FULL/BUSY): the bound on data buffers (max_cmd_mem) is reached");
+    t.cmd->status = tasks_.size() > 1 ? scsi::Status::TaskSetFull : scsi::Status::Busy;
+    t.cmd->sense.clear();
+}
+
+void Connection::refuse_for_memory(const std::shared_ptr<Task>& t) {
+    set_out_of_memory_status(*t);
+    t->write = false;  // any unsolicited data that follows is dropped
+    t->phase = TaskPhase::Executing;
+    command_done(t);
+}
+
+void Connection::drained(const std::shared_ptr<Task>& t) {
+    // A task whose Data-Out went wrong ends once nothing more is owed (RFC 3720 §10.17.1:
+    // not before the last expected Data-Out with F=1): BUSY/TASK SET FULL if the bound
+    // on buffers refused it, else CHECK CONDITION, ABORTED COMMAND, incorrect amount of
+    // data (§10.4.7.2).
+    if (t->unsolicited_received < t->unsolicited_limit || !t->r2ts.empty()) return;
+    if (t->out_of_memory) {
+        set_out_of_memory_status(*t);
+    } else {
+        t->cmd->fail(scsi::Sense{scsi::SenseKey::AbortedCommand, scsi::Asc{0x0c, 0x0d}}, false);
+    }
+    t->phase = TaskPhase::Executing;
+    command_done(t);
 }
 
 std::optional<Placement> Connection::place_segment(const Pdu& h) {
@@ -130,7 +192,12 @@ std::optional<Placement> Connection::place_segment(const Pdu& h) {
         if (!c.write || c.read || !p.immediate_data || dsl > p.first_burst_length || dsl > c.expected_data_transfer_length ||
             c.expected_data_transfer_length > scsi::kMaxTransferBytes || tasks_.count(c.itt))
             return std::nullopt;
+        // Past the bound on buffers: not placed (the segment, at most
+        // MaxRecvDataSegmentLength, is read aside) and the command is refused.
+        auto r = BufferPool::instance().reserve(c.expected_data_transfer_length, session_->memory_share);
+        if (!r) return std::nullopt;
         BufferPtr b = BufferPool::instance().get(c.expected_data_transfer_length);
+        b->hold(std::move(*r));
         const std::span<std::byte> into(b->data(), dsl);
         return Placement{into, std::move(b)};
     }
@@ -142,7 +209,9 @@ std::optional<Placement> Connection::place_segment(const Pdu& h) {
         auto it = tasks_.find(d.itt);
         if (it == tasks_.end()) return std::nullopt;
         Task& t = *it->second;
-        if (t.phase != TaskPhase::ReceivingData || !t.write || t.data_failed || !t.cmd->data_out.buffer()) return std::nullopt;
+        if (t.phase != TaskPhase::ReceivingData || !t.write || t.data_failed) return std::nullopt;
+        // The first data of a write commits its buffer (refused: handle_data_out ends it).
+        if (std::uint64_t{d.buffer_offset} + dsl > t.edtl || !claim_data_out(t)) return std::nullopt;
         if (std::uint64_t{d.buffer_offset} + dsl > t.cmd->data_out.size()) return std::nullopt;
         BufferPtr keep = t.cmd->data_out.buffer();
         const std::span<std::byte> into(keep->data() + d.buffer_offset, dsl);
@@ -240,19 +309,21 @@ void Connection::handle_data_out(Pdu& pdu) {
             else std::erase_if(t->r2ts, [&](const R2tState& s) { return s.ttt == d.ttt; });
         }
         t->waiting_since = clock_.now();
-        if (t->unsolicited_received < t->unsolicited_limit || !t->r2ts.empty()) return;
-        t->cmd->fail(scsi::Sense{scsi::SenseKey::AbortedCommand, scsi::Asc{0x0c, 0x0d}}, false);
-        t->phase = TaskPhase::Executing;
-        command_done(t);
+        drained(t);
     };
     if (t->data_failed) return drain();
+    if (!claim_data_out(*t)) {
+        t->data_failed = true;
+        t->out_of_memory = true;
+        return drain();
+    }
     auto protocol_error = [&](const std::string& why) {
         // RFC 3720 §6.7 / §10.17: Reject the PDU. The connection stays usable, and the
         // task is not ended by the Reject ("Targets MUST NOT implicitly terminate an
         // active task by sending a Reject PDU", §10.17.1): it ends with a response once
         // its data is in, as above.
-        driver_.log("connection " + std::to_string(id_) + ": Data-Out for ITT " + std::to_string(d.itt) +
-                    " rejected: " + why);
+        log_noisy(Noisy::DataOutRejected, LogLevel::info,
+                  "connection " + std::to_string(id_) + ": Data-Out for ITT " + std::to_string(d.itt) + " rejected: " + why);
         reject(pdu, RejectReason::ProtocolError);
         t->data_failed = true;
         drain();
@@ -411,6 +482,8 @@ void Connection::send_response(Task& t) {
 
     const auto to_send = static_cast<std::uint32_t>(t.read && good ? std::min<std::uint64_t>(produced, t.edtl) : 0);
     if (to_send > 0) {
+        // The read's claim on the bound lasts until its data has left.
+        if (t.memory) din->hold(std::move(t.memory));
         // Data-In: PDUs no longer than the initiator's MaxRecvDataSegmentLength,
         // sequences no longer than MaxBurstLength (RFC 3720 §12.12, §12.13), status in
         // the last PDU (phase collapse, §10.7.3) since there is no sense data.
@@ -454,7 +527,7 @@ void Connection::send_response(Task& t) {
             } else {
                 d.sn = current_sn();
             }
-            Slice s{din, std::span<const std::byte>(din->data() + offset, len)};
+            Slice s{din, std::span<const std::byte>(din->data() + offset, len), true};
             send(d.encode(len), std::move(s));
             offset += len;
         }

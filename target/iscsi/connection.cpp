@@ -9,7 +9,6 @@ namespace iscsilab::iscsi {
 namespace {
 // RFC 3720 §12.12: until a login says otherwise, 8192 bytes per data segment.
 constexpr std::uint32_t kLoginDataSegmentLength = 8192;
-constexpr Nanos kLoginTimeout = std::chrono::seconds(30);
 }  // namespace
 
 const char* to_string(ConnState s) {
@@ -37,7 +36,9 @@ void Connection::start() {
     std::weak_ptr<Connection> weak = shared_from_this();
     login_ = std::make_unique<Login>(*this);
     last_rx_ = clock_.now();
-    login_timer_ = clock_.after(kLoginTimeout, [weak] {
+    // The whole login, from the connection on, within login_timeout: a login that
+    // trickles in a byte at a time holds a pending-login slot no longer than that.
+    login_timer_ = clock_.after(std::chrono::seconds(driver_.limits().login_timeout_s), [weak] {
         if (auto self = weak.lock(); self && self->state_ == ConnState::InLogin)
             self->close("login timed out");
     });
@@ -54,6 +55,7 @@ bool Connection::transition(ConnState next) {
     if (!invariant(ok, nullptr, [&] { return std::string("connection state ") + to_string(from) + " -> " + to_string(next); }))
         return false;
     state_ = next;
+    if (from == ConnState::InLogin) driver_.login_ended();
     return true;
 }
 
@@ -96,7 +98,12 @@ void Connection::close(std::string_view reason) {
     if (state_ == ConnState::Closed) return;
     transition(ConnState::Closed);
     auto self = shared_from_this();  // keep alive through the cleanup
-    driver_.log("connection " + std::to_string(id_) + " (" + stream_->peer() + ") closed: " + std::string(reason));
+    std::string counted;
+    static constexpr const char* kNoisy[] = {"commands outside the CmdSN window", "Data-Out PDUs rejected",
+                                             "commands refused for the bound on data buffers"};
+    for (std::size_t k = 0; k < noisy_.size(); ++k)
+        if (noisy_[k] > 1) counted += "; " + std::to_string(noisy_[k]) + " " + kNoisy[k];
+    driver_.log("connection " + std::to_string(id_) + " (" + stream_->peer() + ") closed: " + std::string(reason) + counted);
     for (TimerId* t : {&nop_timer_, &rsp_timer_, &login_timer_})
         if (*t) {
             clock_.cancel(*t);
@@ -210,7 +217,9 @@ void Connection::dispatch(Pdu& pdu) {
 
 void Connection::accept_numbered(Pdu&& pdu) {
     const std::uint32_t cmdsn = ld32(pdu.bhs, 24);
-    if (cmdsn == session_->exp_cmdsn()) {
+    // RFC 3720 §3.2.2.1: MaxCmdSN = ExpCmdSN - 1 closes the window, and a command at
+    // ExpCmdSN is then outside it like any other (ignored below), not the next to run.
+    if (cmdsn == session_->exp_cmdsn() && session_->in_window(cmdsn)) {
         session_->advance_exp_cmdsn();
         if (pdu.opcode() != Opcode::ScsiCommand) session_->took_cmdsn_without_task();
         process_in_order(pdu);
@@ -237,8 +246,14 @@ void Connection::accept_numbered(Pdu&& pdu) {
         return;
     }
     // RFC 3720 §3.2.2.1: outside [ExpCmdSN, MaxCmdSN]: silently ignored.
-    driver_.log("connection " + std::to_string(id_) + ": CmdSN " + std::to_string(cmdsn) +
-                " outside the window, ignored");
+    log_noisy(Noisy::CmdSnOutsideWindow, LogLevel::info,
+              "connection " + std::to_string(id_) + ": CmdSN " + std::to_string(cmdsn) + " outside the window [" +
+                  std::to_string(session_->exp_cmdsn()) + ", " + std::to_string(session_->max_cmdsn()) + "], ignored");
+}
+
+void Connection::log_noisy(Noisy kind, LogLevel level, const std::string& line) {
+    if (noisy_[static_cast<std::size_t>(kind)]++ > 0) return;
+    driver_.log(level, Trace::conn, line + " (more of this kind on this connection are counted, not logged)");
 }
 
 void Connection::process_in_order(Pdu& pdu) {

@@ -7,6 +7,8 @@
 //   conn_text.cpp   Text Request (SendTargets), NOP-Out, Logout Request
 #pragma once
 
+#include <array>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -17,6 +19,7 @@
 
 #include "target/block_cache.hpp"
 #include "target/iscsi/framer.hpp"
+#include "target/log.hpp"
 #include "target/iscsi/invariant.hpp"
 #include "target/iscsi/login.hpp"
 #include "target/iscsi/pdu.hpp"
@@ -59,6 +62,7 @@ public:
     AuthConfig discovery_auth() override;
     Random& random() override;
     std::uint16_t portal_group_tag() override;
+    ChapMemory* chap_memory() override;  // the driver's (conn_login.cpp)
 
     ConnState state() const { return state_.load(); }  // also read by the management tree
     std::uint64_t id() const { return id_; }
@@ -111,6 +115,9 @@ private:
     void handle_login(Pdu& pdu);
     void login_complete(const LoginRequestPdu& req, LoginReply& reply);
     void send_login_reply(const LoginRequestPdu& req, LoginReply& reply);
+    // A failed login: logged; true when its response waits out a back-off (the timer
+    // sends it).
+    bool hold_failed_login(const LoginRequestPdu& req, LoginReply& reply);
 
     // conn_scsi.cpp
     void handle_scsi_command(Pdu& pdu);
@@ -120,6 +127,13 @@ private:
     // SCSI Command or Data-Out goes, so that it lands in the task's buffer directly.
     std::optional<Placement> place_segment(const Pdu& header);
     void solicit(const std::shared_ptr<Task>& t);
+    // A write's Data-Out buffer, claimed against the bound on buffers when its first
+    // data comes; false when the bound is reached.
+    bool claim_data_out(Task& t);
+    void refuse_for_memory(const std::shared_ptr<Task>& t);
+    void set_out_of_memory_status(Task& t);
+    // Ends a task whose Data-Out failed once nothing more is owed.
+    void drained(const std::shared_ptr<Task>& t);
     void maybe_execute(const std::shared_ptr<Task>& t);
     void execute(const std::shared_ptr<Task>& t);
     void command_done(const std::shared_ptr<Task>& t);
@@ -163,6 +177,11 @@ private:
     bool sent_window_ = false;
     std::optional<std::uint32_t> pdu_itt_, pdu_cmdsn_;
     bool broken_ = false;
+    // Lines a peer could make us write once per PDU are written once per connection
+    // and counted after that; the count goes out with the close (limits.hpp).
+    enum class Noisy : std::uint8_t { CmdSnOutsideWindow, DataOutRejected, MemoryRefused, kCount };
+    void log_noisy(Noisy kind, LogLevel level, const std::string& line);
+    std::array<std::uint64_t, static_cast<std::size_t>(Noisy::kCount)> noisy_{};
 
     std::unique_ptr<Login> login_;
     std::shared_ptr<Session> session_;

@@ -109,11 +109,26 @@ void IscsiDriver::set_isns_server(const std::string& v) {
 
 void IscsiDriver::accept(std::shared_ptr<ByteStream> stream, Executor& executor, Clock& clock) {
     std::shared_ptr<Connection> c;
+    std::string refusal;
     {
         std::lock_guard lock(mu_);
-        c = std::make_shared<Connection>(*this, std::move(stream), executor, clock, next_conn_++);
-        connections_[c->id()] = c;
+        if (limits_.max_connections && connections_.size() >= limits_.max_connections)
+            refusal = "max_connections";
+        else if (limits_.max_pending_logins && pending_logins_ >= limits_.max_pending_logins)
+            refusal = "max_pending_logins";
+        else {
+            c = std::make_shared<Connection>(*this, stream, executor, clock, next_conn_++);
+            connections_[c->id()] = c;
+            ++pending_logins_;
+        }
     }
+    if (!refusal.empty()) {
+        refused(refusal, "connection from " + stream->peer() + " closed: " + refusal + " " + limits().get(refusal) + " reached");
+        stream->close(refusal + " reached");
+        return;
+    }
+    granted("max_connections");
+    granted("max_pending_logins");
     c->start();
 }
 
@@ -122,22 +137,63 @@ std::size_t IscsiDriver::connection_count() const {
     return connections_.size();
 }
 
+std::size_t IscsiDriver::pending_login_count() const {
+    std::lock_guard lock(mu_);
+    return pending_logins_;
+}
+
+void IscsiDriver::login_ended() {
+    std::lock_guard lock(mu_);
+    if (pending_logins_ > 0) --pending_logins_;
+}
+
+DriverLimits IscsiDriver::limits() const {
+    std::lock_guard lock(mu_);
+    return limits_;
+}
+
+std::string IscsiDriver::set_limit(std::string_view name, std::string_view value) {
+    std::lock_guard lock(mu_);
+    return limits_.set(name, value);
+}
+
+void IscsiDriver::refused(std::string_view kind, std::string_view detail) {
+    if (auto line = refusals_.refused(kind, detail)) log(LogLevel::warning, Trace::conn, *line);
+}
+
+void IscsiDriver::granted(std::string_view kind) {
+    if (auto line = refusals_.granted(kind)) log(LogLevel::warning, Trace::conn, *line);
+}
+
 std::shared_ptr<Session> IscsiDriver::create_session(const std::shared_ptr<Connection>& conn,
                                                      const NegotiatedParams& params,
                                                      const TargetParams& tparams,
                                                      const std::array<std::byte, 6>& isid,
-                                                     Executor& executor) {
+                                                     Executor& executor, std::string* refusal) {
     std::vector<std::shared_ptr<Session>> old;
     std::shared_ptr<Session> s;
     {
         std::lock_guard lock(mu_);
         // RFC 3720 §5.3.5: a new session with the InitiatorName and ISID of an existing
         // one (to the same target) reinstates it: the old session is closed.
-        for (const auto& [p, e] : sessions_)
+        std::size_t of_initiator = 0;
+        for (const auto& [p, e] : sessions_) {
             if (e->params().initiator_name == params.initiator_name && e->isid() == isid &&
                 e->params().target_name == params.target_name &&
                 e->params().session_type == params.session_type)
                 old.push_back(e);
+            else if (e->params().initiator_name == params.initiator_name)
+                ++of_initiator;
+        }
+        const std::size_t others = sessions_.size() - old.size();
+        std::string why;
+        if (limits_.max_sessions && others >= limits_.max_sessions) why = "max_sessions";
+        else if (limits_.max_sessions_per_initiator && of_initiator >= limits_.max_sessions_per_initiator)
+            why = "max_sessions_per_initiator";
+        if (!why.empty()) {
+            if (refusal) *refusal = why + " " + limits_.get(why) + " reached";
+            return nullptr;
+        }
         std::uint16_t tsih = next_tsih_++;
         if (tsih == 0) tsih = next_tsih_++;  // TSIH 0 is reserved for "new session"
         auto nexus = std::make_shared<scsi::Nexus>();
@@ -228,6 +284,13 @@ std::shared_ptr<Session> IscsiDriver::create_session(const std::shared_ptr<Conne
                 s->work = std::make_shared<NexusWork>();
                 w = s->work;
             }
+        }
+        std::erase_if(memory_shares_, [](const auto& e) { return e.second.expired(); });
+        auto& share = memory_shares_[params.initiator_name];
+        s->memory_share = share.lock();
+        if (!s->memory_share) {
+            s->memory_share = std::make_shared<MemoryShare>();
+            share = s->memory_share;
         }
         sessions_[s->nexus()->id] = s;
     }

@@ -9,12 +9,18 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <source_location>
 #include <string>
 #include <vector>
 
+#include "target/iscsi/limits.hpp"
 #include "target/iscsi/params.hpp"
 #include "target/iscsi/target_node.hpp"
+#include "target/log.hpp"
 #include "target/ports.hpp"
+// ---- CHAP hardening: what authentication remembers (auth_guard.hpp) ----
+#include "target/iscsi/auth_guard.hpp"
+// ---- end CHAP hardening ----
 
 namespace iscsilab::iscsi {
 
@@ -22,8 +28,9 @@ class Connection;
 class Session;
 class NexusWork;
 
-// Something to say about what happened, for the runtime's log (never secrets).
-using EventLog = std::function<void(std::string_view)>;
+// Something to say about what happened, for the runtime's log (never secrets): lines
+// with a level and a kind (target/log.hpp), of the "iscsi" trace_level.
+using EventLog = LogSink;
 
 class IscsiDriver {
 public:
@@ -51,16 +58,30 @@ public:
     std::uint16_t portal_group_tag() const { return 1; }
 
     // A transport connection arrived. The driver keeps the Connection alive until it
-    // closes. Its events run on executor; its timers on clock.
+    // closes. Its events run on executor; its timers on clock. Past max_connections or
+    // max_pending_logins the stream is closed at once (no PDU has been read: there is
+    // nobody to answer yet).
     void accept(std::shared_ptr<ByteStream> stream, Executor& executor, Clock& clock);
     std::size_t connection_count() const;
+    std::size_t pending_login_count() const;
+    // A connection left the login phase (to full feature phase, or closed).
+    void login_ended();
+
+    DriverLimits limits() const;
+    std::string set_limit(std::string_view name, std::string_view value);
+    // A refusal of kind (logged once while they go on; RefusalLog).
+    void refused(std::string_view kind, std::string_view detail);
+    void granted(std::string_view kind);
+    std::map<std::string, std::uint64_t> refusal_totals() const { return refusals_.totals(); }
 
     // Sessions (called by connections on their own executor).
+    // nullptr past max_sessions or max_sessions_per_initiator (a session it reinstates
+    // does not count); refusal then says which.
     std::shared_ptr<Session> create_session(const std::shared_ptr<Connection>& conn,
                                             const struct NegotiatedParams& params,
                                             const TargetParams& tparams,
                                             const std::array<std::byte, 6>& isid,
-                                            Executor& executor);
+                                            Executor& executor, std::string* refusal = nullptr);
     void remove_session(const Session* s);
     void remove_connection(const Connection* c);
     std::vector<std::shared_ptr<Session>> sessions() const;
@@ -69,10 +90,22 @@ public:
     void for_each_session_of(const std::string& target,
                              const std::function<void(const std::shared_ptr<Session>&)>& fn) const;
 
+    // ---- logs (target/log.hpp) ----
     void set_log(EventLog log) { log_ = std::move(log); }
-    void log(std::string_view what) const {
-        if (log_) log_(what);
+    //   driver_.log(LogLevel::warning, Trace::login, "login of ... failed: ...");
+    void log(LogLevel level, Trace kind, std::string_view what,
+             std::source_location where = std::source_location::current()) const {
+        if (log_) log_(LogLine{level, kind, "iscsi", what, where});
     }
+    // The short form: an info line about a connection (kind conn).
+    void log(std::string_view what, std::source_location where = std::source_location::current()) const {
+        log(LogLevel::info, Trace::conn, what, where);
+    }
+    // ---- end logs ----
+    // ---- CHAP hardening: failed logins back off; CHAP values are never used twice ----
+    LoginBackoff& login_backoff() { return login_backoff_; }
+    ChapMemory& chap_memory() { return chap_memory_; }
+    // ---- end CHAP hardening ----
     // Told of every broken invariant of the core (invariant.hpp), one line each, after
     // the log; the connection it concerns closes either way. Set before the first
     // connection; it runs on the connection's executor.
@@ -80,7 +113,7 @@ public:
         invariant_handler_ = std::move(handler);
     }
     void invariant_failed(std::string_view line) const {
-        log("invariant broken: " + std::string(line));
+        log(LogLevel::error, Trace::special, "invariant broken: " + std::string(line));
         if (invariant_handler_) invariant_handler_(line);
     }
     Random& random() { return random_; }
@@ -99,11 +132,20 @@ private:
     std::map<std::uint64_t, std::shared_ptr<Session>> sessions_;
     // Per nexus ("initiator port|target"): kept while a session or a task holds it.
     std::map<std::string, std::weak_ptr<NexusWork>> nexus_work_;
+    // Per initiator name: its share of the bound on data buffers (MemoryShare).
+    std::map<std::string, std::weak_ptr<MemoryShare>> memory_shares_;
     std::uint32_t next_tid_ = 1;
     std::uint16_t next_tsih_ = 1;
     std::uint64_t next_nexus_ = 1;
     std::uint64_t next_conn_ = 1;
+    DriverLimits limits_;
+    std::size_t pending_logins_ = 0;
+    RefusalLog refusals_;
     EventLog log_;
+    // ---- CHAP hardening ----
+    LoginBackoff login_backoff_;
+    ChapMemory chap_memory_;
+    // ---- end CHAP hardening ----
     std::function<void(std::string_view)> invariant_handler_;
 };
 

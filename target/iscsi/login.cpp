@@ -70,6 +70,7 @@ std::optional<LoginReply> Login::first_pdu(const LoginRequestPdu& req, const Par
     // RFC 3720 §12.5: InitiatorName MUST be in the first Login Request.
     if (!initiator || initiator->value.empty())
         return fail(req, login_status::MissingParameter, "no InitiatorName in the first Login Request");
+    initiator_name_ = initiator->value;
     const bool discovery = type && type->value == "Discovery";
     if (type && !discovery && type->value != "Normal")
         return fail(req, login_status::SessionTypeNotSupported, "SessionType " + type->value);
@@ -164,7 +165,7 @@ LoginReply Login::step(const LoginRequestPdu& req, std::span<const std::byte> da
             // RFC 3720 §11.1: we pick from the initiator's list; CHAP is what we require.
             if (!chap) return fail(req, login_status::AuthenticationFailure, "CHAP required, not offered");
             r.keys.push_back({"AuthMethod", "CHAP"});
-            chap_ = std::make_unique<ChapAuthenticator>(auth_, env_.random());
+            chap_ = std::make_unique<ChapAuthenticator>(auth_, env_.random(), env_.chap_memory());
         } else if (none) {
             r.keys.push_back({"AuthMethod", "None"});
             auth_done_ = true;
@@ -175,7 +176,8 @@ LoginReply Login::step(const LoginRequestPdu& req, std::span<const std::byte> da
     if (!chap_keys.empty()) {
         if (!chap_) return fail(req, login_status::AuthenticationFailure, "CHAP keys without AuthMethod=CHAP");
         auto step = chap_->on_keys(chap_keys);
-        if (step.failed) return fail(req, login_status::AuthenticationFailure, step.why);
+        if (step.failed)
+            return fail(req, step.target_error ? login_status::TargetError : login_status::AuthenticationFailure, step.why);
         r.keys.insert(r.keys.end(), step.answers.begin(), step.answers.end());
         if (chap_->state() == ChapAuthenticator::State::Done) auth_done_ = true;
     }

@@ -32,6 +32,8 @@ public:
     virtual AuthConfig discovery_auth() = 0;
     virtual Random& random() = 0;
     virtual std::uint16_t portal_group_tag() = 0;
+    // What CHAP remembers across logins (the driver's); null: nothing.
+    virtual ChapMemory* chap_memory() { return nullptr; }
 };
 
 enum class LoginState : std::uint8_t {
@@ -49,6 +51,7 @@ struct LoginReply {
     bool complete = false;          // transit to full feature phase in this reply
     bool failed = false;
     std::string why;                // for logs, on failure
+    bool held = false;              // a failure: logged, and its back-off decided
 };
 
 class Login {
@@ -62,6 +65,8 @@ public:
     const NegotiatedParams& result() const { return negotiator_->result(); }
     const TargetParams& target_params() const { return params_; }
     const LoginRequestPdu& first() const { return first_; }
+    // The InitiatorName of the first request (empty before it is known).
+    const std::string& initiator_name() const { return initiator_name_; }
 
 private:
     LoginReply fail(const LoginRequestPdu& req, std::uint16_t status, std::string why);
@@ -72,6 +77,7 @@ private:
     LoginEnv& env_;
     LoginState state_ = LoginState::Start;
     LoginRequestPdu first_;
+    std::string initiator_name_;
     TargetParams params_;
     std::unique_ptr<Negotiator> negotiator_;
     Bytes partial_;               // text of a request split with the C bit

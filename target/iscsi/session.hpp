@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+
+#include "target/buffer_pool.hpp"
 #include <mutex>
 #include <string>
 #include <vector>
@@ -82,6 +84,8 @@ public:
     std::atomic<bool> reinstating{false};
     // Shared with the earlier sessions of the same nexus (set by the driver).
     std::shared_ptr<NexusWork> work;
+    // The initiator's share of the bound on data buffers, shared by all its sessions.
+    std::shared_ptr<MemoryShare> memory_share;
 
 private:
     void refresh();

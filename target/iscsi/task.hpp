@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "target/buffer_pool.hpp"
 #include "target/ports.hpp"
 #include "target/scsi/command.hpp"
 
@@ -38,6 +39,13 @@ struct Task {
     bool aborted = false;
     bool data_failed = false;  // a Data-Out broke the rules: the rest is dropped, then CHECK CONDITION
     bool responded = false;  // its status went out (RFC 3720 §10.4: exactly once)
+    // The data buffers' bound was reached: what Data-Out is owed is dropped, then the
+    // status is TASK SET FULL or BUSY (SAM-5 §5.3.1), not CHECK CONDITION.
+    bool out_of_memory = false;
+    // A read's claim on the buffer bound, taken at admission; it goes with the Data-In
+    // buffer (Buffer::hold) so that it lasts until the data has left. A write's claim
+    // is taken when its first data arrives and lives in its Data-Out buffer.
+    MemoryReservation memory;
 
     // Data-Out bookkeeping.
     std::uint32_t received = 0;              // bytes placed in cmd->data_out

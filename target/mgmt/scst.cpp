@@ -26,7 +26,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_param_list
         item = item.substr(b, e - b + 1);
         auto eq = item.find('=');
         if (eq == std::string::npos || eq == 0) {
-            error = "expected key=value, got '" + item + "'";
+            // The item may be "IncomingUser joe s3cret": quoted without its secret.
+            error = "expected key=value, got '" + iscsi::CredentialSet::redacted(item) + "'";
             return std::nullopt;
         }
         out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
@@ -220,8 +221,13 @@ std::optional<ConfError> Scst::apply(const std::vector<ConfBlock>& blocks, const
                 if (!e.empty()) return err(a.line, e);
             } else if (a.name == "iSNSServer") {
                 driver_.set_isns_server(a.value);
+            } else if (iscsi::DriverLimits::is_attribute(a.name)) {
+                std::string e = driver_.set_limit(a.name, a.value);
+                if (!e.empty()) return err(a.line, e);
             } else {
-                return err(a.line, "unknown iscsi driver attribute '" + a.name + "'; expected enabled, IncomingUser, OutgoingUser, iSNSServer");
+                return err(a.line, "unknown iscsi driver attribute '" + a.name +
+                                       "'; expected enabled, IncomingUser, OutgoingUser, iSNSServer, login_timeout, "
+                                       "max_connections, max_pending_logins, max_sessions, max_sessions_per_initiator");
             }
         }
         for (const auto& tb : top.children) {

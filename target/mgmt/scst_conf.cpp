@@ -1,5 +1,6 @@
 #include "target/mgmt/scst_conf.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 #include <sstream>
@@ -41,8 +42,16 @@ std::string allowed_here(const std::string& parent) {
     return s;
 }
 
+// A word of a line. A quoted word is a value whatever it spells: never a brace or a
+// keyword, so that whatever the writer quotes reads back as it was.
+struct Word {
+    std::string text;
+    bool quoted = false;
+    bool is(const char* s) const { return !quoted && text == s; }
+};
+
 // Splits a line into words: double quotes group, '#' outside quotes ends the line.
-bool tokenize(const std::string& line, std::vector<std::string>& out, std::string& err) {
+bool tokenize(const std::string& line, std::vector<Word>& out, std::string& err) {
     std::size_t i = 0;
     while (i < line.size()) {
         char c = line[i];
@@ -57,12 +66,12 @@ bool tokenize(const std::string& line, std::vector<std::string>& out, std::strin
                 err = "unterminated quoted value";
                 return false;
             }
-            out.push_back(line.substr(i + 1, end - i - 1));
+            out.push_back({line.substr(i + 1, end - i - 1), true});
             i = end + 1;
             continue;
         }
         if (c == '{' || c == '}') {
-            out.emplace_back(1, c);
+            out.push_back({std::string(1, c), false});
             ++i;
             continue;
         }
@@ -70,7 +79,7 @@ bool tokenize(const std::string& line, std::vector<std::string>& out, std::strin
         while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j])) && line[j] != '{' &&
                line[j] != '}' && line[j] != '#' && line[j] != '"')
             ++j;
-        out.push_back(line.substr(i, j - i));
+        out.push_back({line.substr(i, j - i), false});
         i = j;
     }
     return true;
@@ -90,32 +99,32 @@ ConfParse parse_scst_conf(const std::string& text, const std::string& file) {
     };
     while (std::getline(in, line)) {
         ++n;
-        std::vector<std::string> w;
+        std::vector<Word> w;
         std::string terr;
         if (!tokenize(line, w, terr)) return error(terr);
         while (!w.empty()) {
-            if (w[0] == "}") {
+            if (w[0].is("}")) {
                 if (stack.empty()) return error("'}' without an open block");
                 stack.pop_back();
                 w.erase(w.begin());
                 continue;
             }
             const std::string parent = stack.empty() ? "" : stack.back()->keyword;
-            if (is_keyword(w[0])) {
-                const KeywordRule* r = rule_for(w[0], parent);
+            if (!w[0].quoted && is_keyword(w[0].text)) {
+                const KeywordRule* r = rule_for(w[0].text, parent);
                 if (!r)
-                    return error(w[0] + " is not allowed " +
+                    return error(w[0].text + " is not allowed " +
                                  (parent.empty() ? std::string("at top level") : "inside " + parent) +
                                  "; expected " + (allowed_here(parent).empty() ? "an attribute" : allowed_here(parent) + " or an attribute"));
                 ConfBlock b;
-                b.keyword = w[0];
+                b.keyword = w[0].text;
                 b.line = n;
                 std::size_t k = 1;
-                for (; k < w.size() && w[k] != "{" && w[k] != "}"; ++k) b.args.push_back(w[k]);
+                for (; k < w.size() && !w[k].is("{") && !w[k].is("}"); ++k) b.args.push_back(w[k].text);
                 if (static_cast<int>(b.args.size()) != r->args)
-                    return error(w[0] + " expects " + std::to_string(r->args) + (r->args == 1 ? " name" : " values (number and device)") +
+                    return error(w[0].text + " expects " + std::to_string(r->args) + (r->args == 1 ? " name" : " values (number and device)") +
                                  ", got " + std::to_string(b.args.size()));
-                const bool opens = k < w.size() && w[k] == "{";
+                const bool opens = k < w.size() && w[k].is("{");
                 std::vector<ConfBlock>& siblings = stack.empty() ? out.blocks : stack.back()->children;
                 siblings.push_back(std::move(b));
                 if (opens) {
@@ -125,14 +134,14 @@ ConfParse parse_scst_conf(const std::string& text, const std::string& file) {
                 w.erase(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(k));
                 continue;
             }
-            if (w[0] == "{") return error("'{' without a keyword before it");
-            if (stack.empty()) return error("attribute '" + w[0] + "' outside any block; expected " + allowed_here(""));
+            if (w[0].is("{")) return error("'{' without a keyword before it");
+            if (stack.empty()) return error("attribute '" + w[0].text + "' outside any block; expected " + allowed_here(""));
             // An attribute: name, then the value (the rest of the line).
-            ConfAttr a{w[0], "", n};
+            ConfAttr a{w[0].text, "", n};
             std::size_t k = 1;
-            for (; k < w.size() && w[k] != "}" && w[k] != "{"; ++k) a.value += (k > 1 ? " " : "") + w[k];
-            if (k < w.size() && w[k] == "{") return error("attribute '" + w[0] + "' cannot open a block");
-            if (k == 1) return error("attribute '" + w[0] + "' has no value");
+            for (; k < w.size() && !w[k].is("}") && !w[k].is("{"); ++k) a.value += (k > 1 ? " " : "") + w[k].text;
+            if (k < w.size() && w[k].is("{")) return error("attribute '" + w[0].text + "' cannot open a block");
+            if (k == 1) return error("attribute '" + w[0].text + "' has no value");
             stack.back()->attrs.push_back(std::move(a));
             w.erase(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(k));
         }
@@ -145,9 +154,14 @@ ConfParse parse_scst_conf(const std::string& text, const std::string& file) {
 }
 
 namespace {
+// Quoted where the tokenizer would not read the word back as it is: empty, with a blank
+// (any isspace, as the tokenizer splits on), '#', a brace, or spelling a keyword. A value
+// cannot hold '"' (nothing in the format escapes it): the management tree refuses one.
 std::string quoted(const std::string& v) {
-    if (v.empty() || v.find_first_of(" \t#{}") != std::string::npos) return "\"" + v + "\"";
-    return v;
+    const bool plain = !v.empty() && !is_keyword(v) && std::none_of(v.begin(), v.end(), [](char c) {
+        return std::isspace(static_cast<unsigned char>(c)) || c == '#' || c == '{' || c == '}';
+    });
+    return plain ? v : "\"" + v + "\"";
 }
 void write_block(std::ostringstream& os, const ConfBlock& b, int depth) {
     std::string ind(static_cast<std::size_t>(depth) * 4, ' ');
@@ -158,7 +172,7 @@ void write_block(std::ostringstream& os, const ConfBlock& b, int depth) {
         return;
     }
     os << " {\n";
-    for (const auto& a : b.attrs) os << ind << "    " << a.name << ' ' << quoted(a.value) << '\n';
+    for (const auto& a : b.attrs) os << ind << "    " << quoted(a.name) << ' ' << quoted(a.value) << '\n';
     for (const auto& c : b.children) write_block(os, c, depth + 1);
     os << ind << "}\n";
 }

@@ -11,12 +11,6 @@ namespace iscsilab::mgmt {
 
 using namespace detail;
 
-namespace {
-const std::set<std::string> kTraceTokens = {"out_of_mem", "minor", "pid", "line", "function", "special",
-                                           "mgmt", "mgmt_dbg", "scsi", "conn", "flow_control", "debug"};
-const std::set<std::string> kTraceDefault = {"out_of_mem", "minor", "mgmt", "conn"};
-}  // namespace
-
 std::vector<std::string> MgmtTree::split(const std::string& path) {
     std::string p = path;
     const std::string sys = "/sys/kernel/scst_tgt";
@@ -35,42 +29,38 @@ std::vector<std::string> MgmtTree::split(const std::string& path) {
 
 // ---- trace levels ---------------------------------------------------------------------
 
-bool MgmtTree::tracing(const std::string& component, const std::string& token) const {
-    std::lock_guard lock(trace_mu_);
-    auto it = trace_.find(component);
-    const auto& set = it == trace_.end() ? kTraceDefault : it->second;
-    return set.count(token) != 0;
+MgmtTree::~MgmtTree() {
+    if (routes_driver_) scst_.driver().set_log({});
 }
 
-void MgmtTree::log(const std::string& component, const std::string& what) {
-    if (log_ && tracing(component, "mgmt")) log_(what);
+bool MgmtTree::tracing(const std::string& component, const std::string& token) const {
+    return trace_.has(component, token);
+}
+
+void MgmtTree::route_logs(LogSink sink) {
+    log_ = std::move(sink);
+    routes_driver_ = true;
+    scst_.driver().set_log([this](const LogLine& line) { emit(line); });
+}
+
+void MgmtTree::emit(const LogLine& line) const {
+    if (log_ && trace_.shows(line)) log_(trace_.decorate(line));
+}
+
+void MgmtTree::log(const std::string& component, const std::string& what, Trace kind, LogLevel level,
+                   std::source_location where) {
+    emit(LogLine{level, kind, component, what, where});
 }
 
 MgmtTree::Node MgmtTree::trace_node(const std::string& component) {
-    return Node::attr(
-        [this, component] {
-            std::lock_guard lock(trace_mu_);
-            auto it = trace_.find(component);
-            const auto& set = it == trace_.end() ? kTraceDefault : it->second;
-            std::string s;
-            for (const auto& t : set) s += (s.empty() ? "" : " | ") + t;
-            return (s.empty() ? std::string("none") : s) + "\n";
-        },
-        [this, component](const std::string& v) -> std::string {
-            auto w = words(v);
-            std::lock_guard lock(trace_mu_);
-            auto& set = trace_.try_emplace(component, kTraceDefault).first->second;
-            if (w.size() == 1 && (w[0] == "all" || w[0] == "none" || w[0] == "default")) {
-                set = w[0] == "all" ? kTraceTokens : w[0] == "none" ? std::set<std::string>{} : kTraceDefault;
-                return {};
-            }
-            if (w.size() == 2 && (w[0] == "add" || w[0] == "del") && kTraceTokens.count(w[1])) {
-                if (w[0] == "add") set.insert(w[1]);
-                else set.erase(w[1]);
-                return {};
-            }
-            return "trace_level: expected all, none, default, or add|del TOKEN";
-        });
+    return Node::attr([this, component] { return trace_.show(component); },
+                      [this, component](const std::string& v) -> std::string {
+                          std::string changed;
+                          std::string e = trace_.write(component, v, &changed);
+                          // SCST says so with PRINT_INFO: shown whatever the level.
+                          if (e.empty()) log(component, changed, Trace::none);
+                          return e;
+                      });
 }
 
 // ---- sgv: the data buffer pool -----------------------------------------------------------
@@ -86,7 +76,10 @@ MgmtTree::Node MgmtTree::sgv_node(const std::vector<std::string>& p, std::string
             return "in_use_bytes " + std::to_string(s.in_use_bytes) + "\npeak_in_use_bytes " +
                    std::to_string(s.peak_in_use_bytes) + "\nidle_bytes " + std::to_string(s.idle_bytes) +
                    "\nmax_idle_bytes " + std::to_string(s.max_idle_bytes) + "\nrequests " + std::to_string(s.gets) +
-                   "\nhits " + std::to_string(s.hits) + "\n";
+                   "\nhits " + std::to_string(s.hits) + "\nreserved_bytes " + std::to_string(s.reserved_bytes) +
+                   "\nmax_cmd_mem_bytes " +
+                   (s.max_reserved_bytes == SIZE_MAX ? std::string("unbounded") : std::to_string(s.max_reserved_bytes)) +
+                   "\nrefused " + std::to_string(s.refused) + "\n";
         });
     if (p.size() == 2 && p[1] == "sgv") return Node::dir([] { return std::vector<Entry>{A("stats")}; });
     if (p.size() == 3 && p[1] == "sgv" && p[2] == "stats")
@@ -161,7 +154,13 @@ Result<std::string> MgmtTree::cat(const std::string& path) {
     return r;
 }
 
-std::string MgmtTree::write(const std::string& path, const std::string& value) {
+std::string MgmtTree::write(const std::string& path, const std::string& written) {
+    // One trailing line break is echo's (and what cat gives back): not part of the value.
+    const std::string value = !written.empty() && written.back() == '\n' ? written.substr(0, written.size() - 1) : written;
+    // What the tree holds, save() writes as scst.conf, whose values cannot hold a '"' (no
+    // escape) or a line break: a value with one would make a file that does not load.
+    if (value.find_first_of("\"\n") != std::string::npos)
+        return path + ": a value cannot hold '\"' or a line break (scst.conf could not save it)";
     std::string err;
     Node n = resolve(split(path), err);
     if (!n.valid) return path + ": " + err;

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "target/log.hpp"
 #include "target/mgmt/scst.hpp"
+#include "target/mgmt/trace.hpp"
 
 namespace iscsilab::mgmt {
 
@@ -32,6 +34,7 @@ struct Entry {
 class MgmtTree {
 public:
     MgmtTree(Scst& scst, unsigned threads) : scst_(scst), threads_(threads) {}
+    ~MgmtTree();
 
     Result<std::vector<Entry>> ls(const std::string& path);
     Result<std::string> cat(const std::string& path);        // the value, newline-terminated
@@ -42,9 +45,14 @@ public:
     // parsed and applied to a scratch copy first.
     std::string load(const std::string& text, const std::string& file, StoreFactory& stores);
 
-    // Trace levels (trace_level attributes). A component logs when its level has the token.
+    // Trace levels (trace_level attributes, trace.hpp): whether a component's level has
+    // the token.
     bool tracing(const std::string& component, const std::string& token) const;
-    void set_log(std::function<void(std::string_view)> log) { log_ = std::move(log); }
+    const TraceLevels& trace_levels() const { return trace_; }
+    // Every line of the core's log, the tree's own and the iSCSI driver's (it replaces the
+    // driver's log), goes to sink when its component's trace_level shows it, with the
+    // decorations that level asks for. Set before the first connection.
+    void route_logs(LogSink sink);
 
     static std::vector<std::string> split(const std::string& path);
 
@@ -69,13 +77,15 @@ private:
     std::string luns_mgmt(iscsi::TargetNode& t, const std::string& group, const std::string& cmd);
     std::vector<std::pair<std::string, std::string>> exports_of(const scsi::Device& d);
     void draw(const std::vector<std::string>& parts, const std::string& prefix, std::string& out, int depth);
-    void log(const std::string& component, const std::string& what);
+    void log(const std::string& component, const std::string& what, Trace kind = Trace::mgmt,
+             LogLevel level = LogLevel::info, std::source_location where = std::source_location::current());
+    void emit(const LogLine& line) const;
 
     Scst& scst_;
     unsigned threads_;
-    mutable std::mutex trace_mu_;
-    std::map<std::string, std::set<std::string>> trace_;
-    std::function<void(std::string_view)> log_;
+    TraceLevels trace_;
+    LogSink log_;
+    bool routes_driver_ = false;
 };
 
 }  // namespace iscsilab::mgmt

@@ -37,6 +37,9 @@ std::string MgmtTree::save() {
     const auto disc = drv.discovery_credentials();
     for (const auto& [n, c] : disc.entries()) drvb.attrs.push_back({n, c.user + " " + c.secret, 0});
     if (!drv.isns_server().empty()) drvb.attrs.push_back({"iSNSServer", drv.isns_server(), 0});
+    const iscsi::DriverLimits limits = drv.limits(), default_limits;
+    for (auto n : iscsi::DriverLimits::attribute_names())
+        if (limits.get(n) != default_limits.get(n)) drvb.attrs.push_back({std::string(n), limits.get(n), 0});
     const iscsi::TargetParams defaults;
     for (const auto& t : drv.targets()) {
         ConfBlock tb{"TARGET", {t->name()}, 0, {}, {}};

@@ -122,12 +122,12 @@ std::string MgmtTree::handler_mgmt(const std::string& h, const std::string& cmd)
         auto params = parse_param_list(rest_after(cmd, 2), perr);
         if (!params) return "add_device: " + perr;
         std::string e = scst_.add_device(h, w[1], *params);
-        if (e.empty()) log(h, "handler " + h + ": added device " + w[1]);
+        if (e.empty()) log(h, "added device " + w[1]);
         return e;
     }
     if (w.size() == 2 && w[0] == "del_device") {
         std::string e = scst_.del_device(h, w[1]);
-        if (e.empty()) log(h, "handler " + h + ": deleted device " + w[1]);
+        if (e.empty()) log(h, "deleted device " + w[1]);
         return e;
     }
     return h + "/mgmt: expected 'add_device NAME [k=v; ...]' or 'del_device NAME'";

@@ -41,7 +41,9 @@ MgmtTree::Node MgmtTree::iscsi_node(const std::vector<std::string>& p, std::size
     auto& drv = scst_.driver();
     if (p.size() == i)
         return Node::dir([&drv] {
-            std::vector<Entry> v{A("enabled"), A("iSNSServer"), A("mgmt"), A("open_state"), A("trace_level"), A("version")};
+            std::vector<Entry> v{A("enabled"), A("iSNSServer"), A("mgmt"), A("open_state"), A("refusals"), A("trace_level"),
+                                 A("version")};
+            for (auto n : iscsi::DriverLimits::attribute_names()) v.push_back(A(std::string(n)));
             const auto creds = drv.discovery_credentials();
             for (const auto& [n, c] : creds.entries()) v.push_back(A(n));
             for (const auto& t : drv.targets()) v.push_back(D(t->name()));
@@ -67,6 +69,16 @@ MgmtTree::Node MgmtTree::iscsi_node(const std::vector<std::string>& p, std::size
         if (leaf == "open_state") return Node::attr([] { return std::string("open\n"); });
         if (leaf == "version") return Node::attr([] { return std::string(kVersion) + "\n"; });
         if (leaf == "trace_level") return trace_node("iscsi");
+        if (iscsi::DriverLimits::is_attribute(leaf))
+            return Node::attr([&drv, leaf] { return drv.limits().get(leaf) + "\n"; },
+                              [&drv, leaf](const std::string& v) { return drv.set_limit(leaf, v); });
+        // What the limits refused so far, per kind (read-only; iscsilab's own).
+        if (leaf == "refusals")
+            return Node::attr([&drv] {
+                std::string out;
+                for (const auto& [k, n] : drv.refusal_totals()) out += k + " " + std::to_string(n) + "\n";
+                return out;
+            });
         auto creds = drv.discovery_credentials().entries();  // a copy of the map
         if (auto it = creds.find(leaf); it != creds.end()) {
             auto shown = iscsi::CredentialSet::shown(it->second);
@@ -337,7 +349,7 @@ std::string MgmtTree::driver_mgmt(const std::string& cmd) {
                 return "add_target: " + ce;
             }
         }
-        log("iscsi", "iscsi: added target " + w[1]);
+        log("iscsi", "added target " + w[1]);
         return {};
     }
     if (w[0] == "del_target" && w.size() == 2) return drv.del_target(w[1]);

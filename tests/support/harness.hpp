@@ -84,8 +84,9 @@ public:
         closed = true;
         close_reason = std::string(reason);
     }
-    std::string peer() const override { return "10.0.0.2:50000"; }
+    std::string peer() const override { return peer_name; }
     std::string local() const override { return "10.0.0.1:3260"; }
+    std::string peer_name = "10.0.0.2:50000";  // another address: another initiator's host
     void inject(std::span<const std::byte> b) {
         if (auto h = handler_.lock()) h->on_bytes(b);
     }

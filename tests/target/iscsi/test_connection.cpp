@@ -3,7 +3,7 @@
 
 #include <random>
 
-#include "support/harness.hpp"
+#include "support/conn_rig.hpp"
 #include "target/iscsi/driver.hpp"
 #include "target/bytes.hpp"
 #include "target/mgmt/scst.hpp"
@@ -13,123 +13,6 @@ using namespace iscsilab;
 using namespace iscsilab::iscsi;
 using namespace iscsilab::testing;
 
-namespace {
-
-const char* kIqn = "iqn.2026-11.org.example:disk";
-
-class MemStores final : public mgmt::StoreFactory {
-public:
-    std::shared_ptr<BlockStore> open(const handlers::VdiskConfig&, std::string&) override {
-        last = std::make_shared<MemoryStore>(16u << 20);
-        return last;
-    }
-    std::shared_ptr<MemoryStore> last;
-};
-
-struct Rig {
-    ManualLoop loop;
-    FixedRandom rnd;
-    IscsiDriver driver{rnd};
-    MemStores stores;
-    mgmt::Scst scst{driver, stores};
-    std::uint32_t cmdsn = 1, itt = 1, expstatsn = 0;
-
-    explicit Rig(const std::string& extra = "") {
-        std::string conf = std::string("HANDLER vdisk_fileio {\n DEVICE d0 {\n filename /mem\n }\n}\n") +
-                           "TARGET_DRIVER iscsi {\n enabled 1\n TARGET " + kIqn + " {\n" + extra +
-                           " LUN 0 d0\n enabled 1\n }\n}\n";
-        auto p = mgmt::parse_scst_conf(conf, "test.conf");
-        BOOST_REQUIRE(!p.error);
-        auto e = scst.apply(p.blocks, "test.conf");
-        BOOST_REQUIRE_MESSAGE(!e, (e ? e->text() : ""));
-    }
-
-    std::shared_ptr<MemoryStream> connect() {
-        auto s = std::make_shared<MemoryStream>(loop);
-        driver.accept(s, loop, loop);
-        loop.run();
-        return s;
-    }
-
-    std::vector<Pdu> exchange(MemoryStream& s, const Bytes& wire, DigestSettings rx = {}) {
-        s.inject(wire);
-        loop.run();
-        return drain(s, rx);
-    }
-
-    // A normal-session login with the given operational keys; returns the final response.
-    Pdu login(MemoryStream& s, std::vector<KeyValue> keys, std::uint8_t isid_last = 1) {
-        keys.insert(keys.begin(), {{"InitiatorName", "iqn.2026-11.org.example:host"}, {"TargetName", kIqn},
-                                   {"SessionType", "Normal"}});
-        LoginRequestPdu r;
-        r.csg = 1;
-        r.nsg = 3;
-        r.transit = true;
-        r.isid = {std::byte{0x80}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{isid_last}};
-        r.itt = itt++;
-        r.cmdsn = cmdsn;
-        Bytes data = text_bytes(keys);
-        auto out = exchange(s, frame(r.encode(static_cast<std::uint32_t>(data.size())), data));
-        BOOST_REQUIRE(out.size() == 1u);
-        auto resp = LoginResponsePdu::decode(out[0].bhs);
-        expstatsn = resp.sn.statsn + 1;
-        return out[0];
-    }
-
-    // Every operational key, so the login completes in one exchange.
-    static std::vector<KeyValue> full_keys() {
-        return {{"InitialR2T", "No"}, {"ImmediateData", "Yes"}, {"MaxBurstLength", "262144"},
-                {"FirstBurstLength", "65536"}, {"MaxRecvDataSegmentLength", "8192"},
-                {"MaxOutstandingR2T", "1"}, {"HeaderDigest", "None"}, {"DataDigest", "None"}};
-    }
-
-    Pdu full_login(MemoryStream& s, std::vector<KeyValue> extra = {}) {
-        std::vector<KeyValue> keys = full_keys();
-        for (auto& kv : extra)
-            for (auto& k : keys)
-                if (k.key == kv.key) k.value = kv.value;
-        Pdu p = login(s, keys);
-        auto resp = LoginResponsePdu::decode(p.bhs);
-        BOOST_REQUIRE(resp.status_class == 0);
-        BOOST_REQUIRE(resp.transit);
-        return p;
-    }
-
-    Bytes command(std::initializer_list<int> cdb, std::uint32_t edtl, bool read, bool write,
-                  std::span<const std::byte> imm = {}, bool final_bit = true, std::uint32_t* used_itt = nullptr) {
-        ScsiCommandPdu c;
-        c.read = read;
-        c.write = write;
-        c.final_bit = final_bit;
-        c.itt = itt++;
-        if (used_itt) *used_itt = c.itt;
-        c.cmdsn = cmdsn++;
-        c.expstatsn = expstatsn;
-        c.expected_data_transfer_length = edtl;
-        int i = 0;
-        for (int b : cdb) c.cdb[static_cast<std::size_t>(i++)] = static_cast<std::byte>(b);
-        return frame(c.encode(static_cast<std::uint32_t>(imm.size())), imm);
-    }
-};
-
-Bytes pattern(std::size_t n, int seed) {
-    Bytes b(n);
-    for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::byte>((i * 31 + static_cast<std::size_t>(seed)) & 0xff);
-    return b;
-}
-
-Bytes data_out(std::uint32_t itt, std::uint32_t ttt, std::uint32_t datasn, std::uint32_t offset,
-               std::span<const std::byte> data, bool final_bit) {
-    DataOutPdu d;
-    d.itt = itt;
-    d.ttt = ttt;
-    d.datasn = datasn;
-    d.buffer_offset = offset;
-    d.final_bit = final_bit;
-    return frame(d.encode(static_cast<std::uint32_t>(data.size())), data);
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(connection_suite)
 
@@ -240,6 +123,33 @@ BOOST_AUTO_TEST_CASE(cmdsn_window) {
     auto second = ScsiResponsePdu::decode(out[1].bhs);
     BOOST_TEST(second.sn.expcmdsn == 3u);
     BOOST_TEST(sn_le(second.sn.expcmdsn - 1, second.sn.maxcmdsn));
+}
+
+// RFC 3720 §3.2.2.1: with QueuedCommands commands in flight, MaxCmdSN = ExpCmdSN - 1 and
+// a command at ExpCmdSN is outside the window: ignored, not run as a third.
+BOOST_AUTO_TEST_CASE(closed_window_ignores_cmdsn_at_expcmdsn) {
+    Rig rig(" QueuedCommands 2\n");
+    auto s = rig.connect();
+    rig.full_login(*s);
+    rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));  // the unit attention
+    rig.stores.last->hold = true;
+    Bytes both = rig.command({0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 512, true, false);
+    Bytes second = rig.command({0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0}, 512, true, false);
+    both.insert(both.end(), second.begin(), second.end());
+    BOOST_TEST(rig.exchange(*s, both).empty());  // both at the device: the window is closed
+    const std::uint32_t third = rig.cmdsn;
+    BOOST_TEST(rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false)).empty());
+    rig.stores.last->hold = false;
+    rig.stores.last->release();
+    rig.loop.run();
+    auto out = drain(*s);
+    BOOST_REQUIRE(out.size() == 2u);  // a Data-In with status for each read, nothing for the third
+    for (const auto& p : out) BOOST_TEST((p.opcode() == Opcode::DataIn));
+    // Sent again once the window opened, it runs.
+    rig.cmdsn = third;
+    out = rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_TEST(ScsiResponsePdu::decode(out[0].bhs).status == 0x00);
 }
 
 BOOST_AUTO_TEST_CASE(nop_ping_is_echoed) {

@@ -269,6 +269,10 @@ BOOST_AUTO_TEST_CASE(rfc1994_md5_response) {
     BOOST_TEST(static_cast<int>((*b64)[2]) == 2);
     BOOST_TEST(!decode_chap_value("0xabc"));
     BOOST_TEST(!decode_chap_value("nothex"));
+    // Base64 padding: "AA==" is one byte; more '=' than a quantum closes with is refused.
+    BOOST_TEST(decode_chap_value("0bAA==")->size() == 1u);
+    BOOST_TEST(!decode_chap_value("0b===="));
+    BOOST_TEST(!decode_chap_value("0bA==="));
 }
 
 BOOST_AUTO_TEST_CASE(one_way_chap) {

@@ -113,6 +113,27 @@ BOOST_AUTO_TEST_CASE(round_trip) {
     BOOST_TEST(!load(w, out).has_value());
 }
 
+// A quoted word is a value whatever it spells (a brace, a keyword), and the writer quotes
+// every word that would not read back as it is: names too.
+BOOST_AUTO_TEST_CASE(quoted_words_read_back_as_written) {
+    auto p = parse_scst_conf("TARGET_DRIVER iscsi {\n TARGET iqn.a:b {\n  \"two words\" \"}\"\n  Note \"LUN\"\n"
+                             "  Other \"a\vb\"\n  \"HANDLER\" \"{\"\n }\n}\n", "f");
+    BOOST_REQUIRE(!p.error);
+    const auto& attrs = p.blocks[0].children[0].attrs;
+    BOOST_REQUIRE(attrs.size() == 4u);
+    BOOST_TEST(attrs[0].name == "two words");
+    BOOST_TEST(attrs[0].value == "}");
+    BOOST_TEST(attrs[1].value == "LUN");
+    BOOST_TEST(attrs[2].value == "a\vb");
+    BOOST_TEST(attrs[3].name == "HANDLER");
+    const std::string out = write_scst_conf(p.blocks);
+    auto q = parse_scst_conf(out, "b");
+    BOOST_REQUIRE_MESSAGE(!q.error, out);
+    BOOST_TEST(write_scst_conf(q.blocks) == out);
+    BOOST_TEST(q.blocks[0].children[0].attrs[0].name == "two words");
+    BOOST_TEST(q.blocks[0].children[0].attrs[2].value == "a\vb");
+}
+
 BOOST_AUTO_TEST_CASE(syntax_errors_name_the_line) {
     struct Case {
         std::string text;
@@ -154,6 +175,8 @@ BOOST_AUTO_TEST_CASE(semantic_errors_name_the_line) {
         {"TARGET_DRIVER iscsi {\n TARGET notaniqn {\n }\n}\n", 2, "not an iqn."},
         {"TARGET_DRIVER fcoe {\n}\n", 1, "only iscsi"},
         {"TARGET_DRIVER iscsi {\n TARGET iqn.a:b {\n  IncomingUser \"joe\"\n }\n}\n", 3, "user secret"},
+        // A user and blanks, no secret: refused, not an exception out of the parser.
+        {"TARGET_DRIVER iscsi {\n TARGET iqn.a:b {\n  IncomingUser \"joe  \"\n }\n}\n", 3, "user secret"},
     };
     for (const auto& c : cases) {
         World w;
