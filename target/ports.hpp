@@ -86,6 +86,10 @@ public:
     // (our own end of the connection).
     virtual std::string peer() const = 0;
     virtual std::string local() const = 0;
+    // Read nothing more from the peer for a while: a peer whose input is mostly ignored
+    // (a flood of commands outside the CmdSN window) gets less of our time. A stream
+    // that cannot may ignore it.
+    virtual void hold_input(Nanos) {}
 };
 
 enum class BlockOp : std::uint8_t { read, write, flush, unmap, write_same };

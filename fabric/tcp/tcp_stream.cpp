@@ -64,7 +64,7 @@ void TcpStream::on_events(std::uint32_t ev) {
         return;
     }
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        for (int rounds = 0; rounds < 16 && !closed_ && !closing_ && !paused_; ++rounds) {
+        for (int rounds = 0; rounds < 16 && !closed_ && !closing_ && !paused_ && !held_; ++rounds) {
             ssize_t n = ::recv(fd_, rx_.data(), rx_.size(), 0);
             if (n > 0) {
                 if (auto h = handler_.lock()) h->on_bytes(std::span<const std::byte>(rx_.data(), static_cast<std::size_t>(n)));
@@ -157,13 +157,27 @@ void TcpStream::flush() {
     if (changed) update_interest();
 }
 
+void TcpStream::hold_input(Nanos d) {
+    if (closed_ || closing_ || held_) return;
+    held_ = true;
+    update_interest();
+    std::weak_ptr<TcpStream> weak = shared_from_this();
+    hold_timer_ = reactor_.after(d, [weak] {
+        if (auto self = weak.lock()) {
+            self->hold_timer_ = TimerId{};
+            self->held_ = false;
+            self->update_interest();
+        }
+    });
+}
+
 void TcpStream::account_sent(const Slice& s) {
     if (!s.bounded) unbounded_queued_ -= std::min(unbounded_queued_, s.bytes.size());
 }
 
 void TcpStream::update_interest() {
     if (closed_) return;
-    std::uint32_t ev = closing_ ? 0u : (paused_ ? 0u : static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP));
+    std::uint32_t ev = closing_ || paused_ || held_ ? 0u : static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP);
     if (want_out_ || closing_) ev |= EPOLLOUT;
     reactor_.modify_fd(fd_, ev);
 }

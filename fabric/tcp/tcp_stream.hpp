@@ -35,6 +35,7 @@ public:
     void set_close_deadline(Nanos d) { close_deadline_ = d; }
     std::string peer() const override { return peer_; }
     std::string local() const override { return local_; }
+    void hold_input(Nanos d) override;
 
 private:
     void on_events(std::uint32_t ev);
@@ -53,7 +54,9 @@ private:
         Task done;  // runs when this slice (the last of a send) is fully written
     };
     std::size_t unbounded_queued_ = 0;
-    bool paused_ = false;
+    bool paused_ = false;  // too much queued for the peer
+    bool held_ = false;    // hold_input
+    TimerId hold_timer_{};
     hil::Reactor& reactor_;
     int fd_;
     std::weak_ptr<Handler> handler_;

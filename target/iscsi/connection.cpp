@@ -252,7 +252,12 @@ void Connection::accept_numbered(Pdu&& pdu) {
 }
 
 void Connection::log_noisy(Noisy kind, LogLevel level, const std::string& line) {
-    if (noisy_[static_cast<std::size_t>(kind)]++ > 0) return;
+    // A peer that keeps sending what is ignored or refused (RFC 3720 §3.2.2.1: commands
+    // outside the window are dropped silently) is read from less: 10 ms off per 1024,
+    // so that a flood costs the others little of the reactor's time.
+    const std::uint64_t n = ++noisy_[static_cast<std::size_t>(kind)];
+    if (kind != Noisy::MemoryRefused && n % 1024 == 0) stream_->hold_input(std::chrono::milliseconds(10));
+    if (n > 1) return;
     driver_.log(level, Trace::conn, line + " (more of this kind on this connection are counted, not logged)");
 }
 

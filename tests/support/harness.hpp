@@ -93,7 +93,9 @@ public:
     void peer_close() {
         if (auto h = handler_.lock()) h->on_closed("peer closed");
     }
+    void hold_input(Nanos) override { ++holds; }
     Bytes out;
+    int holds = 0;  // hold_input calls
     bool closed = false;
     std::string close_reason;
 

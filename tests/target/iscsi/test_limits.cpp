@@ -207,9 +207,13 @@ BOOST_AUTO_TEST_CASE(commands_outside_the_window_are_logged_once_and_counted_at_
         return std::count_if(log.begin(), log.end(), [&](const std::string& l) { return l.find(what) != std::string::npos; });
     };
     BOOST_CHECK_EQUAL(count("outside the window"), 1);
+    // Every 1024 of them, the stream reads nothing for a while.
+    BOOST_CHECK_EQUAL(s->holds, 0);
+    for (int i = 0; i < 1948; ++i) rig.exchange(*s, read10(rig, 1));
+    BOOST_CHECK_EQUAL(s->holds, 2);
     s->peer_close();
     rig.loop.run();
-    BOOST_CHECK_EQUAL(count("100 commands outside the CmdSN window"), 1);
+    BOOST_CHECK_EQUAL(count("2048 commands outside the CmdSN window"), 1);
 }
 
 BOOST_AUTO_TEST_CASE(limits_parse_and_refuse_bad_values) {
