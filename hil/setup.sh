@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake g++ make pkg-config libboost-test-dev libcli11-dev libssl-dev libiscsi-dev libiscsi-bin tgt procps
           libsystemc-dev libyaml-cpp-dev libpcap-dev libxxhash-dev tshark wireshark-dev libwireshark-dev python3
-          nlohmann-json3-dev gcovr chromium liburing-dev iperf3 qemu-utils qemu-block-extra python3-matplotlib)
+          nlohmann-json3-dev gcovr chromium liburing-dev iperf3 qemu-utils qemu-block-extra python3-matplotlib
+          clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,13 +7,45 @@
 
 #include <cstdint>
 #include <functional>
-#include <source_location>
 #include <string>
 #include <string_view>
+#include <version>
+#if defined(__cpp_lib_source_location)
+#include <source_location>
+#endif
 
 #include "target/ports.hpp"
 
 namespace iscsilab {
+
+// Where a line was made: std::source_location where the library has it. Debian's clang 14
+// with libstdc++ 12 has not (it needs __builtin_source_location), and builds the fuzz
+// targets (tests/fuzz): there the same fields come from the builtins both compilers have,
+// evaluated where current() is a default argument, as std::source_location's are.
+#if defined(__cpp_lib_source_location)
+using SourceLocation = std::source_location;
+#else
+class SourceLocation {
+public:
+    static constexpr SourceLocation current(const char* file = __builtin_FILE(), const char* function = __builtin_FUNCTION(),
+                                            std::uint_least32_t line = __builtin_LINE()) noexcept {
+        SourceLocation s;
+        s.file_ = file;
+        s.function_ = function;
+        s.line_ = line;
+        return s;
+    }
+    constexpr std::uint_least32_t line() const noexcept { return line_; }
+    constexpr std::uint_least32_t column() const noexcept { return 0; }
+    constexpr const char* file_name() const noexcept { return file_; }
+    constexpr const char* function_name() const noexcept { return function_; }
+
+private:
+    const char* file_ = "";
+    const char* function_ = "";
+    std::uint_least32_t line_ = 0;
+};
+#endif
 
 enum class LogLevel : std::uint8_t { error, warning, info, debug };
 std::string_view to_string(LogLevel level);
@@ -47,7 +79,7 @@ struct LogLine {
     Trace kind = Trace::none;
     std::string_view component;  // whose trace_level: "scst", "iscsi", a handler's name
     std::string_view text;
-    std::source_location where{};
+    SourceLocation where{};
     // What trace_level's pid, function and line tokens add in front of the text.
     bool with_pid = false, with_function = false, with_line = false;
 

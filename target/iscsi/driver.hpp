@@ -9,7 +9,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <source_location>
 #include <string>
 #include <vector>
 
@@ -94,11 +93,11 @@ public:
     void set_log(EventLog log) { log_ = std::move(log); }
     //   driver_.log(LogLevel::warning, Trace::login, "login of ... failed: ...");
     void log(LogLevel level, Trace kind, std::string_view what,
-             std::source_location where = std::source_location::current()) const {
+             SourceLocation where = SourceLocation::current()) const {
         if (log_) log_(LogLine{level, kind, "iscsi", what, where});
     }
     // The short form: an info line about a connection (kind conn).
-    void log(std::string_view what, std::source_location where = std::source_location::current()) const {
+    void log(std::string_view what, SourceLocation where = SourceLocation::current()) const {
         log(LogLevel::info, Trace::conn, what, where);
     }
     // ---- end logs ----

@@ -110,6 +110,8 @@ std::string Scst::change_medium(const std::string& name, const std::string& file
 std::string Scst::create_device_group(const std::string& name) {
     std::lock_guard lock(mu_);
     if (name.empty()) return "a device group needs a name";
+    // A directory of the tree (device_groups/NAME), as a device's name is.
+    if (name.find_first_of(" /\t") != std::string::npos) return "bad device group name '" + name + "'";
     if (device_groups_.count(name)) return "device group " + name + " already exists";
     device_groups_[name] = std::make_shared<scsi::DeviceGroup>(name);
     return {};

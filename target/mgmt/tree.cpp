@@ -48,7 +48,7 @@ void MgmtTree::emit(const LogLine& line) const {
 }
 
 void MgmtTree::log(const std::string& component, const std::string& what, Trace kind, LogLevel level,
-                   std::source_location where) {
+                   SourceLocation where) {
     emit(LogLine{level, kind, component, what, where});
 }
 
@@ -183,7 +183,9 @@ void MgmtTree::draw(const std::vector<std::string>& parts, const std::string& pr
         out += prefix + (last ? "`-- " : "|-- ") + e.name;
         if (e.kind == Entry::Kind::Link) out += " -> " + e.link;
         out += "\n";
-        if (e.kind == Entry::Kind::Dir) {
+        // A name that is not one path component (a '/' in an initiator's name, which the
+        // initiator chooses) would lead back up the tree: listed, never walked into.
+        if (e.kind == Entry::Kind::Dir && !e.name.empty() && e.name != "." && e.name.find('/') == std::string::npos) {
             auto sub = parts;
             sub.push_back(e.name);
             draw(sub, prefix + (last ? "    " : "|   "), out, depth + 1);

@@ -78,7 +78,7 @@ private:
     std::vector<std::pair<std::string, std::string>> exports_of(const scsi::Device& d);
     void draw(const std::vector<std::string>& parts, const std::string& prefix, std::string& out, int depth);
     void log(const std::string& component, const std::string& what, Trace kind = Trace::mgmt,
-             LogLevel level = LogLevel::info, std::source_location where = std::source_location::current());
+             LogLevel level = LogLevel::info, SourceLocation where = SourceLocation::current());
     void emit(const LogLine& line) const;
 
     Scst& scst_;

@@ -95,6 +95,8 @@ std::vector<std::string> DeviceGroup::device_names() const {
 std::string DeviceGroup::create_target_group(const std::string& tg) {
     std::lock_guard lock(mu_);
     if (tg.empty()) return "a target group needs a name";
+    // A directory of the management tree (target_groups/NAME).
+    if (tg.find_first_of(" /\t") != std::string::npos) return "bad target group name '" + tg + "'";
     if (find(tg)) return "target group " + tg + " already exists";
     // SCST gives a new group no id; 0 is reserved by SPC-4, so the first free one is used.
     std::uint16_t id = 1;

@@ -173,6 +173,8 @@ std::string Target::clear_luns(const std::string& group) {
 std::string Target::create_group(const std::string& group) {
     std::lock_guard lock(mu_);
     if (group.empty()) return "a group needs a name";
+    // A directory of the management tree (ini_groups/NAME).
+    if (group.find_first_of(" /\t") != std::string::npos) return "bad initiator group name '" + group + "'";
     if (map_of(group)) return "initiator group '" + group + "' already exists";
     groups_.push_back(IniGroup{group, {}, {}});
     group_maps_[group] = std::make_shared<LunMap>();

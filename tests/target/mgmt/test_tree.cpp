@@ -124,6 +124,9 @@ BOOST_AUTO_TEST_CASE(bad_commands_change_nothing) {
     // them, so nothing takes them in.
     w.refused("targets/iscsi/mgmt", "add_target iqn.2006-10.net.vlnb:\"tgt2", "cannot hold");
     w.refused("devices/disk1/t10_dev_id", "a\nb", "cannot hold");
+    // Group names are directories of the tree: one path component each.
+    w.refused("device_groups/mgmt", "create a/b", "bad device group name");
+    w.refused(std::string(kTgt) + "/ini_groups/mgmt", "create ../x", "bad initiator group name");
 }
 
 BOOST_AUTO_TEST_CASE(rel_tgt_id_rules) {
