@@ -6,9 +6,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 namespace iscsilab::hil {
 
@@ -46,8 +48,10 @@ void IoPool::run(std::function<void()> job) {
     cv_.notify_one();
 }
 
-FileStore::FileStore(const std::string& path, bool read_only, std::uint64_t create_size, IoPool& pool)
-    : pool_(pool) {
+FileStore::FileStore(const std::string& path, bool read_only, std::uint64_t create_size, IoPool& pool,
+                     FileStoreOptions options)
+    : pool_(pool), options_(std::move(options)) {
+    backoff_ns_ = options_.first_backoff.count();
     int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
     fd_ = ::open(path.c_str(), flags);
     if (fd_ < 0 && errno == ENOENT && create_size > 0 && !read_only) {
@@ -75,7 +79,50 @@ FileStore::~FileStore() {
     if (fd_ >= 0) ::close(fd_);
 }
 
+std::chrono::nanoseconds FileStore::now() const {
+    if (options_.clock) return options_.clock();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch());
+}
+
+std::optional<BlockStatus> FileStore::write_inline(const BlockRequest& req) {
+    if (req.fua || req.buffer.empty() || req.buffer.size() > options_.inline_write_max) return std::nullopt;
+    const auto start = now();
+    if (start.count() < pool_until_ns_.load(std::memory_order_relaxed)) return std::nullopt;
+    if (nowait_writes_.load(std::memory_order_relaxed)) {
+        iovec iov{req.buffer.data(), req.buffer.size()};
+        ssize_t n = ::pwritev2(fd_, &iov, 1, static_cast<off_t>(req.offset), RWF_NOWAIT);
+        if (n == static_cast<ssize_t>(req.buffer.size())) return BlockStatus::ok;
+        if (!(n < 0 && errno == EOPNOTSUPP)) return std::nullopt;
+        // EAGAIN would have blocked, and a short write stopped where it would have: the
+        // pool writes the whole of it (the part already written again, with the same
+        // bytes, which the caller keeps until done). An error, the pool meets again and
+        // reports.
+        nowait_writes_.store(false, std::memory_order_relaxed);
+    }
+    // No RWF_NOWAIT for buffered writes here: the write is made and timed, and one that
+    // blocked sends the writes that follow to the pool (FileStoreOptions::slow_write).
+    const int err = write_all(fd_, req.buffer.data(), req.buffer.size(), req.offset);
+    const auto took = now() - start;
+    if (took >= options_.slow_write) {
+        slow_writes_.fetch_add(1, std::memory_order_relaxed);
+        const std::int64_t backoff = backoff_ns_.load(std::memory_order_relaxed);
+        pool_until_ns_.store((start + took).count() + backoff, std::memory_order_relaxed);
+        backoff_ns_.store(std::min<std::int64_t>(2 * backoff, options_.max_backoff.count()),
+                          std::memory_order_relaxed);
+    } else {
+        backoff_ns_.store(options_.first_backoff.count(), std::memory_order_relaxed);
+    }
+    return err == 0 ? BlockStatus::ok : status_of_errno(err);
+}
+
 void FileStore::submit(const BlockRequest& req, std::function<void(BlockStatus)> done) {
+    if (req.op == BlockOp::write) {
+        if (auto status = write_inline(req)) {
+            inline_writes_.fetch_add(1, std::memory_order_relaxed);
+            return done(*status);
+        }
+        pooled_writes_.fetch_add(1, std::memory_order_relaxed);
+    }
     if (req.op == BlockOp::read && !req.buffer.empty()) {
         // Page-cache hit: read right here without blocking (RWF_NOWAIT), skipping the
         // pool's two thread hops. A miss (EAGAIN) or a short read goes to the pool.

@@ -222,7 +222,8 @@ int serve(const ServeOptions& opt) {
     }
 
     std::vector<std::unique_ptr<Reactor>> reactors;
-    for (unsigned i = 0; i < n; ++i) reactors.push_back(std::make_unique<Reactor>());
+    for (unsigned i = 0; i < n; ++i)
+        reactors.push_back(std::make_unique<Reactor>(std::chrono::microseconds(opt.poll_us)));
     std::atomic<std::uint64_t> accepted{0};
     std::unique_ptr<tcp::Listener> listener;
     try {

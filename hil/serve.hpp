@@ -22,6 +22,9 @@ struct ServeOptions {
     // The most commands' data buffers may hold at once, in MiB (SCST's scst_max_cmd_mem);
     // 0: as SCST, about a quarter of the machine's memory.
     std::uint64_t max_cmd_mem_mb = 0;
+    // The longest a reactor polls for the next event before blocking, in microseconds
+    // (fabric/tcp/spin_policy.hpp: only while mostly idle and the gaps are short); 0 never.
+    unsigned poll_us = 200;
 };
 
 // Runs until SIGINT/SIGTERM. Returns the process exit code.

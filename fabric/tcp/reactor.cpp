@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -12,7 +13,13 @@
 
 namespace iscsilab::hil {
 
-Reactor::Reactor() {
+namespace {
+// The reactor whose run() this thread is in, if any: work it posts to itself needs no
+// wake-up, since the loop looks at posted work and timers before it waits again.
+thread_local const Reactor* tls_running = nullptr;
+}  // namespace
+
+Reactor::Reactor(Nanos max_spin) : spin_(max_spin) {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     evfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epfd_ < 0 || evfd_ < 0) throw std::runtime_error(std::string("reactor: ") + std::strerror(errno));
@@ -39,7 +46,9 @@ void Reactor::post(Task fn) {
         std::lock_guard lock(mu_);
         posted_.push_back(std::move(fn));
     }
-    wake();
+    // A completion made on the reactor's own thread (a page-cache read or write done
+    // inline) would otherwise cost an eventfd write and an extra epoll round per command.
+    if (tls_running != this) wake();
 }
 
 Nanos Reactor::now() const {
@@ -51,7 +60,7 @@ TimerId Reactor::after(Nanos delay, Task fn) {
     const std::uint64_t id = next_timer_++;
     timers_.push(Timer{now() + delay, id});
     timer_fns_[id] = std::move(fn);
-    wake();
+    if (tls_running != this) wake();
     return TimerId{id};
 }
 
@@ -90,19 +99,28 @@ void Reactor::remove_fd(int fd) {
 }
 
 void Reactor::run() {
+    const Reactor* outer = tls_running;
+    tls_running = this;
+    struct Restore {
+        const Reactor* outer;
+        ~Restore() { tls_running = outer; }
+    } restore{outer};
     epoll_event events[64];
+    std::vector<Task> work;
+    Nanos busy_since = now();
     while (!stop_.load()) {
-        int timeout_ms = -1;
+        bool block = true;
+        Nanos due = Nanos::max();
         {
             std::lock_guard lock(mu_);
             while (!timers_.empty() && !timer_fns_.count(timers_.top().id)) timers_.pop();
-            if (!posted_.empty()) timeout_ms = 0;
-            else if (!timers_.empty()) {
-                auto left = timers_.top().when - now();
-                timeout_ms = left.count() <= 0 ? 0 : static_cast<int>(left.count() / 1000000 + 1);
-            }
+            if (!posted_.empty()) block = false;
+            else if (!timers_.empty()) due = timers_.top().when;
         }
-        int n = epoll_wait(epfd_, events, 64, timeout_ms);
+        const Nanos idle_since = now();
+        spin_.busy(idle_since - busy_since);
+        const int n = wait(events, 64, block && due > idle_since, due);
+        busy_since = now();
         for (int i = 0; i < n; ++i) {
             const int fd = events[i].data.fd;
             if (fd == evfd_) {
@@ -131,14 +149,41 @@ void Reactor::run() {
             }
             fn();
         }
-        // Posted work.
-        std::vector<Task> work;
+        // Posted work. The two vectors trade places and keep their capacity.
         {
             std::lock_guard lock(mu_);
             work.swap(posted_);
         }
         for (auto& fn : work) fn();
+        work.clear();
     }
+}
+
+int Reactor::wait(epoll_event* events, int max, bool block, Nanos due) {
+    if (!block) return epoll_wait(epfd_, events, max, 0);
+    const Nanos start = now();
+    Nanos t = start;
+    const Nanos window = spin_.window();
+    if (window > Nanos{0}) {
+        const Nanos until = std::min(start + window, due);
+        do {
+            const int n = epoll_wait(epfd_, events, max, 0);
+            t = now();
+            if (n != 0) {
+                spin_.waited(t - start, true, Nanos{0});
+                return n;
+            }
+        } while (t < until);
+    }
+    const Nanos spun = t - start;
+    int timeout_ms = -1;
+    if (due != Nanos::max()) {
+        const auto left = due - t;
+        timeout_ms = left.count() <= 0 ? 0 : static_cast<int>(left.count() / 1000000 + 1);
+    }
+    const int n = epoll_wait(epfd_, events, max, timeout_ms);
+    spin_.waited(spun, false, now() - t);
+    return n;
 }
 
 void Reactor::start_thread() {

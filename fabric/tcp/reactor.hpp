@@ -13,6 +13,9 @@
 #include <unordered_map>
 #include <vector>
 
+struct epoll_event;
+
+#include "fabric/tcp/spin_policy.hpp"
 #include "target/ports.hpp"
 
 namespace iscsilab::hil {
@@ -21,7 +24,8 @@ class Reactor final : public Executor, public Clock {
 public:
     using FdHandler = std::function<void(std::uint32_t events)>;
 
-    Reactor();
+    // max_spin: the longest it polls before blocking (fabric/tcp/spin_policy.hpp); 0 never.
+    explicit Reactor(Nanos max_spin = Nanos{0});
     ~Reactor() override;
     Reactor(const Reactor&) = delete;
     Reactor& operator=(const Reactor&) = delete;
@@ -45,6 +49,9 @@ public:
 
 private:
     void wake();
+    // Waits for events as epoll_wait does (timeout -1: none, else until `due`), polling
+    // first when the spin policy says so.
+    int wait(epoll_event* events, int max, bool block, Nanos due);
     struct Timer {
         Nanos when;
         std::uint64_t id;
@@ -59,6 +66,7 @@ private:
     std::uint64_t next_timer_ = 1;
     std::unordered_map<int, std::shared_ptr<FdHandler>> fds_;
     std::thread thread_;
+    SpinPolicy spin_;
 };
 
 }  // namespace iscsilab::hil

@@ -1,0 +1,199 @@
+#define BOOST_TEST_MODULE file_store
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "hil/file_store.hpp"
+
+// Where FileStore makes a buffered write: inline for a small one without FUA, on the pool
+// otherwise, and on the pool for a while after an inline write was slow. The clock is the
+// test's own; tests/seams keeps <thread> out of tests/, so waiting is a condition variable.
+
+using namespace iscsilab;
+using namespace std::chrono_literals;
+using hil::FileStore;
+using hil::FileStoreOptions;
+
+namespace {
+
+constexpr std::uint64_t kFileBytes = 4u << 20;
+
+// A done that may run on the pool: whether it ran, and the status, waited for (30 s at most).
+class Completion {
+public:
+    std::function<void(BlockStatus)> callback() {
+        return [this](BlockStatus st) {
+            std::lock_guard lock(mu_);
+            status_ = st;
+            cv_.notify_all();
+        };
+    }
+    bool ran() {
+        std::lock_guard lock(mu_);
+        return status_.has_value();
+    }
+    std::optional<BlockStatus> wait() {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, 30s, [this] { return status_.has_value(); });
+        return status_;
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::optional<BlockStatus> status_;
+};
+
+struct Fixture {
+    std::string path;
+    hil::IoPool pool{2};
+    std::chrono::nanoseconds clock{0};
+
+    Fixture() {
+        std::string tmpl = (std::filesystem::current_path() / "file-store-XXXXXX").string();
+        int fd = ::mkstemp(tmpl.data());
+        BOOST_REQUIRE(fd >= 0);
+        BOOST_REQUIRE(::ftruncate(fd, kFileBytes) == 0);
+        ::close(fd);
+        path = tmpl;
+    }
+    ~Fixture() { ::unlink(path.c_str()); }
+
+    std::shared_ptr<FileStore> open(FileStoreOptions options = {}) {
+        options.clock = [this] { return clock; };
+        return std::make_shared<FileStore>(path, false, 0, pool, std::move(options));
+    }
+
+    // Writes n bytes of value v at `at`; whether done had run when submit returned.
+    bool write(FileStore& store, std::uint64_t at, std::size_t n, std::uint8_t v, bool fua = false) {
+        std::vector<std::byte> data(n, std::byte{v});
+        Completion c;
+        BlockRequest req;
+        req.op = BlockOp::write;
+        req.offset = at;
+        req.length = n;
+        req.buffer = data;
+        req.fua = fua;
+        store.submit(req, c.callback());
+        const bool at_once = c.ran();
+        auto st = c.wait();
+        BOOST_REQUIRE_MESSAGE(st.has_value(), "write at " << at << " never completed");
+        BOOST_REQUIRE(*st == BlockStatus::ok);
+        return at_once;
+    }
+
+    std::vector<std::byte> file_bytes(std::uint64_t at, std::size_t n) const {
+        std::vector<std::byte> out(n);
+        int fd = ::open(path.c_str(), O_RDONLY);
+        BOOST_REQUIRE(fd >= 0);
+        BOOST_REQUIRE(::pread(fd, out.data(), n, static_cast<off_t>(at)) == static_cast<ssize_t>(n));
+        ::close(fd);
+        return out;
+    }
+    bool file_holds(std::uint64_t at, std::size_t n, std::uint8_t v) const {
+        auto b = file_bytes(at, n);
+        return std::all_of(b.begin(), b.end(), [v](std::byte x) { return x == std::byte{v}; });
+    }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(file_store, Fixture)
+
+BOOST_AUTO_TEST_CASE(small_write_is_made_by_the_submitting_thread) {
+    auto store = open();
+    BOOST_TEST(write(*store, 8192, 4096, 0x5a));
+    BOOST_TEST(store->inline_writes() == 1u);
+    BOOST_TEST(store->pooled_writes() == 0u);
+    BOOST_TEST(file_holds(8192, 4096, 0x5a));
+}
+
+BOOST_AUTO_TEST_CASE(fua_write_goes_to_the_pool) {
+    // FUA wants fdatasync, which waits for the device: never on a reactor.
+    auto store = open();
+    write(*store, 0, 4096, 0x11, /*fua=*/true);
+    BOOST_TEST(store->inline_writes() == 0u);
+    BOOST_TEST(store->pooled_writes() == 1u);
+    BOOST_TEST(file_holds(0, 4096, 0x11));
+}
+
+BOOST_AUTO_TEST_CASE(write_over_the_inline_limit_goes_to_the_pool) {
+    FileStoreOptions o;
+    o.inline_write_max = 64 * 1024;
+    auto store = open(o);
+    write(*store, 0, 64 * 1024, 0x21);
+    write(*store, 1 << 20, 64 * 1024 + 512, 0x22);
+    BOOST_TEST(store->inline_writes() == 1u);
+    BOOST_TEST(store->pooled_writes() == 1u);
+    BOOST_TEST(file_holds(0, 64 * 1024, 0x21));
+    BOOST_TEST(file_holds(1 << 20, 64 * 1024 + 512, 0x22));
+}
+
+BOOST_AUTO_TEST_CASE(slow_inline_write_sends_writes_to_the_pool_with_a_growing_backoff) {
+    // slow_write 0: on this clock every inline write counts as slow.
+    FileStoreOptions o;
+    o.slow_write = 0ns;
+    o.first_backoff = 100ms;
+    o.max_backoff = 300ms;
+    auto store = open(o);
+    BOOST_TEST(write(*store, 0, 4096, 1));  // inline, slow: pool until 100 ms
+    BOOST_TEST(store->slow_writes() == 1u);
+    write(*store, 4096, 4096, 2);
+    clock = 99ms;
+    write(*store, 8192, 4096, 3);
+    BOOST_TEST(store->pooled_writes() == 2u);
+    clock = 100ms;
+    BOOST_TEST(write(*store, 12288, 4096, 4));  // inline again, slow again: until 300 ms
+    clock = 299ms;
+    write(*store, 16384, 4096, 5);
+    BOOST_TEST(store->pooled_writes() == 3u);
+    clock = 300ms;
+    BOOST_TEST(write(*store, 20480, 4096, 6));  // backoff capped at 300 ms: until 600 ms
+    clock = 599ms;
+    write(*store, 24576, 4096, 7);
+    clock = 600ms;
+    BOOST_TEST(write(*store, 28672, 4096, 8));
+    BOOST_TEST(store->inline_writes() == 4u);
+    BOOST_TEST(store->pooled_writes() == 4u);
+    BOOST_TEST(store->slow_writes() == 4u);
+    for (std::uint8_t i = 1; i <= 8; ++i) BOOST_TEST(file_holds((i - 1) * 4096u, 4096, i), "write " << int(i));
+}
+
+BOOST_AUTO_TEST_CASE(fast_inline_writes_stay_inline) {
+    // The default threshold (1 ms) on a clock that does not move: never slow.
+    auto store = open();
+    for (unsigned i = 0; i < 64; ++i) BOOST_TEST(write(*store, i * 4096u, 4096, static_cast<std::uint8_t>(i)));
+    BOOST_TEST(store->inline_writes() == 64u);
+    BOOST_TEST(store->slow_writes() == 0u);
+    BOOST_TEST(file_holds(63 * 4096u, 4096, 63));
+}
+
+BOOST_AUTO_TEST_CASE(inline_write_error_is_reported) {
+    // A write past what the file system allows (offset beyond the largest file size)
+    // fails inline with the errno's status, as the pool would report it.
+    auto store = open();
+    std::vector<std::byte> data(4096, std::byte{1});
+    Completion c;
+    BlockRequest req;
+    req.op = BlockOp::write;
+    req.offset = std::uint64_t{1} << 62;
+    req.length = data.size();
+    req.buffer = data;
+    store->submit(req, c.callback());
+    auto st = c.wait();
+    BOOST_REQUIRE(st.has_value());
+    BOOST_TEST((*st == BlockStatus::io_error));
+    BOOST_TEST(store->inline_writes() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
