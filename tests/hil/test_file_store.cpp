@@ -1,19 +1,17 @@
 #define BOOST_TEST_MODULE file_store
 #include <boost/test/unit_test.hpp>
 
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <vector>
 
 #include "hil/file_store.hpp"
+#include "support/temp_file.hpp"
 
 // Where FileStore makes a buffered write: inline for a small one without FUA, on the pool
 // otherwise, and on the pool for a while after an inline write was slow. The clock is the
@@ -54,20 +52,11 @@ private:
     std::optional<BlockStatus> status_;
 };
 
-struct Fixture {
-    std::string path;
+struct Fixture : testing::TempFile {
     hil::IoPool pool{2};
     std::chrono::nanoseconds clock{0};
 
-    Fixture() {
-        std::string tmpl = (std::filesystem::current_path() / "file-store-XXXXXX").string();
-        int fd = ::mkstemp(tmpl.data());
-        BOOST_REQUIRE(fd >= 0);
-        BOOST_REQUIRE(::ftruncate(fd, kFileBytes) == 0);
-        ::close(fd);
-        path = tmpl;
-    }
-    ~Fixture() { ::unlink(path.c_str()); }
+    Fixture() : TempFile("file-store", kFileBytes) {}
 
     std::shared_ptr<FileStore> open(FileStoreOptions options = {}) {
         options.clock = [this] { return clock; };
@@ -92,14 +81,6 @@ struct Fixture {
         return at_once;
     }
 
-    std::vector<std::byte> file_bytes(std::uint64_t at, std::size_t n) const {
-        std::vector<std::byte> out(n);
-        int fd = ::open(path.c_str(), O_RDONLY);
-        BOOST_REQUIRE(fd >= 0);
-        BOOST_REQUIRE(::pread(fd, out.data(), n, static_cast<off_t>(at)) == static_cast<ssize_t>(n));
-        ::close(fd);
-        return out;
-    }
     bool file_holds(std::uint64_t at, std::size_t n, std::uint8_t v) const {
         auto b = file_bytes(at, n);
         return std::all_of(b.begin(), b.end(), [v](std::byte x) { return x == std::byte{v}; });

@@ -19,6 +19,7 @@
 #include "hil/file_store.hpp"
 #include "hil/store_io.hpp"
 #include "hil/uring_store.hpp"
+#include "support/temp_file.hpp"
 
 // tests/seams keeps <thread> and <future> out of tests/: the threads here are IoPool's
 // (hil/file_store.hpp), the waiting is a mutex and a condition variable.
@@ -60,40 +61,13 @@ bool all_zero(std::span<const std::byte> b) {
     return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
 }
 
-// A sparse file in the working directory (the build directory under ctest: a real file
-// system with O_DIRECT, where /dev/shm would not do), with a pool and helpers.
-struct Fixture {
-    std::string path;
+// A sparse file with a pool.
+struct Fixture : testing::TempFile {
     hil::IoPool pool{2};
-    Fixture() {
-        std::string tmpl = (std::filesystem::current_path() / "uring-store-XXXXXX").string();
-        int fd = ::mkstemp(tmpl.data());
-        BOOST_REQUIRE(fd >= 0);
-        BOOST_REQUIRE(::ftruncate(fd, kFileBytes) == 0);
-        ::close(fd);
-        path = tmpl;
-    }
-    ~Fixture() { ::unlink(path.c_str()); }
+    Fixture() : TempFile("uring-store", kFileBytes) {}
 
     std::shared_ptr<UringStore> open(bool read_only = false) {
         return std::make_shared<UringStore>(path, read_only, 0, pool);
-    }
-
-    // What the file holds, read buffered behind the store's back.
-    std::vector<std::byte> file_bytes(std::uint64_t at, std::size_t n) const {
-        std::vector<std::byte> out(n);
-        int fd = ::open(path.c_str(), O_RDONLY);
-        BOOST_REQUIRE(fd >= 0);
-        BOOST_REQUIRE(::pread(fd, out.data(), n, static_cast<off_t>(at)) == static_cast<ssize_t>(n));
-        ::close(fd);
-        return out;
-    }
-    void put_file_bytes(std::uint64_t at, std::span<const std::byte> b) const {
-        int fd = ::open(path.c_str(), O_WRONLY);
-        BOOST_REQUIRE(fd >= 0);
-        BOOST_REQUIRE(::pwrite(fd, b.data(), b.size(), static_cast<off_t>(at)) == static_cast<ssize_t>(b.size()));
-        BOOST_REQUIRE(::fsync(fd) == 0);
-        ::close(fd);
     }
 };
 
