@@ -1,7 +1,6 @@
 #define BOOST_TEST_MODULE file_store
 #include <boost/test/unit_test.hpp>
 
-
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
