@@ -42,13 +42,14 @@ void Reactor::wake() {
 }
 
 void Reactor::post(Task fn) {
+    // A completion made on the reactor's own thread (a page-cache read or write done
+    // inline) needs neither the lock nor a wake-up: the loop runs local_ before it waits.
+    if (tls_running == this) return local_.push_back(std::move(fn));
     {
         std::lock_guard lock(mu_);
         posted_.push_back(std::move(fn));
     }
-    // A completion made on the reactor's own thread (a page-cache read or write done
-    // inline) would otherwise cost an eventfd write and an extra epoll round per command.
-    if (tls_running != this) wake();
+    wake();
 }
 
 Nanos Reactor::now() const {
@@ -114,7 +115,7 @@ void Reactor::run() {
         {
             std::lock_guard lock(mu_);
             while (!timers_.empty() && !timer_fns_.count(timers_.top().id)) timers_.pop();
-            if (!posted_.empty()) block = false;
+            if (!posted_.empty() || !local_.empty()) block = false;
             else if (!timers_.empty()) due = timers_.top().when;
         }
         const Nanos idle_since = now();
@@ -149,11 +150,17 @@ void Reactor::run() {
             }
             fn();
         }
-        // Posted work. The two vectors trade places and keep their capacity.
+        // Posted work: what other threads posted, then what this one did, each batch as it
+        // stood when its turn came (work posted by the batch being run waits for a later
+        // turn, so a task that posts itself again cannot keep the sockets waiting). The
+        // vectors trade places and keep their capacity.
         {
             std::lock_guard lock(mu_);
             work.swap(posted_);
         }
+        for (auto& fn : work) fn();
+        work.clear();
+        work.swap(local_);
         for (auto& fn : work) fn();
         work.clear();
     }

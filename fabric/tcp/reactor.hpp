@@ -60,7 +60,8 @@ private:
     int epfd_ = -1, evfd_ = -1;
     std::atomic<bool> stop_{false};
     std::mutex mu_;
-    std::vector<Task> posted_;
+    std::vector<Task> posted_;  // from other threads, under mu_
+    std::vector<Task> local_;   // from the reactor's own thread: no lock
     std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
     std::unordered_map<std::uint64_t, Task> timer_fns_;
     std::uint64_t next_timer_ = 1;

@@ -123,6 +123,25 @@ bool Device::spc2_reserved() const {
     return reserved_by_.has_value();
 }
 
+Device::Admission Device::admission(const std::shared_ptr<const Nexus>& nexus, bool take_ua) {
+    Admission a;
+    std::lock_guard lock(mu_);
+    auto& slot = nexuses_[nexus->id];
+    if (slot.expired()) slot = nexus;
+    if (take_ua) {
+        know(nexus->id);
+        auto& q = pending_[nexus->id];
+        if (!q.empty()) {
+            a.unit_attention = q.front();
+            q.pop_front();
+        }
+    }
+    a.reserved_by_other = reserved_by_ && *reserved_by_ != nexus->id;
+    a.spc2_reserved = reserved_by_.has_value();
+    a.group = alua_group_;
+    return a;
+}
+
 void Device::meet(const std::shared_ptr<const Nexus>& nexus) {
     std::lock_guard lock(mu_);
     auto& slot = nexuses_[nexus->id];

@@ -77,6 +77,19 @@ public:
 
     TaskSet& task_set() { return task_set_; }
 
+    // What the mid-level's admission of a command needs from the device, read under one
+    // lock (a command's fast path takes it once, not four times): the nexus is met, and
+    // with take_ua known (a new nexus gets its power-on unit attention) and its oldest
+    // unit attention taken; whether another nexus, or any, holds the SPC-2 reservation;
+    // and the ALUA device group.
+    struct Admission {
+        std::optional<Asc> unit_attention;
+        bool reserved_by_other = false;
+        bool spc2_reserved = false;
+        std::shared_ptr<DeviceGroup> group;
+    };
+    Admission admission(const std::shared_ptr<const Nexus>& nexus, bool take_ua);
+
     // The I_T nexuses that sent this device a command and have not gone away: whom a
     // persistent reservation's unit attentions and PREEMPT AND ABORT reach.
     void meet(const std::shared_ptr<const Nexus>& nexus);

@@ -24,13 +24,11 @@ bool is_target_port_groups_command(const Command& c) {
 
 bool admit(Device& dev, Command& cmd) {
     if (!cmd.nexus) return true;  // the target's own commands (none today) skip the nexus rules
-    dev.meet(cmd.nexus);
     const std::uint8_t o = cmd.opcode();
-    if (!passes_unit_attention(o)) {
-        if (auto ua = dev.take_unit_attention(cmd.nexus->id)) {
-            cmd.fail(Sense{SenseKey::UnitAttention, *ua}, dev.descriptor_sense());
-            return false;
-        }
+    const Device::Admission a = dev.admission(cmd.nexus, !passes_unit_attention(o));
+    if (a.unit_attention) {
+        cmd.fail(Sense{SenseKey::UnitAttention, *a.unit_attention}, dev.descriptor_sense());
+        return false;
     }
     auto conflict = [&] {
         cmd.status = Status::ReservationConflict;  // SAM-5 §5.3: no sense data
@@ -38,7 +36,7 @@ bool admit(Device& dev, Command& cmd) {
     };
     // SPC-4 §5.13.3: while an SPC-2 reservation is held, every PERSISTENT RESERVE IN and
     // OUT conflicts, whoever sends it.
-    if (is_persistent_reserve(cmd) && dev.spc2_reserved()) return conflict();
+    if (is_persistent_reserve(cmd) && a.spc2_reserved) return conflict();
     if (o == op::Reserve6 || o == op::Release6 || o == op::Reserve10 || o == op::Release10) {
         // SPC-4 §5.13.3 with CRH=1: RESERVE and RELEASE next to persistent reservations.
         switch (dev.pr().spc2_reserve_release(*cmd.nexus)) {
@@ -51,11 +49,11 @@ bool admit(Device& dev, Command& cmd) {
     } else if (dev.pr().conflicts(*cmd.nexus, cmd)) {
         return conflict();
     }
-    if (!passes_spc2_reservation(o) && dev.reserved_by_other(cmd.nexus->id)) return conflict();
+    if (!passes_spc2_reservation(o) && a.reserved_by_other) return conflict();
     // SPC-4 §5.16.2.4: the access state of the target port group the command came
     // through. A port outside every target group of the device group is unrestricted.
-    if (auto group = dev.alua_group())
-        if (auto tg = group->group_of_target(cmd.nexus->target_name))
+    if (a.group)
+        if (auto tg = a.group->group_of_target(cmd.nexus->target_name))
             if (auto refusal = alua_refusal(tg->state, cmd)) {
                 cmd.fail(*refusal, dev.descriptor_sense());
                 return false;
