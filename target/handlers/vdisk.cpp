@@ -141,6 +141,12 @@ std::optional<std::string> Vdisk::get_attribute(const std::string& n) const {
         auto m = medium();
         return std::to_string(m ? m->size_bytes() >> 20 : 0);
     }
+    if (n == "size") {
+        // Bytes, as SCST 3 shows it. The tree lists size_mb only (SCST 2.0); save() writes
+        // size when the size is not a whole number of MiB, which size_mb cannot carry.
+        auto m = medium();
+        return std::to_string(m ? m->size_bytes() : 0);
+    }
     if (n == "resync_size") return std::string();  // write-only in SCST
     if (n == "t10_dev_id") return cfg_.t10_dev_id;
     if (n == "thin_provisioned") return b(cfg_.thin_provisioned);

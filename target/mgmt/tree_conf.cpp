@@ -1,6 +1,7 @@
 // The whole tree as scst.conf and back: save() writes what scstadmin would, load()
 // replaces the configuration with a file's, or changes nothing.
 #include <algorithm>
+#include <charconv>
 
 #include "target/mgmt/tree_detail.hpp"
 
@@ -22,7 +23,15 @@ std::string MgmtTree::save() {
             auto names = d->attribute_names();
             auto has = [&](const char* k) { return std::find(names.begin(), names.end(), k) != names.end(); };
             if (has("filename") && !d->get_attribute("filename")->empty()) put("filename");
-            if (h == "vdisk_nullio") put("size_mb");
+            if (h == "vdisk_nullio") {
+                // size_mb rounds down: a size given in bytes (`size 1041`) that is not a
+                // whole number of MiB would come back as size_mb 0, which does not load.
+                const std::string bytes = d->get_attribute("size").value_or("0");
+                std::uint64_t n = 0;
+                std::from_chars(bytes.data(), bytes.data() + bytes.size(), n);
+                if (n % (std::uint64_t{1} << 20) != 0) db.attrs.push_back({"size", bytes, 0});
+                else put("size_mb");
+            }
             for (const char* k : {"blocksize", "nv_cache", "o_direct", "read_only", "removable", "thin_provisioned",
                                   "write_through"})
                 if (has(k) && h != "vcdrom") put(k);

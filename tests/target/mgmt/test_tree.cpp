@@ -202,6 +202,23 @@ BOOST_AUTO_TEST_CASE(save_load_round_trip) {
     BOOST_TEST(w2.ls_r() == tree);
 }
 
+// A nullio size given in bytes that is not a whole number of MiB is saved in bytes: as
+// size_mb it would round down to 0, which does not load (found by fuzz_scst_conf).
+BOOST_AUTO_TEST_CASE(nullio_size_in_bytes_saves_and_loads_back) {
+    World w;
+    w.ok("handlers/vdisk_nullio/mgmt", "add_device n0 size=1041");
+    w.ok("handlers/vdisk_nullio/mgmt", "add_device n1 size_mb=3");
+    BOOST_TEST(w.tree.cat("handlers/vdisk_nullio/n0/size_mb").value == "0\n");
+    const std::string saved = w.tree.save();
+    BOOST_TEST(saved.find("size 1041\n") != std::string::npos, saved);
+    BOOST_TEST(saved.find("size_mb 3\n") != std::string::npos, saved);
+    BOOST_TEST(saved.find("size_mb 0") == std::string::npos, saved);
+    World w2;
+    BOOST_TEST(w2.tree.load(saved, "saved.conf", w2.stores).empty());
+    BOOST_TEST(w2.tree.save() == saved);
+    BOOST_TEST(w2.ls_r() == w.ls_r());
+}
+
 // SCST's device_groups (ALUA): made through the tree, shown by it, saved as DEVICE_GROUP
 // blocks and loaded back to the same tree.
 BOOST_AUTO_TEST_CASE(device_groups_through_the_tree_and_scst_conf) {
