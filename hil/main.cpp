@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
     s->add_option("--poll-us", serve.poll_us,
                   "microseconds a lightly loaded reactor polls before it sleeps: a shorter QD1 round trip (0: never)")
         ->capture_default_str();
+    s->add_option("--sendfile-min", serve.sendfile_min,
+                  "bytes from which a vdisk_fileio read held in the page cache leaves by sendfile (0: never)")
+        ->capture_default_str();
     s->add_option("--mgmt-socket", serve.mgmt_socket, "unix socket for `iscsilab adm` (default: $ISCSILAB_SOCKET or /tmp/iscsilab.sock)");
 
     std::string socket;

@@ -31,7 +31,8 @@ namespace {
 
 class FileStores final : public mgmt::StoreFactory {
 public:
-    FileStores(IoPool& pool, std::shared_ptr<StateStore> state) : pool_(pool), state_(std::move(state)) {}
+    FileStores(IoPool& pool, std::shared_ptr<StateStore> state, FileStoreOptions options)
+        : pool_(pool), state_(std::move(state)), options_(std::move(options)) {}
     std::shared_ptr<StateStore> state_store() override { return state_; }
     std::shared_ptr<BlockStore> open(const handlers::VdiskConfig& cfg, std::string& error) override {
         try {
@@ -51,7 +52,7 @@ public:
                 }
                 return store;
             }
-            return std::make_shared<FileStore>(cfg.filename, cfg.read_only, create, pool_);
+            return std::make_shared<FileStore>(cfg.filename, cfg.read_only, create, pool_, options_);
         } catch (const std::exception& e) {
             error = e.what();
             return nullptr;
@@ -61,6 +62,7 @@ public:
 private:
     IoPool& pool_;
     std::shared_ptr<StateStore> state_;
+    FileStoreOptions options_;
 };
 
 bool split_hostport(const std::string& s, std::string& host, std::uint16_t& port) {
@@ -194,7 +196,9 @@ int serve(const ServeOptions& opt) {
                       << ": persistent reservations will not persist (APTPL refused); give --state-dir DIR\n";
         }
     }
-    FileStores stores(pool, state);
+    FileStoreOptions file_options;
+    file_options.wire_source_min = opt.sendfile_min;
+    FileStores stores(pool, state, file_options);
     KernelRandom random;
     iscsi::IscsiDriver driver(random);
     mgmt::Scst scst(driver, stores);

@@ -25,6 +25,9 @@ struct ServeOptions {
     // The longest a reactor polls for the next event before blocking, in microseconds
     // (fabric/tcp/spin_policy.hpp: only while mostly idle and the gaps are short); 0 never.
     unsigned poll_us = 200;
+    // vdisk_fileio reads of at least this many bytes, found whole in the page cache, leave
+    // by sendfile(2) when no DataDigest is on (hil/file_store.hpp); 0 never.
+    std::size_t sendfile_min = 64 * 1024;
 };
 
 // Runs until SIGINT/SIGTERM. Returns the process exit code.

@@ -44,14 +44,31 @@ public:
     virtual void cancel(TimerId id) = 0;
 };
 
+// Where a read's bytes already lie, for a stream that sends them from there without a copy
+// through our memory (HIL: sendfile(2) from a file's page cache, fabric/tcp/file_source.hpp).
+// The core only carries it from the store that made it to the stream that knows its kind.
+class WireSource {
+public:
+    virtual ~WireSource() = default;
+};
+
 // A view of bytes with the owner that keeps them alive until the transport is done,
 // so Data-In can leave from the buffer that the block store filled.
 struct Slice {
+    Slice() = default;
+    Slice(std::shared_ptr<const void> keep, std::span<const std::byte> b, bool is_bounded = false)
+        : owner(std::move(keep)), bytes(b), bounded(is_bounded) {}
+
     std::shared_ptr<const void> owner;
     std::span<const std::byte> bytes;
     // Its bytes are a command's data buffer, already counted against the bound on data
     // buffers (BufferPool::reserve): a stream need not count them again.
     bool bounded = false;
+    // Set: the bytes were never read into memory. The stream sends bytes.size() bytes of
+    // source from source_offset on, and never reads bytes (only a stream whose
+    // ByteStream::takes_wire_sources() says so is handed such a slice).
+    std::shared_ptr<const WireSource> source;
+    std::uint64_t source_offset = 0;
 
     static Slice copy_of(std::span<const std::byte> b) {
         auto keep = std::make_shared<Bytes>(b.begin(), b.end());
@@ -90,6 +107,8 @@ public:
     // (a flood of commands outside the CmdSN window) gets less of our time. A stream
     // that cannot may ignore it.
     virtual void hold_input(Nanos) {}
+    // Whether send() takes slices with a WireSource (Slice::source) that it knows.
+    virtual bool takes_wire_sources() const { return false; }
 };
 
 enum class BlockOp : std::uint8_t { read, write, flush, unmap, write_same };
@@ -130,6 +149,17 @@ public:
     // Re-reads the size of the backing file or device (SCST's resync_size).
     virtual std::uint64_t refresh_size() { return size_bytes(); }
     virtual void submit(const BlockRequest& req, std::function<void(BlockStatus)> done) = 0;
+    // For a read whose bytes only go to a stream that takes wire sources, with no digest
+    // computed over them: where [offset, offset + length) lies, to be sent from there, or
+    // null when the store has no such place or it would not pay (then submit the read).
+    // Answered at once, without blocking. The bytes are those of the store when the stream
+    // sends them: a READ that overlaps another task's WRITE may see either, as with any
+    // two overlapping tasks of a task set (SAM-5 §8.6).
+    virtual std::shared_ptr<const WireSource> wire_source(std::uint64_t offset, std::uint64_t length) {
+        (void)offset;
+        (void)length;
+        return nullptr;
+    }
     // Which parts of [offset, offset + length) are mapped and which deallocated, for GET
     // LBA STATUS: consecutive extents from offset on, at most max_extents of them, so the
     // answer may stop short of offset + length. done may run on any thread, like submit's.

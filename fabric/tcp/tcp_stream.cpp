@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -30,6 +31,10 @@ std::string endpoint_name(const void* p) {
         return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
     }
     return "?";
+}
+
+SharedFd::~SharedFd() {
+    if (fd_ >= 0) ::close(fd_);
 }
 
 TcpStream::TcpStream(hil::Reactor& reactor, int fd) : reactor_(reactor), fd_(fd), rx_(kReceiveBuffer) {
@@ -111,13 +116,30 @@ void TcpStream::send(Slices buffers, Task done) {
 void TcpStream::flush() {
     auto self = shared_from_this();
     while (!out_.empty() && !closed_) {
-        iovec iov[64];
-        int n = 0;
-        for (auto it = out_.begin(); it != out_.end() && n < 64; ++it, ++n) {
-            iov[n].iov_base = const_cast<std::byte*>(it->slice.bytes.data()) + it->sent;
-            iov[n].iov_len = it->slice.bytes.size() - it->sent;
+        ssize_t w = 0;
+        if (out_.front().slice.source) {
+            w = send_from_source(out_.front());
+            if (closed_) return;
+            if (w == 0) continue;  // the slice became zeros in memory (send_from_source)
+        } else {
+            // Everything queued up to the next slice from a source, in one call. MSG_MORE
+            // when one follows: a Data-In header then leaves in the segment its bytes fill.
+            iovec iov[64];
+            int n = 0;
+            bool more = false;
+            for (auto it = out_.begin(); it != out_.end() && n < 64; ++it, ++n) {
+                if (it->slice.source) {
+                    more = true;
+                    break;
+                }
+                iov[n].iov_base = const_cast<std::byte*>(it->slice.bytes.data()) + it->sent;
+                iov[n].iov_len = it->slice.bytes.size() - it->sent;
+            }
+            msghdr msg{};
+            msg.msg_iov = iov;
+            msg.msg_iovlen = static_cast<std::size_t>(n);
+            w = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
         }
-        ssize_t w = ::writev(fd_, iov, n);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -129,7 +151,7 @@ void TcpStream::flush() {
             }
             return fail(std::string("send: ") + std::strerror(errno));
         }
-        auto left = static_cast<std::size_t>(w);
+    auto left = static_cast<std::size_t>(w);
         while (!out_.empty()) {
             Pending& p = out_.front();
             std::size_t rest = p.slice.bytes.size() - p.sent;
@@ -155,6 +177,30 @@ void TcpStream::flush() {
         changed = true;
     }
     if (changed) update_interest();
+}
+
+ssize_t TcpStream::send_from_source(Pending& p) {
+    const auto* file = dynamic_cast<const FileSource*>(p.slice.source.get());
+    if (!file) {
+        fail("a slice from a source this stream cannot send");
+        errno = 0;
+        return -1;
+    }
+    const std::size_t rest = p.slice.bytes.size() - p.sent;
+    // sendfile(2) from the page cache: the socket takes references to the file's pages and
+    // the peer's copy out of them is the only one. The store named the range only when all
+    // of it was in the page cache (FileStore::wire_source), so this does not wait for the
+    // disk unless the pages were evicted meanwhile.
+    auto off = static_cast<off_t>(file->offset() + p.slice.source_offset + p.sent);
+    const ssize_t w = ::sendfile(fd_, file->fd(), &off, rest);
+    if (w != 0) return w;
+    // The file ended before the slice did (it shrank since the read): the rest reads as
+    // zeros, as a read past the end does (hil/file_store.cpp), and leaves from memory.
+    Slice zeros = Slice::own(Bytes(rest));
+    zeros.bounded = p.slice.bounded;
+    p.slice = std::move(zeros);
+    p.sent = 0;
+    return 0;
 }
 
 void TcpStream::hold_input(Nanos d) {

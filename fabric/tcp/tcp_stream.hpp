@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "fabric/tcp/file_source.hpp"
 #include "fabric/tcp/reactor.hpp"
 #include "target/ports.hpp"
 
@@ -36,6 +37,8 @@ public:
     std::string peer() const override { return peer_; }
     std::string local() const override { return local_; }
     void hold_input(Nanos d) override;
+    // Slices from a FileSource leave by sendfile(2).
+    bool takes_wire_sources() const override { return true; }
 
 private:
     void on_events(std::uint32_t ev);
@@ -45,6 +48,11 @@ private:
     // (the deadline passed with bytes unsent, or the peer is gone).
     void teardown(bool reset);
 
+    struct Pending;
+    // Sends what is left of p, whose slice has a source: the bytes written, or -1 with
+    // errno (0 when the stream failed). Returns 0 after turning a slice whose file ended
+    // early into zeros in memory.
+    ssize_t send_from_source(Pending& p);
     void account_sent(const Slice& s);
     void update_interest();
 

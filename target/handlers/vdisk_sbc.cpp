@@ -128,6 +128,17 @@ void Vdisk::read(CmdPtr cmd, scsi::Completion done) {
     }
     // From the pool, not zeroed: the store fills every byte of it.
     BufferPtr buf = BufferPool::instance().get(bytes);
+    if (cmd->data_in_may_stay) {
+        // The transport sends Data-In from where the bytes lie (sendfile from the page
+        // cache): the store names the place and nothing is copied through our memory.
+        // The buffer stays unread, for its size and its claim on the bound.
+        if (auto source = store->wire_source(rw.lba * cfg_.blocksize, bytes)) {
+            cmd->data_in = std::move(buf);
+            cmd->data_in_source = std::move(source);
+            cmd->status = Status::Good;
+            return done();
+        }
+    }
     BlockRequest req{BlockOp::read, rw.lba * cfg_.blocksize, bytes, std::span<std::byte>(*buf), false};
     // The command holds the store (a medium changed meanwhile lives until its requests
     // end), the buffer and the completion, so that the store's completion captures two

@@ -69,6 +69,7 @@ void Connection::send_login_reply(const LoginRequestPdu& req, LoginReply& reply)
         const NegotiatedParams& p = session_->params();
         reader_.set_digests(DigestSettings{p.header_digest, p.data_digest});
         tx_digests_ = DigestSettings{p.header_digest, p.data_digest};
+        data_in_may_stay_ = !p.data_digest && stream_->takes_wire_sources();
         reader_.set_max_data_segment_length(p.max_recv_data_segment_length);
         if (!transition(ConnState::FullFeature)) return;
         if (login_timer_) {

@@ -73,6 +73,7 @@ void Connection::handle_scsi_command(Pdu& pdu) {
                                       : scsi::DataDirection::None;
     cmd.expected_transfer_length = c.expected_data_transfer_length;
     cmd.nexus = session_->nexus();
+    cmd.data_in_may_stay = data_in_may_stay_ && c.read;
     t->waiting_since = clock_.now();
     tasks_[t->itt] = t;
     if (!t->immediate) {
@@ -528,6 +529,11 @@ void Connection::send_response(Task& t) {
                 d.sn = current_sn();
             }
             Slice s{din, std::span<const std::byte>(din->data() + offset, len), true};
+            if (cmd.data_in_source) {
+                // The bytes lie at the store (data_in_may_stay_): sent from there.
+                s.source = cmd.data_in_source;
+                s.source_offset = offset;
+            }
             send(d.encode(len), std::move(s));
             offset += len;
         }

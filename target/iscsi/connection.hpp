@@ -169,6 +169,9 @@ private:
     std::atomic<ConnState> state_{ConnState::InLogin};
     PduReader reader_;
     DigestSettings tx_digests_{};
+    // Data-In may leave from where a READ's bytes lie (Slice::source): the stream sends
+    // such slices and no DataDigest is computed over them (RFC 3720 §12.1: None).
+    bool data_in_may_stay_ = false;
     std::uint32_t stat_sn_ = 0;
     // Invariant bookkeeping: the StatSN the next status must carry, the window last
     // sent, the PDU being handled (for the report), and whether an invariant broke.

@@ -194,7 +194,9 @@ Slices frame_pdu(const Bhs& bhs, Slice data, DigestSettings digests) {
     auto h = std::allocate_shared<HeaderBlock>(CachedAllocator<HeaderBlock>{});
     h->put(bhs);
     if (digests.header) h->le32(crc32c(bhs));
-    const bool inline_data = n <= kInlineData;
+    // A slice whose bytes lie at a WireSource is never read here: it leaves as it is, and
+    // the connection asks for none when a DataDigest is on (Connection::data_in_may_stay_).
+    const bool inline_data = n <= kInlineData && !data.source;
     if (inline_data && n > 0) {
         // Small segments ride in the header block: one slice instead of three.
         const std::size_t from = h->size;

@@ -63,12 +63,18 @@ struct Command {
     std::uint32_t expected_transfer_length = 0;  // iSCSI EDTL
     DataBuffer data_out;                         // all Data-Out bytes received
     std::shared_ptr<const Nexus> nexus;
+    // Set by a transport that sends Data-In from a WireSource as it is (no digest over the
+    // bytes): a device server may then leave a READ's bytes where they lie (data_in_source).
+    bool data_in_may_stay = false;
 
     // Result. data_in holds what the device server produced (its SPDTL may exceed EDTL:
     // the transport sends min(EDTL, data_in) and reports the residual).
     Status status = Status::Good;
     Bytes sense;
     BufferPtr data_in;  // from the buffer pool: Data-In leaves from it as it is
+    // Set only when data_in_may_stay: data_in's bytes were never read (it holds the size
+    // and the claim on the bound); they lie at this source, from its byte 0.
+    std::shared_ptr<const WireSource> data_in_source;
     std::optional<std::uint64_t> spdtl;  // the CDB's transfer length in bytes, if any
     std::atomic<bool> aborted{false};
 
@@ -112,6 +118,7 @@ struct Command {
         status = Status::CheckCondition;
         sense = encode_sense(s, descriptor_format);
         data_in.reset();
+        data_in_source.reset();
     }
 };
 

@@ -9,6 +9,10 @@
 #include <optional>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "hil/file_store.hpp"
 #include "support/temp_file.hpp"
 
@@ -174,6 +178,102 @@ BOOST_AUTO_TEST_CASE(inline_write_error_is_reported) {
     BOOST_REQUIRE(st.has_value());
     BOOST_TEST((*st == BlockStatus::io_error));
     BOOST_TEST(store->inline_writes() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// FileStore::wire_source: a large read held whole in the page cache is named, to leave by
+// sendfile; anything else gets null, and the read is made as before.
+namespace {
+
+// cachestat(2) as the store calls it, for the test's own view of the page cache: the
+// pages of [at, at + n) in it, or nothing on a kernel without the call (before 6.5).
+std::optional<std::uint64_t> cached_pages(const std::string& path, std::uint64_t at, std::uint64_t n) {
+    struct {
+        std::uint64_t off, len;
+    } range{at, n};
+    std::uint64_t stat[5] = {};
+    int fd = ::open(path.c_str(), O_RDONLY);
+    BOOST_REQUIRE(fd >= 0);
+    const long rc = ::syscall(451, fd, &range, stat, 0);
+    ::close(fd);
+    if (rc != 0) return std::nullopt;
+    return stat[0];
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(file_store_wire_source, Fixture)
+
+BOOST_AUTO_TEST_CASE(a_large_read_in_the_page_cache_is_named_at_its_offset) {
+    auto store = open();
+    write(*store, 1u << 20, 1u << 20, 0x3c);  // in the page cache, dirty
+    auto source = store->wire_source(1u << 20, 1u << 20);
+    if (!cached_pages(path, 0, 4096)) {
+        BOOST_TEST(!source, "named a source on a kernel without cachestat, unchecked");
+        return;
+    }
+    BOOST_REQUIRE(source);
+    const auto* file = dynamic_cast<const tcp::FileSource*>(source.get());
+    BOOST_REQUIRE(file);
+    BOOST_TEST(file->offset() == (1u << 20));
+    std::vector<std::byte> got(4096);
+    BOOST_REQUIRE(::pread(file->fd(), got.data(), got.size(), static_cast<off_t>(file->offset() + 8192)) == 4096);
+    BOOST_TEST(std::all_of(got.begin(), got.end(), [](std::byte b) { return b == std::byte{0x3c}; }));
+}
+
+BOOST_AUTO_TEST_CASE(a_read_below_the_minimum_is_not_named) {
+    auto store = open();
+    write(*store, 0, 256u << 10, 0x11);
+    BOOST_TEST(!store->wire_source(0, (64u << 10) - 512));
+    FileStoreOptions never;
+    never.wire_source_min = 0;
+    BOOST_TEST(!open(never)->wire_source(0, 256u << 10));
+}
+
+BOOST_AUTO_TEST_CASE(a_read_not_wholly_in_the_page_cache_is_not_named) {
+    // sendfile would wait for the disk on the reactor: the pool reads it instead.
+    std::vector<std::byte> data(512u << 10, std::byte{0x77});
+    put_file_bytes(2u << 20, data);  // written and fsync'd: clean pages, which can be dropped
+    int fd = ::open(path.c_str(), O_RDONLY);
+    BOOST_REQUIRE(fd >= 0);
+    BOOST_REQUIRE(::posix_fadvise(fd, 2u << 20, 512u << 10, POSIX_FADV_DONTNEED) == 0);
+    // One page back in: the rest is still out.
+    std::byte one[4096];
+    BOOST_REQUIRE(::pread(fd, one, sizeof one, 2u << 20) == 4096);
+    ::close(fd);
+    auto pages = cached_pages(path, 2u << 20, 512u << 10);
+    auto store = open();
+    if (!pages) {
+        BOOST_TEST(!store->wire_source(2u << 20, 512u << 10));
+        return;
+    }
+    BOOST_REQUIRE_MESSAGE(*pages < 128, *pages << " of 128 pages still cached after POSIX_FADV_DONTNEED");
+    BOOST_TEST(!store->wire_source(2u << 20, 512u << 10));
+}
+
+BOOST_AUTO_TEST_CASE(a_read_past_the_end_is_not_named) {
+    auto store = open();
+    write(*store, kFileBytes - (128u << 10), 128u << 10, 0x22);
+    BOOST_TEST(!store->wire_source(kFileBytes - (64u << 10), 128u << 10));
+}
+
+BOOST_AUTO_TEST_CASE(the_file_stays_open_for_a_source_after_its_store_goes) {
+    // A medium changed while a Data-In waits for the peer: the slice still sends from the file.
+    auto store = open();
+    write(*store, 0, 128u << 10, 0x5e);
+    auto source = store->wire_source(0, 128u << 10);
+    if (!cached_pages(path, 0, 4096)) {
+        BOOST_TEST(!source, "named a source on a kernel without cachestat, unchecked");
+        return;
+    }
+    BOOST_REQUIRE(source);
+    store.reset();
+    const auto* file = dynamic_cast<const tcp::FileSource*>(source.get());
+    BOOST_REQUIRE(file);
+    std::byte b{};
+    BOOST_TEST(::pread(file->fd(), &b, 1, 4096) == 1);
+    BOOST_TEST((b == std::byte{0x5e}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,8 @@
 #include <ostream>
 #include <memory>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -72,14 +74,40 @@ private:
     std::uint64_t next_ = 1;
 };
 
+// Bytes of a MemoryStore named as a WireSource (MemoryStore::offer_sources): what a
+// MemoryStream that takes them copies out when it sends the slice.
+class MemorySource final : public WireSource {
+public:
+    MemorySource(const Bytes& data, std::uint64_t offset) : data_(data), offset_(offset) {}
+    std::span<const std::byte> at(std::uint64_t from, std::size_t n) const {
+        return std::span<const std::byte>(data_).subspan(offset_ + from, n);
+    }
+
+private:
+    const Bytes& data_;
+    std::uint64_t offset_;
+};
+
 class MemoryStream final : public ByteStream {
 public:
     explicit MemoryStream(Executor& ex) : ex_(ex) {}
     void set_handler(std::weak_ptr<Handler> h) override { handler_ = std::move(h); }
     void send(Slices buffers, Task done) override {
-        for (const auto& s : buffers) out.insert(out.end(), s.bytes.begin(), s.bytes.end());
+        for (const auto& s : buffers) {
+            if (!s.source) {
+                out.insert(out.end(), s.bytes.begin(), s.bytes.end());
+                continue;
+            }
+            // Only a stream that said it takes sources is handed one, and only of its kind.
+            const auto* mem = dynamic_cast<const MemorySource*>(s.source.get());
+            if (!wire_sources || !mem) throw std::logic_error("a slice from a source this stream cannot send");
+            auto b = mem->at(s.source_offset, s.bytes.size());
+            out.insert(out.end(), b.begin(), b.end());
+            sourced_bytes += b.size();
+        }
         if (done) ex_.post(std::move(done));
     }
+    bool takes_wire_sources() const override { return wire_sources; }
     void close(std::string_view reason) override {
         closed = true;
         close_reason = std::string(reason);
@@ -96,6 +124,8 @@ public:
     void hold_input(Nanos) override { ++holds; }
     Bytes out;
     int holds = 0;  // hold_input calls
+    bool wire_sources = false;       // takes MemorySource slices
+    std::size_t sourced_bytes = 0;   // bytes it sent from them
     bool closed = false;
     std::string close_reason;
 
@@ -123,14 +153,22 @@ public:
         if (hold) held.push_back([done] { done(BlockStatus::ok); });
         else done(BlockStatus::ok);
     }
+    // Names any read (MemorySource) when offer_sources is set, as a store backed by a
+    // page cache names what it holds.
+    std::shared_ptr<const WireSource> wire_source(std::uint64_t offset, std::uint64_t length) override {
+        if (!offer_sources || offset + length > data.size()) return nullptr;
+        ++sources;
+        return std::make_shared<const MemorySource>(data, offset);
+    }
     void release() {
         auto h = std::move(held);
         held.clear();
         for (auto& f : h) f();
     }
     Bytes data;
-    int requests = 0, flushes = 0;
+    int requests = 0, flushes = 0, sources = 0;
     bool fail_next = false;
+    bool offer_sources = false;
     bool hold = false;  // keep completions until release()
     std::vector<std::function<void()>> held;
 };

@@ -16,9 +16,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
+#include "fabric/tcp/file_source.hpp"
 #include "fabric/tcp/reactor.hpp"
+#include "support/temp_file.hpp"
 #include "fabric/tcp/tcp_stream.hpp"
 
 // TcpStream on loopback TCP pairs, served by a real Reactor on its own thread. Times are
@@ -298,6 +301,126 @@ BOOST_AUTO_TEST_CASE(a_peer_that_never_reads_does_not_stall_the_reactor) {
     });
     ::close(stuck.client);
     ::close(live.client);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Slices whose bytes lie in a file (tcp::FileSource) leave by sendfile, in their place
+// among the slices from memory.
+namespace {
+
+// A file of the pattern, opened for the sources, with the test's copy of its bytes.
+struct PatternFile : testing::TempFile {
+    std::vector<std::byte> bytes;
+    std::shared_ptr<const tcp::SharedFd> fd;
+    explicit PatternFile(std::size_t n) : TempFile("tcp-source", n), bytes(n) {
+        for (std::size_t i = 0; i < n; ++i) bytes[i] = pattern(i + 13);
+        put_file_bytes(0, bytes);
+        fd = std::make_shared<const tcp::SharedFd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        BOOST_REQUIRE(fd->get() >= 0);
+    }
+    // A slice of n bytes of the file, from file offset base + at (the source names base).
+    // Its bytes in memory are 0xee: a stream that sent them instead of the file's shows.
+    Slice from_file(std::uint64_t base, std::uint64_t at, std::size_t n) const {
+        auto junk = std::make_shared<Bytes>(n, std::byte{0xee});
+        Slice s(junk, std::span<const std::byte>(junk->data(), n), true);
+        s.source = std::make_shared<const tcp::FileSource>(fd, base);
+        s.source_offset = at;
+        return s;
+    }
+};
+
+Bytes text(const char* t) {
+    Bytes b(std::strlen(t));
+    std::memcpy(b.data(), t, b.size());
+    return b;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(tcp_stream_file_sources, Fixture)
+
+BOOST_AUTO_TEST_CASE(file_slices_leave_in_order_among_memory_slices) {
+    // Small buffers: the 2 MiB slice leaves in many partial sendfiles, each resumed on
+    // EPOLLOUT where the last stopped.
+    Pair p = loopback_pair(32 * 1024, 16 * 1024);
+    auto rec = std::make_shared<Recorder>();
+    auto s = stream(p.server, rec);
+    PatternFile file(3u << 20);
+    BOOST_TEST(s->takes_wire_sources());
+
+    Bytes want;
+    auto expect = [&](std::span<const std::byte> b) { want.insert(want.end(), b.begin(), b.end()); };
+    Slices a;
+    a.push_back(Slice::own(text("HDR1")));
+    a.push_back(file.from_file(4096, 1000, 1u << 20));
+    expect(text("HDR1"));
+    expect(std::span<const std::byte>(file.bytes).subspan(4096 + 1000, 1u << 20));
+    Slices b;
+    b.push_back(Slice::own(text("HDR2")));
+    b.push_back(file.from_file(0, 123, 2u << 20));
+    b.push_back(Slice::own(text("END")));
+    expect(text("HDR2"));
+    expect(std::span<const std::byte>(file.bytes).subspan(123, 2u << 20));
+    expect(text("END"));
+    std::atomic<bool> done_ran{false};
+    on_reactor([&] {
+        s->send(std::move(a), {});
+        s->send(std::move(b), [&] { done_ran = true; });
+    });
+    // The test lets go of the file: the slices hold it open until they have left.
+    file.fd.reset();
+    int how = -1;
+    std::vector<std::byte> got;
+    std::vector<std::byte> buf(64 * 1024);
+    while (got.size() < want.size()) {
+        ssize_t n = ::recv(p.client, buf.data(), buf.size(), 0);
+        BOOST_REQUIRE_MESSAGE(n > 0, "after " << got.size() << " of " << want.size() << " bytes: "
+                                              << (n == 0 ? "EOF" : std::strerror(errno)));
+        got.insert(got.end(), buf.begin(), buf.begin() + n);
+    }
+    BOOST_REQUIRE_EQUAL(got.size(), want.size());
+    const auto diff = std::mismatch(got.begin(), got.end(), want.begin());
+    BOOST_TEST((diff.first == got.end()), "first difference at byte " << (diff.first - got.begin()));
+    BOOST_TEST(wait_for(5s, [&] { return done_ran.load(); }));
+    on_reactor([&] {
+        s->close("test");
+        s.reset();
+    });
+    read_to_end(p.client, how);
+    BOOST_TEST(how == 0);
+    BOOST_TEST(rec->closed_calls.load() == 0);
+    ::close(p.client);
+}
+
+BOOST_AUTO_TEST_CASE(a_file_that_ends_before_its_slice_sends_zeros_for_the_rest) {
+    // The file shrank after the read named it: the rest reads as zeros, as a read past the
+    // end of the file does, and the PDU keeps the length its header gave.
+    Pair p = loopback_pair();
+    auto rec = std::make_shared<Recorder>();
+    auto s = stream(p.server, rec);
+    PatternFile file(8192);
+    Slices a;
+    a.push_back(file.from_file(4096, 0, 16384));
+    a.push_back(Slice::own(text("TAIL")));
+    on_reactor([&] { s->send(std::move(a), {}); });
+    Bytes want(file.bytes.begin() + 4096, file.bytes.end());
+    want.resize(16384);
+    const Bytes tail = text("TAIL");
+    want.insert(want.end(), tail.begin(), tail.end());
+    std::vector<std::byte> got(want.size());
+    std::size_t have = 0;
+    while (have < got.size()) {
+        ssize_t n = ::recv(p.client, got.data() + have, got.size() - have, 0);
+        BOOST_REQUIRE_MESSAGE(n > 0, "after " << have << " bytes: " << (n == 0 ? "EOF" : std::strerror(errno)));
+        have += static_cast<std::size_t>(n);
+    }
+    BOOST_TEST((got == want));
+    on_reactor([&] {
+        s->close("test");
+        s.reset();
+    });
+    ::close(p.client);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
