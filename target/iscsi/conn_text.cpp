@@ -154,6 +154,10 @@ void Connection::handle_logout(Pdu& pdu) {
         r.time2retain = 0;
         r.sn = self->status_sn();
         const bool closing = code == LogoutResponseCode::Success;
+        // RFC 3720 §10.14: the session (one connection at ERL 0) ends with this logout. The
+        // nexus is lost before the response leaves, not after: an initiator that logs in
+        // again at once must not find the old nexus's PREVENT or reservation still held.
+        if (closing) self->lose_nexus();
         self->stream_->send(frame_pdu(r.encode(), {}, self->tx_digests_), [weak, closing] {
             if (!closing) return;
             if (auto s = weak.lock()) s->executor_.post([weak] {

@@ -123,15 +123,20 @@ void Connection::close(std::string_view reason) {
     stream_->set_handler({});
     stream_->close(reason);
     if (session_) {
-        if (session_->nexus() && session_->target()) {
-            // The nexus is gone: its pending unit attentions go with it.
-            auto luns = session_->target()->luns().luns_for(session_->nexus()->initiator_name);
-            for (const auto& [n, e] : *luns) e.device->forget_nexus(session_->nexus()->id);
-            session_->target()->luns().forget_nexus(session_->nexus()->id);
-        }
+        lose_nexus();
         driver_.remove_session(session_.get());
     }
     driver_.remove_connection(this);
+}
+
+void Connection::lose_nexus() {
+    if (nexus_lost_ || !session_ || !session_->nexus() || !session_->target()) return;
+    nexus_lost_ = true;
+    // The nexus is gone: its pending unit attentions, its PREVENT MEDIUM REMOVAL and its
+    // SPC-2 reservation go with it (SPC-4 §6.13, §6.17).
+    auto luns = session_->target()->luns().luns_for(session_->nexus()->initiator_name);
+    for (const auto& [n, e] : *luns) e.device->forget_nexus(session_->nexus()->id);
+    session_->target()->luns().forget_nexus(session_->nexus()->id);
 }
 
 void Connection::on_closed(std::string_view reason) { close(reason); }

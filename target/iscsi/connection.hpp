@@ -180,6 +180,10 @@ private:
     bool sent_window_ = false;
     std::optional<std::uint32_t> pdu_itt_, pdu_cmdsn_;
     bool broken_ = false;
+    // The I_T nexus loss of this connection's session (its last, at ERL 0): at a logout
+    // before the response leaves, else at close. Once.
+    void lose_nexus();
+    bool nexus_lost_ = false;
     // Lines a peer could make us write once per PDU are written once per connection
     // and counted after that; the count goes out with the close (limits.hpp).
     enum class Noisy : std::uint8_t { CmdSnOutsideWindow, DataOutRejected, MemoryRefused, kCount };

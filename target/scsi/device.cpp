@@ -23,14 +23,18 @@ void Device::know(std::uint64_t nexus) {
     if (known_.insert(nexus).second) pending_[nexus].push_back(asc::PowerOnResetOrBusDeviceReset);
 }
 
-std::optional<Asc> Device::take_unit_attention(std::uint64_t nexus) {
-    std::lock_guard lock(mu_);
+std::optional<Asc> Device::take_unit_attention_locked(std::uint64_t nexus) {
     know(nexus);
     auto& q = pending_[nexus];
     if (q.empty()) return std::nullopt;
     Asc a = q.front();
     q.pop_front();
     return a;
+}
+
+std::optional<Asc> Device::take_unit_attention(std::uint64_t nexus) {
+    std::lock_guard lock(mu_);
+    return take_unit_attention_locked(nexus);
 }
 
 std::optional<Asc> Device::peek_unit_attention(std::uint64_t nexus) {
@@ -126,26 +130,22 @@ bool Device::spc2_reserved() const {
 Device::Admission Device::admission(const std::shared_ptr<const Nexus>& nexus, bool take_ua) {
     Admission a;
     std::lock_guard lock(mu_);
-    auto& slot = nexuses_[nexus->id];
-    if (slot.expired()) slot = nexus;
-    if (take_ua) {
-        know(nexus->id);
-        auto& q = pending_[nexus->id];
-        if (!q.empty()) {
-            a.unit_attention = q.front();
-            q.pop_front();
-        }
-    }
+    meet_locked(nexus);
+    if (take_ua) a.unit_attention = take_unit_attention_locked(nexus->id);
     a.reserved_by_other = reserved_by_ && *reserved_by_ != nexus->id;
     a.spc2_reserved = reserved_by_.has_value();
     a.group = alua_group_;
     return a;
 }
 
-void Device::meet(const std::shared_ptr<const Nexus>& nexus) {
-    std::lock_guard lock(mu_);
+void Device::meet_locked(const std::shared_ptr<const Nexus>& nexus) {
     auto& slot = nexuses_[nexus->id];
     if (slot.expired()) slot = nexus;
+}
+
+void Device::meet(const std::shared_ptr<const Nexus>& nexus) {
+    std::lock_guard lock(mu_);
+    meet_locked(nexus);
 }
 
 std::vector<std::shared_ptr<const Nexus>> Device::nexuses() const {

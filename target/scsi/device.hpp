@@ -115,7 +115,10 @@ public:
     virtual bool descriptor_sense() const { return false; }
 
 private:
-    void know(std::uint64_t nexus);  // mu_ held
+    // mu_ held: what admission() shares with meet() and take_unit_attention().
+    void know(std::uint64_t nexus);
+    void meet_locked(const std::shared_ptr<const Nexus>& nexus);
+    std::optional<Asc> take_unit_attention_locked(std::uint64_t nexus);
     std::string name_, handler_;
     mutable std::mutex mu_;
     std::set<std::uint64_t> known_;

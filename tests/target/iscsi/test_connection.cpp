@@ -529,6 +529,32 @@ BOOST_AUTO_TEST_CASE(logout_closes) {
     BOOST_TEST(rig.driver.sessions().empty());
 }
 
+// RFC 3720 §10.14: the nexus is lost before the Logout Response leaves, so an initiator
+// that logs in again at once finds no reservation (or PREVENT) of the old one.
+BOOST_AUTO_TEST_CASE(logout_loses_the_nexus_before_its_response_leaves) {
+    Rig rig;
+    auto s = rig.connect();
+    rig.full_login(*s);
+    rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));  // eat the UA
+    auto out = rig.exchange(*s, rig.command({0x16, 0, 0, 0, 0, 0}, 0, false, false));  // RESERVE(6)
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_REQUIRE(ScsiResponsePdu::decode(out[0].bhs).status == 0);
+    auto dev = rig.scst.device("d0");
+    BOOST_REQUIRE(dev);
+    BOOST_REQUIRE(dev->spc2_reserved());
+    LogoutRequestPdu l;
+    l.immediate = true;
+    l.itt = 32;
+    l.cmdsn = rig.cmdsn;
+    s->inject(frame(l.encode()));  // no task to wait for: the response leaves at once
+    auto resp = drain(*s);
+    BOOST_REQUIRE(resp.size() == 1u);
+    BOOST_TEST(!s->closed);  // the close comes after the response has left
+    BOOST_TEST(!dev->spc2_reserved());
+    rig.loop.run();
+    BOOST_TEST(s->closed);
+}
+
 BOOST_AUTO_TEST_CASE(session_reinstatement) {
     Rig rig;
     auto a = rig.connect();
