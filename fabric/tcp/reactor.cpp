@@ -150,19 +150,24 @@ void Reactor::run() {
             }
             fn();
         }
-        // Posted work: what other threads posted, then what this one did, each batch as it
-        // stood when its turn came (work posted by the batch being run waits for a later
-        // turn, so a task that posts itself again cannot keep the sockets waiting). The
-        // vectors trade places and keep their capacity.
+        // Posted work: what other threads posted, as it stood when its turn came, then what
+        // this one did (below). The vectors trade places and keep their capacity.
         {
             std::lock_guard lock(mu_);
             work.swap(posted_);
         }
         for (auto& fn : work) fn();
         work.clear();
-        work.swap(local_);
-        for (auto& fn : work) fn();
-        work.clear();
+        // What this thread posted to itself runs pass after pass, up to kLocalPasses: a
+        // command's completion, then the flush its response's send posted. Each pass run
+        // here instead of after another epoll_wait saves a system call per command (half
+        // a microsecond or more on a virtual machine). A task that keeps posting itself
+        // still lets the sockets in after kLocalPasses passes.
+        for (int pass = 0; pass < kLocalPasses && !local_.empty(); ++pass) {
+            work.swap(local_);
+            for (auto& fn : work) fn();
+            work.clear();
+        }
     }
 }
 

@@ -62,6 +62,7 @@ private:
     std::mutex mu_;
     std::vector<Task> posted_;  // from other threads, under mu_
     std::vector<Task> local_;   // from the reactor's own thread: no lock
+    static constexpr int kLocalPasses = 4;  // of local_ per round (run())
     std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
     std::unordered_map<std::uint64_t, Task> timer_fns_;
     std::uint64_t next_timer_ = 1;
