@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake g++ make pkg-config libboost-test-dev libcli11-dev libssl-dev libiscsi-dev libiscsi-bin tgt procps
+packages=(cmake g++ make pkg-config libboost-test-dev libcli11-dev libssl-dev libiscsi-dev libiscsi-bin tgt procps strace
           libsystemc-dev libyaml-cpp-dev libpcap-dev libxxhash-dev tshark wireshark-dev libwireshark-dev python3
           nlohmann-json3-dev gcovr chromium liburing-dev iperf3 qemu-utils qemu-block-extra python3-matplotlib
           clang libclang-rt-14-dev)

@@ -188,7 +188,11 @@ ssize_t TcpStream::send_from_source(Pending& p) {
     }
     const std::size_t rest = p.slice.bytes.size() - p.sent;
     // sendfile(2) from the page cache: the socket takes references to the file's pages and
-    // the peer's copy out of them is the only one. The store named the range only when all
+    // the peer's copy out of them is the only one. MSG_ZEROCOPY from a buffer would still
+    // need the read into it (the copy that costs most: the page cache is cold, the buffer
+    // warm), a completion on the socket's error queue before the buffer is reused, and on
+    // loopback the kernel copies zerocopy pages at delivery anyway (skb_orphan_frags_rx).
+    // Measured on loopback, 128 KiB reads at QD16: 2.9 GB/s read then sent, 3.9 GB/s here. The store named the range only when all
     // of it was in the page cache (FileStore::wire_source), so this does not wait for the
     // disk unless the pages were evicted meanwhile.
     auto off = static_cast<off_t>(file->offset() + p.slice.source_offset + p.sent);

@@ -7,6 +7,8 @@ start_serve() {
     WORK=$(mktemp -d /tmp/iscsilab-interop-XXXXXX)
     local args=(serve --listen 127.0.0.1:0 --ready-file "$WORK/ready" --state-dir "$WORK/state")
     [ -n "$conf" ] && args+=(-c "$conf")
+    # SERVE_ARGS (an array, may be unset): more of serve's options.
+    [ -n "${SERVE_ARGS+x}" ] && args+=("${SERVE_ARGS[@]}")
     "$bin" "${args[@]}" >"$WORK/serve.out" 2>"$WORK/serve.err" &
     SERVE_PID=$!
     for _ in $(seq 1 100); do
