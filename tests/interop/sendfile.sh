@@ -72,9 +72,18 @@ copy_lun() { # name serve-options...
 if ! command -v strace >/dev/null; then
     check "strace is available (hil/setup.sh installs it)" false
 else
+    # cachestat(2), which tells serve the pages are all cached, came with Linux 6.5: before
+    # it every read is made into memory, and the check is that none leaves by sendfile.
+    kernel=$(uname -r | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
+    has_cachestat=1
+    [ "$(printf '%s\n6.5\n' "$kernel" | sort -V | head -1)" = 6.5 ] || has_cachestat=0
     copy_lun default && {
         check "default: the copy is the backing file, byte for byte" 'cmp -s "$tmp/backing.img" "$tmp/copy-default.img"'
-        check "default: serve sent Data-In with sendfile ($CALLS calls)" '[ "$CALLS" -gt 0 ]'
+        if [ "$has_cachestat" = 1 ]; then
+            check "default: serve sent Data-In with sendfile ($CALLS calls)" '[ "$CALLS" -gt 0 ]'
+        else
+            check "default on Linux $kernel (no cachestat): no sendfile call ($CALLS)" '[ "$CALLS" -eq 0 ]'
+        fi
     }
     copy_lun never --sendfile-min 0 && {
         check "--sendfile-min 0: the copy is the backing file, byte for byte" \
