@@ -1,0 +1,75 @@
+#define BOOST_TEST_MODULE conn_scsi
+#include <boost/test/unit_test.hpp>
+
+#include "support/conn_rig.hpp"
+#include "target/iscsi/pdu.hpp"
+
+// The SCSI command path of a connection (target/iscsi/conn_scsi.cpp) where it meets the
+// stream: Data-In from where a READ's bytes lie (Slice::source), asked of the store only
+// when the stream takes such slices and no DataDigest is on.
+
+using namespace iscsilab;
+using namespace iscsilab::iscsi;
+using namespace iscsilab::testing;
+
+BOOST_AUTO_TEST_SUITE(conn_scsi)
+
+BOOST_AUTO_TEST_CASE(data_in_leaves_from_the_store_when_the_stream_takes_sources) {
+    Rig rig;
+    auto s = rig.connect();
+    s->wire_sources = true;
+    rig.full_login(*s);
+    rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));  // eat the UA
+    auto& store = *rig.stores.last;
+    const Bytes want = pattern(64 * 1024, 9);
+    std::copy(want.begin(), want.end(), store.data.begin() + 8 * 512);
+    store.offer_sources = true;
+    const int before = store.requests;
+    // READ(10) of 128 blocks from LBA 8.
+    auto out = rig.exchange(*s, rig.command({0x28, 0, 0, 0, 0, 8, 0, 0, 128, 0}, 64 * 1024, true, false));
+    Bytes got;
+    for (const auto& p : out) got.insert(got.end(), p.data.begin(), p.data.end());
+    BOOST_TEST((got == want));
+    BOOST_TEST(store.requests == before);  // nothing read into memory
+    BOOST_TEST(store.sources == 1);
+    BOOST_TEST(s->sourced_bytes == want.size());
+    auto last = DataInPdu::decode(out.back().bhs);
+    BOOST_TEST(last.status_present);
+    BOOST_TEST(last.status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_data_digest_keeps_data_in_in_memory) {
+    // RFC 3720 §12.1: the digest covers the bytes, so they are read to compute it.
+    Rig rig("  DataDigest CRC32C,None\n");
+    auto s = rig.connect();
+    s->wire_sources = true;
+    rig.full_login(*s, {{"DataDigest", "CRC32C"}});
+    const DigestSettings d{false, true};
+    rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false), d);
+    auto& store = *rig.stores.last;
+    const Bytes want = pattern(64 * 1024, 4);
+    std::copy(want.begin(), want.end(), store.data.begin());
+    store.offer_sources = true;
+    auto out = rig.exchange(*s, rig.command({0x28, 0, 0, 0, 0, 0, 0, 0, 128, 0}, 64 * 1024, true, false), d);
+    Bytes got;
+    for (const auto& p : out) got.insert(got.end(), p.data.begin(), p.data.end());
+    BOOST_TEST((got == want));
+    BOOST_TEST(store.sources == 0);
+    BOOST_TEST(s->sourced_bytes == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_without_sources_gets_bytes_in_memory) {
+    Rig rig;
+    auto s = rig.connect();
+    rig.full_login(*s);
+    rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));
+    auto& store = *rig.stores.last;
+    store.offer_sources = true;
+    const int before = store.requests;
+    auto out = rig.exchange(*s, rig.command({0x28, 0, 0, 0, 0, 0, 0, 0, 128, 0}, 64 * 1024, true, false));
+    BOOST_TEST(!out.empty());
+    BOOST_TEST(store.sources == 0);
+    BOOST_TEST(store.requests == before + 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
