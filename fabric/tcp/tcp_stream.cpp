@@ -151,7 +151,7 @@ void TcpStream::flush() {
             }
             return fail(std::string("send: ") + std::strerror(errno));
         }
-    auto left = static_cast<std::size_t>(w);
+        auto left = static_cast<std::size_t>(w);
         while (!out_.empty()) {
             Pending& p = out_.front();
             std::size_t rest = p.slice.bytes.size() - p.sent;
@@ -192,9 +192,10 @@ ssize_t TcpStream::send_from_source(Pending& p) {
     // need the read into it (the copy that costs most: the page cache is cold, the buffer
     // warm), a completion on the socket's error queue before the buffer is reused, and on
     // loopback the kernel copies zerocopy pages at delivery anyway (skb_orphan_frags_rx).
-    // Measured on loopback, 128 KiB reads at QD16: 2.9 GB/s read then sent, 3.9 GB/s here. The store named the range only when all
-    // of it was in the page cache (FileStore::wire_source), so this does not wait for the
-    // disk unless the pages were evicted meanwhile.
+    // Measured on loopback, 128 KiB reads at QD16: 2.9 GB/s read then sent, 3.9 GB/s here.
+    // The store named the range only when all of it was in the page cache
+    // (FileStore::wire_source), so this does not wait for the disk unless the pages were
+    // evicted meanwhile.
     auto off = static_cast<off_t>(file->offset() + p.slice.source_offset + p.sent);
     const ssize_t w = ::sendfile(fd_, file->fd(), &off, rest);
     if (w != 0) return w;
