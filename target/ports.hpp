@@ -91,6 +91,15 @@ public:
         virtual ~Handler() = default;
         virtual void on_bytes(std::span<const std::byte> bytes) = 0;
         virtual void on_closed(std::string_view reason) = 0;
+        // Where the next bytes of the stream belong, when the handler already knows (the
+        // rest of a data segment whose header is in): a stream that can receives them
+        // there itself, so that the kernel's copy is the only one, and tells on_placed
+        // how many it wrote. Empty: no such place; the bytes come by on_bytes. The span
+        // is valid until the next call into the handler.
+        virtual std::span<std::byte> receive_into() { return {}; }
+        // n bytes, at most receive_into().size(), were written at receive_into(): the
+        // next n bytes of the stream.
+        virtual void on_placed(std::size_t n) { (void)n; }
     };
     virtual ~ByteStream() = default;
     // Handler events arrive on the stream owner's executor until on_closed, or until

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -70,10 +71,26 @@ void TcpStream::on_events(std::uint32_t ev) {
     }
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         for (int rounds = 0; rounds < 16 && !closed_ && !closing_ && !paused_ && !held_; ++rounds) {
-            ssize_t n = ::recv(fd_, rx_.data(), rx_.size(), 0);
+            auto h = handler_.lock();
+            // The rest of a data segment whose header is in goes straight to its place (a
+            // command's buffer): one readv, the place first and rx_ for what follows it.
+            const std::span<std::byte> room = h ? h->receive_into() : std::span<std::byte>{};
+            ssize_t n;
+            if (room.empty()) {
+                n = ::recv(fd_, rx_.data(), rx_.size(), 0);
+            } else {
+                iovec iov[2] = {{room.data(), room.size()}, {rx_.data(), rx_.size()}};
+                msghdr msg{};
+                msg.msg_iov = iov;
+                msg.msg_iovlen = 2;
+                n = ::recvmsg(fd_, &msg, 0);
+            }
             if (n > 0) {
-                if (auto h = handler_.lock()) h->on_bytes(std::span<const std::byte>(rx_.data(), static_cast<std::size_t>(n)));
-                if (static_cast<std::size_t>(n) < rx_.size()) break;
+                const auto got = static_cast<std::size_t>(n);
+                const std::size_t placed = std::min(got, room.size());
+                if (placed > 0) h->on_placed(placed);
+                if (got > placed && h) h->on_bytes(std::span<const std::byte>(rx_.data(), got - placed));
+                if (got < room.size() + rx_.size()) break;
                 continue;
             }
             if (n == 0) return fail("peer closed the connection");

@@ -147,6 +147,23 @@ void Connection::on_bytes(std::span<const std::byte> bytes) {
     reader_.feed(bytes);
 }
 
+std::span<std::byte> Connection::receive_into() {
+    if (state_ == ConnState::Closed || broken_) return {};
+    return reader_.room();
+}
+
+void Connection::on_placed(std::size_t n) {
+    if (state_ == ConnState::Closed || broken_) return;
+    // ByteStream::Handler: a stream writes at most what receive_into() offered.
+    const std::size_t room = reader_.room().size();
+    if (!invariant(n <= room, nullptr, [&] {
+            return "the stream placed " + std::to_string(n) + " bytes where " + std::to_string(room) + " were offered";
+        }))
+        return;
+    last_rx_ = clock_.now();
+    reader_.placed(n);
+}
+
 bool Connection::on_pdu(Pdu&& pdu, FrameError error) {
     if (state_ == ConnState::Closed) return false;
     switch (error) {

@@ -55,6 +55,10 @@ public:
     // ByteStream::Handler
     void on_bytes(std::span<const std::byte> bytes) override;
     void on_closed(std::string_view reason) override;
+    // The rest of a data segment being placed (PduReader::room): a stream may receive
+    // it straight into the task's buffer.
+    std::span<std::byte> receive_into() override;
+    void on_placed(std::size_t n) override;
 
     // LoginEnv
     TargetLookup lookup_target(const std::string& name) override;

@@ -43,6 +43,39 @@ bool PduReader::finish(FrameError e) {
     return !stopped_;
 }
 
+bool PduReader::finish_placed() {
+    FrameError err = FrameError::none;
+    if (digests_.data) {
+        const std::size_t pad = padded(dsl_) - dsl_;
+        std::uint32_t crc = crc32c(placement_.into);
+        crc = crc32c(std::span<const std::byte>(buf_.data(), pad), crc);
+        if (crc != load_le32(buf_.data() + pad)) err = FrameError::data_digest;
+    }
+    cur_.data_placed = true;
+    cur_.placed = std::move(placement_.keep);
+    placement_ = {};
+    return finish(err);
+}
+
+std::span<std::byte> PduReader::room() const {
+    if (stopped_ || state_ != State::placed || placed_got_ >= dsl_) return {};
+    return placement_.into.subspan(placed_got_);
+}
+
+bool PduReader::placed(std::size_t n) {
+    if (stopped_ || n == 0) return !stopped_;
+    // The caller wrote at most room() (Connection::on_placed checks it): more cannot be
+    // framed, so framing stops.
+    if (n > room().size()) {
+        stopped_ = true;
+        return false;
+    }
+    placed_got_ += static_cast<std::uint32_t>(n);
+    // A segment that needs no padding and no digest ends with its last byte.
+    if (placed_got_ == dsl_ && need_ == 0) return finish_placed();
+    return true;
+}
+
 bool PduReader::feed(std::span<const std::byte> bytes) {
     while (!stopped_ && !bytes.empty()) {
         if (state_ == State::placed) {
@@ -58,17 +91,7 @@ bool PduReader::feed(std::span<const std::byte> bytes) {
             buf_.insert(buf_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
             bytes = bytes.subspan(take);
             if (buf_.size() < need_) break;
-            FrameError err = FrameError::none;
-            if (digests_.data) {
-                const std::size_t pad = padded(dsl_) - dsl_;
-                std::uint32_t crc = crc32c(placement_.into);
-                crc = crc32c(std::span<const std::byte>(buf_.data(), pad), crc);
-                if (crc != load_le32(buf_.data() + pad)) err = FrameError::data_digest;
-            }
-            cur_.data_placed = true;
-            cur_.placed = std::move(placement_.keep);
-            placement_ = {};
-            if (!finish(err)) return false;
+            if (!finish_placed()) return false;
             continue;
         }
         if (state_ == State::skip) {

@@ -43,8 +43,9 @@ public:
     using Sink = std::function<bool(Pdu&& pdu, FrameError error)>;
     // The header phase: called once the BHS (and AHS, and header digest) of a PDU with a
     // data segment is in. A placement puts the segment straight where it belongs (a
-    // command's buffer), so that the kernel's copy is the only one; nothing leaves it in
-    // Pdu::data as before.
+    // command's buffer), not in Pdu::data. What of it came in the read that brought the
+    // header is copied there from that read; the rest a stream reads into its place
+    // itself (room(), placed()), so for it the kernel's copy is the only one.
     using Placer = std::function<std::optional<Placement>(const Pdu& header)>;
 
     explicit PduReader(Sink sink) : sink_(std::move(sink)) {}
@@ -54,12 +55,22 @@ public:
     void set_placer(Placer p) { placer_ = std::move(p); }
     // Feeds bytes; returns false once the sink asked to stop.
     bool feed(std::span<const std::byte> bytes);
+    // Where the next bytes of the stream go when they are the rest of a placed data
+    // segment (State::placed), else empty: a stream may receive them there directly
+    // (ByteStream::Handler::receive_into) and then call placed().
+    std::span<std::byte> room() const;
+    // n bytes, at most room().size(), were written at room(): as feed() of those bytes,
+    // without the copy. Returns false once the sink asked to stop.
+    bool placed(std::size_t n);
     bool stopped() const { return stopped_; }
 
 private:
     enum class State : std::uint8_t { bhs, ahs_and_header_digest, data, placed, skip };
     void begin_pdu();
     bool finish(FrameError e);
+    // State::placed with the segment, its padding and its digest all in: check the
+    // digest and hand the PDU over.
+    bool finish_placed();
 
     Sink sink_;
     DigestSettings digests_{};

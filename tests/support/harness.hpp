@@ -118,6 +118,25 @@ public:
     void inject(std::span<const std::byte> b) {
         if (auto h = handler_.lock()) h->on_bytes(b);
     }
+    // As TcpStream reads: `read` bytes at a time, what the handler's receive_into()
+    // offers first (counted in placed_bytes), the rest of each read by on_bytes.
+    void inject_in_reads(std::span<const std::byte> b, std::size_t read) {
+        while (!b.empty()) {
+            auto h = handler_.lock();
+            if (!h) return;
+            const std::size_t got = std::min(read, b.size());
+            const std::span<std::byte> room = h->receive_into();
+            const std::size_t placed = std::min(got, room.size());
+            if (placed > 0) {
+                std::copy_n(b.begin(), placed, room.begin());
+                placed_bytes += placed;
+                h->on_placed(placed);
+            }
+            if (got > placed) h->on_bytes(b.subspan(placed, got - placed));
+            b = b.subspan(got);
+        }
+    }
+    std::size_t placed_bytes = 0;  // bytes inject_in_reads put at receive_into()
     void peer_close() {
         if (auto h = handler_.lock()) h->on_closed("peer closed");
     }

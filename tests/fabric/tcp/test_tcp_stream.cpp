@@ -49,6 +49,68 @@ struct Recorder final : ByteStream::Handler {
     void on_closed(std::string_view) override { ++closed_calls; }
 };
 
+// Takes the stream's bytes in places it names, as a connection placing data segments
+// does: after every `gap` bytes that come by on_bytes, a place of `room` bytes
+// (receive_into). Everything is kept in arrival order, with how each byte came.
+struct Placer final : ByteStream::Handler {
+    std::size_t gap, room;
+    std::mutex mu;
+    Bytes got;                 // every byte, in order
+    std::size_t placed = 0;    // of them, written at receive_into()
+    std::size_t copied = 0;    // of them, by on_bytes
+    int over = 0;              // on_placed past what was offered
+    Bytes place;
+    std::size_t place_used = 0, gap_left;
+    Placer(std::size_t gap_bytes, std::size_t room_bytes) : gap(gap_bytes), room(room_bytes), place(room_bytes), gap_left(gap_bytes) {}
+    std::span<std::byte> receive_into() override {
+        if (gap_left > 0) return {};
+        return std::span<std::byte>(place).subspan(place_used);
+    }
+    void on_placed(std::size_t n) override {
+        std::lock_guard lock(mu);
+        if (gap_left > 0 || n > room - place_used) {
+            ++over;
+            return;
+        }
+        got.insert(got.end(), place.begin() + static_cast<std::ptrdiff_t>(place_used),
+                   place.begin() + static_cast<std::ptrdiff_t>(place_used + n));
+        placed += n;
+        place_used += n;
+        if (place_used == room) {
+            place_used = 0;
+            gap_left = gap;
+        }
+    }
+    void on_bytes(std::span<const std::byte> b) override {
+        std::lock_guard lock(mu);
+        // Bytes past the gap would have been the place's: a stream that offers none
+        // hands them over here, and the place starts over after them.
+        got.insert(got.end(), b.begin(), b.end());
+        copied += b.size();
+        std::size_t left = b.size();
+        while (left > 0) {
+            if (gap_left > 0) {
+                const std::size_t k = std::min(left, gap_left);
+                gap_left -= k;
+                left -= k;
+            } else {
+                const std::size_t k = std::min(left, room - place_used);
+                place_used += k;
+                left -= k;
+                if (place_used == room) {
+                    place_used = 0;
+                    gap_left = gap;
+                }
+            }
+        }
+    }
+    void on_closed(std::string_view) override {}
+    std::size_t total() {
+        std::lock_guard lock(mu);
+        return got.size();
+    }
+};
+
 // Sends back what it gets.
 struct Echo final : ByteStream::Handler {
     std::weak_ptr<TcpStream> stream;
@@ -420,6 +482,63 @@ BOOST_AUTO_TEST_CASE(a_file_that_ends_before_its_slice_sends_zeros_for_the_rest)
         s->close("test");
         s.reset();
     });
+    ::close(p.client);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(tcp_stream_placement, Fixture)
+
+// A handler that names where the next bytes go (a data segment after its header) gets
+// them there straight from the socket, and what follows them by on_bytes, all in order;
+// the stream never writes past the place it was given.
+BOOST_AUTO_TEST_CASE(bytes_go_where_the_handler_places_them) {
+    Pair p = loopback_pair();
+    auto h = std::make_shared<Placer>(48, 8192);  // a "header", then a "segment", ...
+    auto s = stream(p.server, h);
+    constexpr std::size_t kPaced = 32 * (48 + 8192), kBytes = kPaced + (4u << 20);
+    Bytes sent(kBytes);
+    for (std::size_t i = 0; i < kBytes; ++i) sent[i] = pattern(i);
+    auto put = [&](std::size_t from, std::size_t n) {
+        BOOST_REQUIRE(::send(p.client, sent.data() + from, n, MSG_NOSIGNAL) == static_cast<ssize_t>(n));
+    };
+    // Paced: each header is in before its segment is sent, so every segment byte is read
+    // into its place, in three pieces.
+    std::size_t off = 0;
+    for (int k = 0; k < 32; ++k) {
+        put(off, 48);
+        off += 48;
+        BOOST_REQUIRE(wait_for(10s, [&] { return h->total() == off; }));
+        for (std::size_t n : {1000u, 5000u, 2192u}) {
+            put(off, n);
+            off += n;
+            BOOST_REQUIRE(wait_for(10s, [&] { return h->total() == off; }));
+        }
+    }
+    {
+        std::lock_guard lock(h->mu);
+        BOOST_TEST(h->placed == 32u * 8192u);
+        BOOST_TEST(h->copied == 32u * 48u);
+    }
+    // Unpaced, in pieces that cut headers and segments anywhere: reads begin at headers
+    // and inside segments, and hold both.
+    std::size_t piece = 1;
+    while (off < kBytes) {
+        const std::size_t n = std::min(kBytes - off, (piece * 7919) % 20000 + 1);
+        put(off, n);
+        off += n;
+        if (++piece % 16 == 0) ::poll(nullptr, 0, 1);
+    }
+    BOOST_TEST(wait_for(10s, [&] { return h->total() == kBytes; }), "got " << h->total() << " of " << kBytes);
+    on_reactor([&] {
+        s->close("test");
+        s.reset();
+    });
+    std::lock_guard lock(h->mu);
+    BOOST_TEST(h->over == 0);
+    BOOST_TEST((h->got == sent));
+    BOOST_TEST(h->placed + h->copied == kBytes);
+    BOOST_TEST(h->placed > 32u * 8192u);
     ::close(p.client);
 }
 

@@ -245,7 +245,7 @@ void framer_seeds() {
                               std::span<const std::byte>(all.data() + half, all.size() - half)));
         write_seed(t, "login-continued", c.seed());
     }
-    for (std::uint8_t mode : {0x01, 0x03, 0x09}) {
+    for (std::uint8_t mode : {0x01, 0x03, 0x09, 0x41}) {
         Conversation c(mode);
         c.send(c.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));  // the power-on unit attention
         c.send(c.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));
@@ -257,6 +257,12 @@ void framer_seeds() {
         const Bytes ping = pattern(100, 3);
         c.send(c.nop_out(ping));
         c.send(c.logout());
+        if (mode == 0x41) {
+            // Pieces read as TcpStream reads them: data segments into their places. This
+            // split cuts 19 reads inside a segment (Connection::on_placed runs 19 times).
+            write_seed(t, "ffp-io-placed-split", c.seed_split(0x0004));
+            continue;
+        }
         const std::string name = mode == 0x01 ? "ffp-io" : mode == 0x03 ? "ffp-io-digests" : "ffp-io-deferred";
         write_seed(t, name, c.seed());
         if (mode == 0x01) write_seed(t, name + "-split", c.seed_split(0x51a7));

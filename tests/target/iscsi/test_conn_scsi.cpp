@@ -72,4 +72,57 @@ BOOST_AUTO_TEST_CASE(a_stream_without_sources_gets_bytes_in_memory) {
     BOOST_TEST(store.requests == before + 1);
 }
 
+// A stream that reads the rest of a data segment straight into the task's buffer
+// (ByteStream::Handler::receive_into): immediate data and an unsolicited Data-Out, each
+// read after its header, reach the device whole, and no byte of them came by on_bytes.
+BOOST_AUTO_TEST_CASE(write_data_is_received_straight_into_the_task_buffer) {
+    Rig rig;
+    auto s = rig.connect();
+    rig.full_login(*s);
+    rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));  // eat the UA
+    // WRITE(10) of 32 blocks at LBA 4: 8 KiB of immediate data, then 8 KiB of
+    // unsolicited Data-Out (InitialR2T=No, FirstBurstLength 64 KiB).
+    const Bytes want = pattern(16 * 1024, 5);
+    const std::span<const std::byte> w(want);
+    std::uint32_t itt = 0;
+    Bytes wire = rig.command({0x2a, 0, 0, 0, 0, 4, 0, 0, 32, 0}, 16 * 1024, false, true, w.first(8192), false, &itt);
+    const Bytes d = data_out(itt, 0xffffffff, 0, 8192, w.subspan(8192), true);
+    wire.insert(wire.end(), d.begin(), d.end());
+    s->inject_in_reads(wire, 16);  // no read holds both a header and data after it
+    rig.loop.run();
+    BOOST_TEST(s->placed_bytes == want.size());
+    auto out = drain(*s);
+    BOOST_REQUIRE(out.size() == 1u);
+    auto r = ScsiResponsePdu::decode(out[0].bhs);
+    BOOST_TEST(r.status == 0);
+    const auto& store = *rig.stores.last;
+    BOOST_TEST(std::equal(want.begin(), want.end(), store.data.begin() + 4 * 512));
+}
+
+// Reads that cut PDUs anywhere: part of a segment comes with its header (copied), the
+// rest into its place, and the next PDU's header with the tail of a read.
+BOOST_AUTO_TEST_CASE(reads_cut_anywhere_mix_placed_and_copied_bytes) {
+    for (std::size_t read : {1000u, 3000u, 5001u, 70000u}) {
+        Rig rig;
+        auto s = rig.connect();
+        rig.full_login(*s);
+        rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));
+        const Bytes want = pattern(16 * 1024, static_cast<int>(read));
+        const std::span<const std::byte> w(want);
+        std::uint32_t itt = 0;
+        Bytes wire = rig.command({0x2a, 0, 0, 0, 0, 4, 0, 0, 32, 0}, 16 * 1024, false, true, w.first(8192), false, &itt);
+        const Bytes d = data_out(itt, 0xffffffff, 0, 8192, w.subspan(8192), true);
+        wire.insert(wire.end(), d.begin(), d.end());
+        s->inject_in_reads(wire, read);
+        rig.loop.run();
+        BOOST_TEST_CONTEXT("reads of " << read << " bytes") {
+            BOOST_TEST((read >= wire.size() ? s->placed_bytes == 0 : s->placed_bytes > 0));
+            auto out = drain(*s);
+            BOOST_REQUIRE(out.size() == 1u);
+            BOOST_TEST(ScsiResponsePdu::decode(out[0].bhs).status == 0);
+            BOOST_TEST(std::equal(want.begin(), want.end(), rig.stores.last->data.begin() + 4 * 512));
+        }
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

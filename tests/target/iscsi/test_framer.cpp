@@ -3,6 +3,7 @@
 
 #include "support/harness.hpp"
 #include "target/iscsi/crc32c.hpp"
+#include "target/buffer_pool.hpp"
 #include "target/iscsi/framer.hpp"
 #include "target/bytes.hpp"
 
@@ -19,6 +20,26 @@ struct Collected {
         pdus.push_back(std::move(p));
         return true;
     }};
+};
+// A reader whose placer puts every data segment into a pool buffer of its own, as the
+// connection does a write's (Connection::place_segment).
+struct Placing : Collected {
+    std::vector<BufferPtr> given;
+    Placing() {
+        reader.set_placer([this](const Pdu& h) -> std::optional<Placement> {
+            const std::uint32_t n = h.view().data_segment_length();
+            BufferPtr b = BufferPool::instance().get(n);
+            given.push_back(b);
+            return Placement{std::span<std::byte>(b->data(), n), b};
+        });
+    }
+    // Writes bytes at room(), as a stream's readv would, and tells the reader.
+    bool put(std::span<const std::byte> b) {
+        auto room = reader.room();
+        BOOST_REQUIRE(b.size() <= room.size());
+        std::copy(b.begin(), b.end(), room.begin());
+        return reader.placed(b.size());
+    }
 };
 Bytes payload(std::size_t n) {
     Bytes b(n);
@@ -125,6 +146,61 @@ BOOST_AUTO_TEST_CASE(large_data_is_shared_not_copied) {
     auto slices = frame_pdu(n.encode(4096), s, {});
     BOOST_REQUIRE(slices.size() == 2u);
     BOOST_TEST(slices[1].bytes.data() == owner->data());
+}
+
+BOOST_AUTO_TEST_CASE(a_placed_segment_is_received_in_its_room) {
+    Placing c;
+    NopOutPdu n;
+    const Bytes data = payload(4096);  // no padding: the PDU ends with its last byte
+    const Bytes wire = frame(n.encode(4096), data);
+    const std::span<const std::byte> w(wire);
+    BOOST_TEST(c.reader.room().empty());  // nothing to place before a header is in
+    c.reader.feed(w.first(48 + 100));     // the header and the segment's first bytes
+    BOOST_REQUIRE(c.given.size() == 1u);
+    BOOST_TEST(c.reader.room().size() == 4096u - 100u);
+    BOOST_TEST(c.reader.room().data() == c.given[0]->data() + 100);
+    BOOST_TEST(c.put(w.subspan(48 + 100, 2000)));
+    BOOST_TEST(c.pdus.empty());
+    BOOST_TEST(c.put(w.subspan(48 + 2100)));
+    BOOST_REQUIRE(c.pdus.size() == 1u);
+    BOOST_TEST(c.pdus[0].data_placed);
+    BOOST_TEST(c.pdus[0].placed == c.given[0]);
+    BOOST_TEST(std::equal(data.begin(), data.end(), c.given[0]->data()));
+    BOOST_TEST(c.reader.room().empty());  // the next header is awaited
+}
+
+BOOST_AUTO_TEST_CASE(padding_and_digest_after_a_placed_segment_come_by_feed) {
+    Placing c;
+    c.reader.set_digests({false, true});
+    const Bytes data = payload(5);
+    for (bool good : {true, false}) {
+        NopOutPdu n;
+        Bytes wire = frame(n.encode(5), data);  // BHS, 5 bytes, 3 of padding
+        const std::uint32_t crc = crc32c(std::span<const std::byte>(wire.data() + 48, 8));
+        for (int i = 0; i < 4; ++i) wire.push_back(static_cast<std::byte>((good ? crc : ~crc) >> (8 * i)));
+        const std::span<const std::byte> w(wire);
+        c.reader.feed(w.first(48));
+        BOOST_TEST(c.reader.room().size() == 5u);
+        const std::size_t before = c.pdus.size();
+        BOOST_TEST(c.put(w.subspan(48, 5)));
+        BOOST_TEST(c.reader.room().empty());
+        BOOST_TEST(c.pdus.size() == before);  // padding and digest still to come
+        c.reader.feed(w.subspan(53));
+        BOOST_REQUIRE(c.pdus.size() == before + 1);
+        BOOST_TEST(static_cast<int>(c.errors.back()) ==
+                   static_cast<int>(good ? FrameError::none : FrameError::data_digest));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(placing_past_the_room_stops_framing) {
+    Placing c;
+    NopOutPdu n;
+    const Bytes wire = frame(n.encode(64), payload(64));
+    c.reader.feed(std::span<const std::byte>(wire).first(48));
+    BOOST_REQUIRE(c.reader.room().size() == 64u);
+    BOOST_TEST(!c.reader.placed(65));
+    BOOST_TEST(c.reader.stopped());
+    BOOST_TEST(c.pdus.empty());
 }
 
 BOOST_AUTO_TEST_CASE(stop_from_sink) {
