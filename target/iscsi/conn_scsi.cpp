@@ -181,9 +181,12 @@ void Connection::drained(const std::shared_ptr<Task>& t) {
     command_done(t);
 }
 
-std::optional<Placement> Connection::place_segment(const Pdu& h) {
-    if (state_ != ConnState::FullFeature || broken_ || !session_ || session_->discovery()) return std::nullopt;
+Placement Connection::place_segment(const Pdu& h) {
+    if (state_ != ConnState::FullFeature || broken_ || !session_ || session_->discovery()) return {};
     const std::uint32_t dsl = h.view().data_segment_length();
+    // RFC 3720 §3.2.2.1: a numbered PDU outside [ExpCmdSN, MaxCmdSN] is ignored, so its
+    // data is never kept. Judged here, at its header; accept_numbered keeps to it.
+    if (numbered(h) && !session_->in_window(ld32(h.bhs, 24))) return Placement::discarded();
     if (h.opcode() == Opcode::ScsiCommand) {
         // Immediate data, as handle_scsi_command will accept it (RFC 3720 §10.3): a
         // write, ImmediateData=Yes, within FirstBurstLength and the EDTL. The buffer is
@@ -192,33 +195,40 @@ std::optional<Placement> Connection::place_segment(const Pdu& h) {
         const NegotiatedParams& p = session_->params();
         if (!c.write || c.read || !p.immediate_data || dsl > p.first_burst_length || dsl > c.expected_data_transfer_length ||
             c.expected_data_transfer_length > scsi::kMaxTransferBytes || tasks_.count(c.itt))
-            return std::nullopt;
+            return {};
         // Past the bound on buffers: not placed (the segment, at most
         // MaxRecvDataSegmentLength, is read aside) and the command is refused.
         auto r = BufferPool::instance().reserve(c.expected_data_transfer_length, session_->memory_share);
-        if (!r) return std::nullopt;
+        if (!r) return {};
         BufferPtr b = BufferPool::instance().get(c.expected_data_transfer_length);
         b->hold(std::move(*r));
         const std::span<std::byte> into(b->data(), dsl);
-        return Placement{into, std::move(b)};
+        return Placement::at(into, std::move(b));
     }
     if (h.opcode() == Opcode::DataOut) {
         // Into the task's buffer at the PDU's offset. Checked here only so far as memory
         // goes: handle_data_out judges the PDU once it is in, and a PDU it refuses fails
         // the task (data_failed), so bytes placed by it are never written to a device.
+        // Data that handle_data_out drops whatever it holds is not read in at all: for no
+        // task (it ended, or never was), a task not taking data, one whose data already
+        // failed (it only waits for the F bit), and a Target Transfer Tag of no R2T
+        // outstanding (RFC 3720 §10.7.4: a protocol error, answered with a Reject).
         const auto d = DataOutPdu::decode(h.bhs);
         auto it = tasks_.find(d.itt);
-        if (it == tasks_.end()) return std::nullopt;
+        if (it == tasks_.end()) return Placement::discarded();
         Task& t = *it->second;
-        if (t.phase != TaskPhase::ReceivingData || !t.write || t.data_failed) return std::nullopt;
+        if (t.phase != TaskPhase::ReceivingData || !t.write || t.data_failed) return Placement::discarded();
+        if (d.ttt != kReservedTag &&
+            std::none_of(t.r2ts.begin(), t.r2ts.end(), [&](const R2tState& r) { return r.ttt == d.ttt; }))
+            return Placement::discarded();
         // The first data of a write commits its buffer (refused: handle_data_out ends it).
-        if (std::uint64_t{d.buffer_offset} + dsl > t.edtl || !claim_data_out(t)) return std::nullopt;
-        if (std::uint64_t{d.buffer_offset} + dsl > t.cmd->data_out.size()) return std::nullopt;
+        if (std::uint64_t{d.buffer_offset} + dsl > t.edtl || !claim_data_out(t)) return {};
+        if (std::uint64_t{d.buffer_offset} + dsl > t.cmd->data_out.size()) return {};
         BufferPtr keep = t.cmd->data_out.buffer();
         const std::span<std::byte> into(keep->data() + d.buffer_offset, dsl);
-        return Placement{into, std::move(keep)};
+        return Placement::at(into, std::move(keep));
     }
-    return std::nullopt;
+    return {};
 }
 
 bool Connection::place_data(Task& t, std::uint32_t offset, const Pdu& pdu) {
@@ -226,6 +236,9 @@ bool Connection::place_data(Task& t, std::uint32_t offset, const Pdu& pdu) {
     // before memory: never past the buffer, never more bytes than the EDTL.
     const std::uint32_t length = pdu.data_length();
     const std::uint64_t end = std::uint64_t{offset} + length;
+    // A segment dropped at its header (place_segment) has no bytes to give.
+    if (!invariant(!pdu.data_discarded, &t, [&] { return std::string("a discarded data segment reached place_data"); }))
+        return false;
     if (!invariant(end <= t.cmd->data_out.size() && t.received + std::uint64_t{length} <= t.edtl, &t, [&] {
             return "Data-Out bytes " + std::to_string(offset) + ".." + std::to_string(end) + " into a buffer of " +
                    std::to_string(t.cmd->data_out.size()) + " with " + std::to_string(t.received) + " of EDTL " +

@@ -237,8 +237,30 @@ void Connection::dispatch(Pdu& pdu) {
     }
 }
 
+bool numbered(const Pdu& h) {
+    if (h.view().immediate()) return false;
+    switch (h.opcode()) {
+        case Opcode::LoginRequest:
+        case Opcode::DataOut:
+        case Opcode::Snack:
+            return false;
+        case Opcode::NopOut:
+            return NopOutPdu::decode(h.bhs).itt != kReservedTag;  // not an answer to our ping
+        default:
+            return is_initiator_opcode(h.view().opcode_raw());
+    }
+}
+
 void Connection::accept_numbered(Pdu&& pdu) {
     const std::uint32_t cmdsn = ld32(pdu.bhs, 24);
+    auto ignored = [&] {
+        log_noisy(Noisy::CmdSnOutsideWindow, LogLevel::info,
+                  "connection " + std::to_string(id_) + ": CmdSN " + std::to_string(cmdsn) + " outside the window [" +
+                      std::to_string(session_->exp_cmdsn()) + ", " + std::to_string(session_->max_cmdsn()) + "], ignored");
+    };
+    // Outside the window when its header came (place_segment dropped its data): ignored,
+    // whatever the window is now.
+    if (pdu.data_discarded) return ignored();
     // RFC 3720 §3.2.2.1: MaxCmdSN = ExpCmdSN - 1 closes the window, and a command at
     // ExpCmdSN is then outside it like any other (ignored below), not the next to run.
     if (cmdsn == session_->exp_cmdsn() && session_->in_window(cmdsn)) {
@@ -268,9 +290,7 @@ void Connection::accept_numbered(Pdu&& pdu) {
         return;
     }
     // RFC 3720 §3.2.2.1: outside [ExpCmdSN, MaxCmdSN]: silently ignored.
-    log_noisy(Noisy::CmdSnOutsideWindow, LogLevel::info,
-              "connection " + std::to_string(id_) + ": CmdSN " + std::to_string(cmdsn) + " outside the window [" +
-                  std::to_string(session_->exp_cmdsn()) + ", " + std::to_string(session_->max_cmdsn()) + "], ignored");
+    ignored();
 }
 
 void Connection::log_noisy(Noisy kind, LogLevel level, const std::string& line) {

@@ -41,6 +41,11 @@ enum class ConnState : std::uint8_t {
 };
 const char* to_string(ConnState s);
 
+// Whether a full-feature PDU is ordered by its CmdSN, as dispatch() sends it to
+// accept_numbered: an initiator opcode other than Login, Data-Out and SNACK, not marked
+// immediate, and for a NOP-Out not the answer to a target's ping (ITT 0xffffffff).
+bool numbered(const Pdu& header);
+
 class Connection final : public ByteStream::Handler,
                          public LoginEnv,
                          public std::enable_shared_from_this<Connection> {
@@ -129,7 +134,7 @@ private:
     bool place_data(Task& t, std::uint32_t offset, const Pdu& pdu);
     // The framer's header phase (PduReader::set_placer): where the data segment of a
     // SCSI Command or Data-Out goes, so that it lands in the task's buffer directly.
-    std::optional<Placement> place_segment(const Pdu& header);
+    Placement place_segment(const Pdu& header);
     void solicit(const std::shared_ptr<Task>& t);
     // A write's Data-Out buffer, claimed against the bound on buffers when its first
     // data comes; false when the bound is reached.

@@ -96,9 +96,20 @@ bool PduReader::feed(std::span<const std::byte> bytes) {
         }
         if (state_ == State::skip) {
             auto n = static_cast<std::size_t>(std::min<std::uint64_t>(skip_left_, bytes.size()));
+            // A discarded segment's bytes (and padding) go through the CRC; its digest
+            // is collected into buf_ after them. An over-long one is only skipped.
+            if (cur_.data_discarded && digests_.data) skip_crc_ = crc32c(bytes.first(n), skip_crc_);
             skip_left_ -= n;
             bytes = bytes.subspan(n);
-            if (skip_left_ == 0 && !finish(FrameError::data_too_long)) return false;
+            if (skip_left_ > 0) break;
+            if (cur_.data_discarded && digests_.data) {
+                const std::size_t take = std::min(kDigestLength - buf_.size(), bytes.size());
+                buf_.insert(buf_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+                bytes = bytes.subspan(take);
+                if (buf_.size() < kDigestLength) break;
+                if (skip_crc_ != load_le32(buf_.data())) skip_error_ = FrameError::data_digest;
+            }
+            if (!finish(skip_error_)) return false;
             continue;
         }
         // The data segment collects straight into the PDU; buf_ keeps its capacity for
@@ -145,6 +156,7 @@ bool PduReader::feed(std::span<const std::byte> bytes) {
                     // RFC 3720 §10.2.2.6 / §12.12: too long for what we declared. Discard the
                     // segment without buffering it, then report.
                     skip_left_ = std::uint64_t{padded(dsl_)} + (digests_.data ? kDigestLength : 0);
+                    skip_error_ = FrameError::data_too_long;
                     state_ = State::skip;
                     continue;
                 }
@@ -153,12 +165,25 @@ bool PduReader::feed(std::span<const std::byte> bytes) {
                     continue;
                 }
                 if (placer_) {
-                    if (auto where = placer_(cur_); where && where->into.size() == dsl_) {
-                        placement_ = std::move(*where);
-                        placed_got_ = 0;
-                        state_ = State::placed;
-                        need_ = padded(dsl_) - dsl_ + (digests_.data ? kDigestLength : 0);
-                        continue;
+                    Placement where = placer_(cur_);
+                    switch (where.fate) {
+                        case SegmentFate::collect:
+                            break;
+                        case SegmentFate::place:
+                            if (where.into.size() != dsl_) break;
+                            placement_ = std::move(where);
+                            placed_got_ = 0;
+                            state_ = State::placed;
+                            need_ = padded(dsl_) - dsl_ + (digests_.data ? kDigestLength : 0);
+                            continue;
+                        case SegmentFate::discard:
+                            // The digest, if any, is collected apart (State::skip).
+                            cur_.data_discarded = true;
+                            skip_left_ = padded(dsl_);
+                            skip_error_ = FrameError::none;
+                            skip_crc_ = 0;
+                            state_ = State::skip;
+                            continue;
                     }
                 }
                 state_ = State::data;

@@ -27,12 +27,24 @@ enum class FrameError : std::uint8_t {
 
 const char* to_string(FrameError e);
 
-// Where a data segment goes, named after its header was read: `into` is exactly
-// DataSegmentLength bytes, and `keep` holds the buffer they belong to until the PDU is
-// handed over.
+// What the header phase decides about a data segment (PduReader::set_placer).
+enum class SegmentFate : std::uint8_t {
+    collect,  // into Pdu::data, as without a placer
+    place,    // straight into Placement::into (a command's buffer)
+    discard,  // read off the stream and dropped: the PDU is refused on its header alone
+};
+
+// Where a data segment goes, named after its header was read. For SegmentFate::place,
+// `into` is exactly DataSegmentLength bytes, and `keep` holds the buffer they belong to
+// until the PDU is handed over (a place of another size is collected instead).
 struct Placement {
+    SegmentFate fate = SegmentFate::collect;
     std::span<std::byte> into;
     BufferPtr keep;
+    static Placement at(std::span<std::byte> into, BufferPtr keep) {
+        return Placement{SegmentFate::place, into, std::move(keep)};
+    }
+    static Placement discarded() { return Placement{SegmentFate::discard, {}, {}}; }
 };
 
 // Reassembles PDUs. After each PDU the handler runs before the next is parsed, so a
@@ -42,11 +54,16 @@ public:
     // Return false to stop parsing (the connection is closing).
     using Sink = std::function<bool(Pdu&& pdu, FrameError error)>;
     // The header phase: called once the BHS (and AHS, and header digest) of a PDU with a
-    // data segment is in. A placement puts the segment straight where it belongs (a
-    // command's buffer), not in Pdu::data. What of it came in the read that brought the
-    // header is copied there from that read; the rest a stream reads into its place
-    // itself (room(), placed()), so for it the kernel's copy is the only one.
-    using Placer = std::function<std::optional<Placement>(const Pdu& header)>;
+    // data segment is in, before any of the segment is taken.
+    //  - place: the segment goes straight where it belongs (a command's buffer), not in
+    //    Pdu::data. What of it came in the read that brought the header is copied there
+    //    from that read; the rest a stream reads into its place itself (room(),
+    //    placed()), so for it the kernel's copy is the only one.
+    //  - discard: the segment is read off the stream and dropped, never buffered (a
+    //    Data-Out for no task, a command outside the CmdSN window): the PDU comes with
+    //    Pdu::data_discarded. Its DataDigest is still checked, since RFC 3720 §6.7
+    //    answers a digest error with a Reject whatever the PDU.
+    using Placer = std::function<Placement(const Pdu& header)>;
 
     explicit PduReader(Sink sink) : sink_(std::move(sink)) {}
 
@@ -81,6 +98,8 @@ private:
     std::size_t need_ = kBhsLength;
     std::uint32_t dsl_ = 0;
     std::uint64_t skip_left_ = 0;
+    FrameError skip_error_ = FrameError::none;  // how a skipped segment is reported
+    std::uint32_t skip_crc_ = 0;                // a discarded segment's CRC32C so far
     Placer placer_;
     Placement placement_;      // State::placed: where the segment goes
     std::uint32_t placed_got_ = 0;

@@ -318,8 +318,11 @@ struct Pdu {
     // DataSegmentLength bytes at the place named, and `placed` keeps that buffer alive.
     bool data_placed = false;
     BufferPtr placed;
+    // Set when the framer read the data segment off the stream and dropped it, as the
+    // placer said (SegmentFate::discard): data is empty and nothing may use the segment.
+    bool data_discarded = false;
     std::uint32_t data_length() const {
-        return data_placed ? view().data_segment_length() : static_cast<std::uint32_t>(data.size());
+        return data_placed || data_discarded ? view().data_segment_length() : static_cast<std::uint32_t>(data.size());
     }
     BhsView view() const { return BhsView{bhs}; }
     Opcode opcode() const { return static_cast<Opcode>(view().opcode_raw()); }

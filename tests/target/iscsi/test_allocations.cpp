@@ -17,9 +17,13 @@
 namespace {
 std::atomic<bool> g_counting{false};
 std::atomic<std::uint64_t> g_allocations{0};
+std::atomic<std::size_t> g_largest{0};  // the largest allocation while counting
 
 void* counted(std::size_t n, std::size_t align) {
-    if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (g_counting.load(std::memory_order_relaxed)) {
+        g_allocations.fetch_add(1, std::memory_order_relaxed);
+        if (n > g_largest.load(std::memory_order_relaxed)) g_largest.store(n, std::memory_order_relaxed);
+    }
     if (n == 0) n = 1;
     void* p = align > alignof(std::max_align_t) ? std::aligned_alloc(align, (n + align - 1) / align * align) : std::malloc(n);
     if (!p) throw std::bad_alloc();
@@ -284,6 +288,52 @@ BOOST_AUTO_TEST_CASE(steady_state_4k_write_allocates_at_most_two) {
     const double per_write = rig.measure(counted, false);
     BOOST_TEST_MESSAGE("heap allocations per 4 KiB WRITE: " << per_write);
     BOOST_TEST(per_write <= kBound);
+}
+
+// A data segment refused at its header is read off the stream and dropped, never
+// buffered (PduReader's SegmentFate::discard): a Data-Out for no task, and a command
+// outside the CmdSN window with immediate data. A NOP-Out's ping data, which is kept
+// to be echoed, shows the measure sees a buffered segment.
+BOOST_AUTO_TEST_CASE(a_segment_refused_at_its_header_is_not_buffered) {
+    Rig rig;
+    constexpr std::uint32_t kSeg = 32 * 1024;
+    const Bytes data = pattern(kSeg, 5);
+    auto largest_while = [&](const Bytes& wire) {
+        g_largest = 0;
+        g_counting = true;
+        rig.stream->inject(wire);
+        rig.loop.run();
+        g_counting = false;
+        return g_largest.load();
+    };
+    DataOutPdu d;
+    d.itt = 0x7777;  // no such task
+    d.ttt = kReservedTag;
+    d.final_bit = true;
+    const std::size_t for_data_out = largest_while(frame(d.encode(kSeg), data));
+    ScsiCommandPdu c;
+    c.write = true;
+    c.final_bit = true;
+    c.itt = rig.itt++;
+    c.cmdsn = rig.cmdsn + 1000;  // far outside [ExpCmdSN, MaxCmdSN]
+    c.expstatsn = rig.expstatsn;
+    c.expected_data_transfer_length = kSeg;
+    c.cdb[0] = std::byte{0x2a};
+    st16(c.cdb, 7, static_cast<std::uint16_t>(kSeg / kBlock));
+    const std::size_t for_command = largest_while(frame(c.encode(kSeg), data));
+    BOOST_TEST(rig.drain_out().empty());  // both dropped without a word (RFC 3720 §3.2.2.1)
+    BOOST_TEST(!rig.stream->closed);
+    BOOST_TEST(for_data_out < kSeg, "the Data-Out's segment took an allocation of " << for_data_out);
+    BOOST_TEST(for_command < kSeg, "the command's segment took an allocation of " << for_command);
+    NopOutPdu n;
+    n.itt = rig.itt++;
+    n.cmdsn = rig.cmdsn;  // in the window: answered with its data
+    n.expstatsn = rig.expstatsn;
+    const std::size_t for_ping = largest_while(frame(n.encode(kSeg), data));
+    BOOST_TEST(for_ping >= kSeg);
+    auto out = rig.drain_out();
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_TEST((out[0].data == data));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -125,4 +125,72 @@ BOOST_AUTO_TEST_CASE(reads_cut_anywhere_mix_placed_and_copied_bytes) {
     }
 }
 
+// A Data-Out whose Target Transfer Tag names no outstanding R2T is refused on its
+// header: its segment is never offered a place (nothing placed, though the stream reads
+// header by header), the Reject follows, and the task ends with CHECK CONDITION once its
+// unsolicited burst is closed; nothing reaches the device.
+BOOST_AUTO_TEST_CASE(a_data_out_with_an_unknown_ttt_is_refused_at_its_header) {
+    Rig rig;
+    auto s = rig.connect();
+    rig.full_login(*s);
+    rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));  // eat the UA
+    const Bytes want = pattern(16 * 1024, 8);
+    const std::span<const std::byte> w(want);
+    std::uint32_t itt = 0;
+    // WRITE(10) of 32 blocks at LBA 100: 8 KiB immediate, 8 KiB unsolicited still owed.
+    BOOST_TEST(rig.exchange(*s, rig.command({0x2a, 0, 0, 0, 0, 100, 0, 0, 32, 0}, 16 * 1024, false, true, w.first(8192),
+                                            false, &itt))
+                   .empty());
+    s->inject_in_reads(data_out(itt, 0x1234, 0, 8192, w.subspan(8192), true), 16);
+    rig.loop.run();
+    BOOST_TEST(s->placed_bytes == 0u);
+    auto out = drain(*s);
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_REQUIRE(out[0].opcode() == Opcode::Reject);
+    BOOST_TEST(static_cast<int>(RejectPdu::decode(out[0].bhs).reason) == 0x04);
+    // The unsolicited burst's last PDU: the task, its data failed, ends.
+    out = rig.exchange(*s, data_out(itt, kReservedTag, 0, 8192, w.subspan(8192), true));
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_TEST(ScsiResponsePdu::decode(out[0].bhs).status == 0x02);
+    const auto& store = *rig.stores.last;
+    BOOST_TEST(std::none_of(store.data.begin() + 100 * 512, store.data.begin() + 132 * 512,
+                            [](std::byte b) { return b != std::byte{0}; }));
+    BOOST_TEST(!s->closed);
+}
+
+// A command outside the CmdSN window is dropped with its data unread, but a data digest
+// error on it is still answered (RFC 3720 §6.7): Reject, Data-Digest-Error, and the
+// connection ends as for any SCSI data lost at ERL 0.
+BOOST_AUTO_TEST_CASE(a_digest_error_on_a_command_outside_the_window_is_still_rejected) {
+    Rig rig("  DataDigest CRC32C\n");
+    auto s = rig.connect();
+    rig.full_login(*s, {{"DataDigest", "CRC32C"}});
+    const DigestSettings d{false, true};
+    rig.cmdsn += 500;  // far outside [ExpCmdSN, MaxCmdSN]
+    const Bytes imm = pattern(4096, 2);
+    ScsiCommandPdu c;
+    c.write = true;
+    c.final_bit = true;
+    c.itt = rig.itt++;
+    c.cmdsn = rig.cmdsn;
+    c.expstatsn = rig.expstatsn;
+    c.expected_data_transfer_length = 4096;
+    c.cdb[0] = std::byte{0x2a};
+    c.cdb[8] = std::byte{8};
+    const Bytes good = frame(c.encode(4096), imm, d);
+    s->inject(good);
+    rig.loop.run();
+    BOOST_TEST(drain(*s, d).empty());  // ignored, RFC 3720 §3.2.2.1
+    BOOST_TEST(!s->closed);
+    Bytes bad = good;
+    bad.back() ^= std::byte{0x01};
+    s->inject(bad);
+    rig.loop.run();
+    auto out = drain(*s, d);
+    BOOST_REQUIRE(out.size() == 1u);
+    BOOST_REQUIRE(out[0].opcode() == Opcode::Reject);
+    BOOST_TEST(static_cast<int>(RejectPdu::decode(out[0].bhs).reason) == 0x02);
+    BOOST_TEST(s->closed);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

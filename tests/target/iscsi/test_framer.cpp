@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE framer
 #include <boost/test/unit_test.hpp>
 
+#include <optional>
+
 #include "support/harness.hpp"
 #include "target/iscsi/crc32c.hpp"
 #include "target/buffer_pool.hpp"
@@ -25,12 +27,14 @@ struct Collected {
 // connection does a write's (Connection::place_segment).
 struct Placing : Collected {
     std::vector<BufferPtr> given;
+    std::optional<std::uint32_t> discard_itt;  // the PDU whose segment is dropped
     Placing() {
-        reader.set_placer([this](const Pdu& h) -> std::optional<Placement> {
+        reader.set_placer([this](const Pdu& h) {
             const std::uint32_t n = h.view().data_segment_length();
+            if (discard_itt && BhsView{h.bhs}.itt() == *discard_itt) return Placement::discarded();
             BufferPtr b = BufferPool::instance().get(n);
             given.push_back(b);
-            return Placement{std::span<std::byte>(b->data(), n), b};
+            return Placement::at(std::span<std::byte>(b->data(), n), b);
         });
     }
     // Writes bytes at room(), as a stream's readv would, and tells the reader.
@@ -201,6 +205,58 @@ BOOST_AUTO_TEST_CASE(placing_past_the_room_stops_framing) {
     BOOST_TEST(!c.reader.placed(65));
     BOOST_TEST(c.reader.stopped());
     BOOST_TEST(c.pdus.empty());
+}
+
+// SegmentFate::discard: the segment is read off the stream, never kept, and the PDU is
+// handed over with its length; the next PDU frames as usual, cut anywhere.
+BOOST_AUTO_TEST_CASE(a_discarded_segment_is_skipped_not_kept) {
+    for (std::size_t cut : {1u, 7u, 48u, 1000u, 100000u}) {
+        Placing c;
+        c.discard_itt = 9;
+        NopOutPdu a;
+        a.itt = 9;
+        NopOutPdu b;
+        b.itt = 10;
+        Bytes wire = frame(a.encode(6001), payload(6001));  // 3 bytes of padding
+        const Bytes next = frame(b.encode(16), payload(16));
+        wire.insert(wire.end(), next.begin(), next.end());
+        for (std::size_t at = 0; at < wire.size(); at += cut)
+            c.reader.feed(std::span<const std::byte>(wire).subspan(at, std::min(cut, wire.size() - at)));
+        BOOST_TEST_CONTEXT("fed " << cut << " bytes at a time") {
+            BOOST_REQUIRE(c.pdus.size() == 2u);
+            BOOST_TEST(c.pdus[0].data_discarded);
+            BOOST_TEST(c.pdus[0].data.empty());
+            BOOST_TEST(c.pdus[0].data.capacity() == 0u);  // nothing was buffered for it
+            BOOST_TEST(c.pdus[0].data_length() == 6001u);
+            BOOST_TEST(static_cast<int>(c.errors[0]) == static_cast<int>(FrameError::none));
+            BOOST_TEST(c.given.size() == 1u);  // only the second was placed
+            BOOST_TEST(c.pdus[1].data_placed);
+            BOOST_TEST(!c.pdus[1].data_discarded);
+        }
+    }
+}
+
+// RFC 3720 §6.7: a digest error is answered whatever the PDU, so a discarded segment's
+// DataDigest is still checked, over the bytes it drops.
+BOOST_AUTO_TEST_CASE(a_discarded_segment_still_has_its_digest_checked) {
+    Placing c;
+    c.discard_itt = 9;
+    c.reader.set_digests({false, true});
+    const Bytes data = payload(1001);
+    for (bool good : {true, false}) {
+        NopOutPdu n;
+        n.itt = 9;
+        Bytes wire = frame(n.encode(1001), data);
+        const std::uint32_t crc = crc32c(std::span<const std::byte>(wire.data() + 48, 1004));
+        for (int i = 0; i < 4; ++i) wire.push_back(static_cast<std::byte>((good ? crc : ~crc) >> (8 * i)));
+        for (std::size_t at = 0; at < wire.size(); at += 5)
+            c.reader.feed(std::span<const std::byte>(wire).subspan(at, std::min<std::size_t>(5, wire.size() - at)));
+        BOOST_REQUIRE(!c.pdus.empty());
+        BOOST_TEST(c.pdus.back().data_discarded);
+        BOOST_TEST(static_cast<int>(c.errors.back()) ==
+                   static_cast<int>(good ? FrameError::none : FrameError::data_digest));
+    }
+    BOOST_TEST(c.pdus.size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(stop_from_sink) {
