@@ -72,23 +72,36 @@ BOOST_AUTO_TEST_CASE(a_stream_without_sources_gets_bytes_in_memory) {
     BOOST_TEST(store.requests == before + 1);
 }
 
+namespace {
+
+// A session in full feature phase, its power-on unit attention taken.
+std::shared_ptr<MemoryStream> ready(Rig& rig) {
+    auto s = rig.connect();
+    rig.full_login(*s);
+    rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));
+    return s;
+}
+
+// WRITE(10) of 16 KiB at LBA 4: 8 KiB of immediate data, then 8 KiB of unsolicited
+// Data-Out (InitialR2T=No, FirstBurstLength 64 KiB).
+Bytes write_in_two(Rig& rig, std::span<const std::byte> data) {
+    std::uint32_t itt = 0;
+    Bytes wire = rig.command({0x2a, 0, 0, 0, 0, 4, 0, 0, 32, 0}, 16 * 1024, false, true, data.first(8192), false, &itt);
+    const Bytes d = data_out(itt, kReservedTag, 0, 8192, data.subspan(8192), true);
+    wire.insert(wire.end(), d.begin(), d.end());
+    return wire;
+}
+
+}  // namespace
+
 // A stream that reads the rest of a data segment straight into the task's buffer
 // (ByteStream::Handler::receive_into): immediate data and an unsolicited Data-Out, each
 // read after its header, reach the device whole, and no byte of them came by on_bytes.
 BOOST_AUTO_TEST_CASE(write_data_is_received_straight_into_the_task_buffer) {
     Rig rig;
-    auto s = rig.connect();
-    rig.full_login(*s);
-    rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));  // eat the UA
-    // WRITE(10) of 32 blocks at LBA 4: 8 KiB of immediate data, then 8 KiB of
-    // unsolicited Data-Out (InitialR2T=No, FirstBurstLength 64 KiB).
+    auto s = ready(rig);
     const Bytes want = pattern(16 * 1024, 5);
-    const std::span<const std::byte> w(want);
-    std::uint32_t itt = 0;
-    Bytes wire = rig.command({0x2a, 0, 0, 0, 0, 4, 0, 0, 32, 0}, 16 * 1024, false, true, w.first(8192), false, &itt);
-    const Bytes d = data_out(itt, 0xffffffff, 0, 8192, w.subspan(8192), true);
-    wire.insert(wire.end(), d.begin(), d.end());
-    s->inject_in_reads(wire, 16);  // no read holds both a header and data after it
+    s->inject_in_reads(write_in_two(rig, want), 16);  // no read holds both a header and data after it
     rig.loop.run();
     BOOST_TEST(s->placed_bytes == want.size());
     auto out = drain(*s);
@@ -104,15 +117,9 @@ BOOST_AUTO_TEST_CASE(write_data_is_received_straight_into_the_task_buffer) {
 BOOST_AUTO_TEST_CASE(reads_cut_anywhere_mix_placed_and_copied_bytes) {
     for (std::size_t read : {1000u, 3000u, 5001u, 70000u}) {
         Rig rig;
-        auto s = rig.connect();
-        rig.full_login(*s);
-        rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));
+        auto s = ready(rig);
         const Bytes want = pattern(16 * 1024, static_cast<int>(read));
-        const std::span<const std::byte> w(want);
-        std::uint32_t itt = 0;
-        Bytes wire = rig.command({0x2a, 0, 0, 0, 0, 4, 0, 0, 32, 0}, 16 * 1024, false, true, w.first(8192), false, &itt);
-        const Bytes d = data_out(itt, 0xffffffff, 0, 8192, w.subspan(8192), true);
-        wire.insert(wire.end(), d.begin(), d.end());
+        const Bytes wire = write_in_two(rig, want);
         s->inject_in_reads(wire, read);
         rig.loop.run();
         BOOST_TEST_CONTEXT("reads of " << read << " bytes") {
@@ -131,9 +138,7 @@ BOOST_AUTO_TEST_CASE(reads_cut_anywhere_mix_placed_and_copied_bytes) {
 // unsolicited burst is closed; nothing reaches the device.
 BOOST_AUTO_TEST_CASE(a_data_out_with_an_unknown_ttt_is_refused_at_its_header) {
     Rig rig;
-    auto s = rig.connect();
-    rig.full_login(*s);
-    rig.exchange(*s, rig.command({0x00, 0, 0, 0, 0, 0}, 0, false, false));  // eat the UA
+    auto s = ready(rig);
     const Bytes want = pattern(16 * 1024, 8);
     const std::span<const std::byte> w(want);
     std::uint32_t itt = 0;
