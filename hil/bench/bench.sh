@@ -23,6 +23,8 @@ usage() {
 Usage: hil/bench/bench.sh [OPTIONS]
 
   --seconds N          duration of each point (default 10; --quick 2, --smoke 1)
+  --reps N             run every point N times, the workloads in turn, and report for
+                       each figure the median of its runs (default 1)
   --links LIST         lo,veth (default both)
   --storage LIST       fileio,blockio (default both)
   --quick              a fast look: 2 s per point, loopback only, fileio only
@@ -48,12 +50,13 @@ EOF
 die() { echo "bench: $*" >&2; exit 2; }
 
 # ---------------------------------------------------------------- options
-seconds="" links="" storages="" mode=full sections="" size_mb=""
+seconds="" links="" storages="" mode=full sections="" size_mb="" reps=1
 bin=$root/build/iscsilab out="" install=1 writes=1 veth_mtu=1500 iperf3_server="" link_name=lab
 remote=()
 while [ $# -gt 0 ]; do
     case $1 in
         --seconds) seconds=${2:?}; shift ;;
+        --reps) reps=${2:?}; shift ;;
         --links) links=${2:?}; shift ;;
         --storage) storages=${2:?}; shift ;;
         --quick) mode=quick ;;
@@ -81,6 +84,7 @@ esac
 : "${seconds:=10}" "${links:=lo,veth}" "${storages:=fileio,blockio}" "${size_mb:=512}" "${sections:=main,reactors}"
 [[ $seconds =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v s="$seconds" 'BEGIN { exit !(s > 0) }' || die "--seconds wants a positive number"
 [[ $link_name =~ ^[A-Za-z0-9_-]+$ ]] || die "--link-name wants letters, digits, - and _"
+[[ $reps =~ ^[0-9]+$ ]] && [ "$reps" -ge 1 ] || die "--reps wants a number >= 1"
 [[ $veth_mtu =~ ^[0-9]+$ ]] && [ "$veth_mtu" -ge 576 ] || die "--veth-mtu wants a number >= 576"
 [[ $size_mb =~ ^[0-9]+$ ]] && [ "$size_mb" -ge 64 ] || die "--size-mb wants a number >= 64"
 IFS=, read -ra link_list <<<"$links"
@@ -531,7 +535,7 @@ run_point() { # target storage workload url pid blocksize
     fi
     [ -z "$pid" ] && cpu=-1
     show_result "$iops" "$bytes" "$cpu" "$wall" "$err"
-    rec "{\"kind\": \"point\", \"link\": \"$link\", \"storage\": \"$s\", \"target\": \"$(json_esc "$tname")\", \"workload\": \"$name\", \"op\": \"$op\", \"pattern\": \"$pattern\", \"bytes\": $bytes, \"qd\": $qd, \"tool\": \"$tool\", \"wall_s\": $wall, \"cpu_ticks\": $cpu, \"iops_reported\": $iops, \"count\": $count, \"qemu_s\": $self, \"client_cpu_s\": $M_CLIENT, \"machine_busy_cores\": $M_BUSY, \"loadavg_1m\": $M_LOAD, \"url\": \"$(json_esc "$url")\", \"error\": \"$(json_esc "$err")\"}"
+    rec "{\"kind\": \"point\", \"link\": \"$link\", \"storage\": \"$s\", \"target\": \"$(json_esc "$tname")\", \"workload\": \"$name\", \"rep\": ${rep:-1}, \"op\": \"$op\", \"pattern\": \"$pattern\", \"bytes\": $bytes, \"qd\": $qd, \"tool\": \"$tool\", \"wall_s\": $wall, \"cpu_ticks\": $cpu, \"iops_reported\": $iops, \"count\": $count, \"qemu_s\": $self, \"client_cpu_s\": $M_CLIENT, \"machine_busy_cores\": $M_BUSY, \"loadavg_1m\": $M_LOAD, \"url\": \"$(json_esc "$url")\", \"error\": \"$(json_esc "$err")\"}"
 }
 
 iperf_point() { # server-addr(or host) label
@@ -619,6 +623,7 @@ cat >"$out/raw/params.json" <<JSON
   "mode": "$([ $local_mode -eq 1 ] && echo local || echo remote)",
   "run": "$mode",
   "seconds": $seconds,
+  "reps": $reps,
   "links": $links_json,
   "storages": $storages_json,
   "sections": "$sections",
@@ -653,7 +658,7 @@ if [ $local_mode -eq 1 ]; then
     do_main=0 do_reactors=0
     [[ $sections == *main* ]] && do_main=1
     [[ $sections == *reactors* ]] && do_reactors=1
-    [ $do_main -eq 1 ] && total=$(( ${#link_list[@]} * (1 + ${#storage_list[@]} * 2 * nw) ))
+    [ $do_main -eq 1 ] && total=$(( ${#link_list[@]} * (1 + ${#storage_list[@]} * 2 * nw * reps) ))
     [ $do_reactors -eq 1 ] && total=$((total + ${#reactor_counts[@]} * ${#client_counts[@]}))
     pick_tgt_ctl
     make_namespaces
@@ -674,11 +679,15 @@ if [ $local_mode -eq 1 ]; then
                 isl_bs="" tgt_bs=""
                 [ $isl_ok -eq 1 ] && isl_bs=$(lun_blocksize "$isl_url")
                 [ $tgt_ok -eq 1 ] && tgt_bs=$(lun_blocksize "$tgt_url")
-                for w in "${workloads[@]}"; do
-                    alive "$isl_pid" || isl_bs=""
-                    run_point iscsilab "$s" "$w" "$isl_url" "$isl_pid" "$isl_bs"
-                    alive "$tgt_pid" || tgt_bs=""
-                    run_point tgtd "$s" "$w" "$tgt_url" "$tgt_pid" "$tgt_bs"
+                # Repetitions go round the workloads, so that a noisy minute touches
+                # one run of several points rather than every run of one.
+                for rep in $(seq 1 "$reps"); do
+                    for w in "${workloads[@]}"; do
+                        alive "$isl_pid" || isl_bs=""
+                        run_point iscsilab "$s" "$w" "$isl_url" "$isl_pid" "$isl_bs"
+                        alive "$tgt_pid" || tgt_bs=""
+                        run_point tgtd "$s" "$w" "$tgt_url" "$tgt_pid" "$tgt_bs"
+                    done
                 done
                 stop_iscsilab
                 stop_tgtd
@@ -707,7 +716,7 @@ else
     # Remote targets: the client half only; no namespaces, no target CPU figures.
     link=$link_name s=remote
     target_cmd=() client_cmd=()
-    total=$(( ${#remote[@]} * nw ))
+    total=$(( ${#remote[@]} * nw * reps ))
     [ -n "$iperf3_server" ] && total=$((total + 1))
     echo "bench: $total steps, ${seconds} s each, against ${#remote[@]} remote target(s); no target CPU figures; results in $out"
     [ -n "$iperf3_server" ] && iperf_point "$iperf3_server"
@@ -720,9 +729,11 @@ else
         [ -n "$bs" ] || echo "bench: ${names[-1]} (${urls[-1]}) does not answer READ CAPACITY(16)" >&2
         sizes+=("$bs")
     done
-    for w in "${workloads[@]}"; do
-        for i in "${!names[@]}"; do
-            run_point "${names[$i]}" remote "$w" "${urls[$i]}" "" "${sizes[$i]}"
+    for rep in $(seq 1 "$reps"); do
+        for w in "${workloads[@]}"; do
+            for i in "${!names[@]}"; do
+                run_point "${names[$i]}" remote "$w" "${urls[$i]}" "" "${sizes[$i]}"
+            done
         done
     done
 fi

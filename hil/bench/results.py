@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import xml.dom.minidom
@@ -118,6 +119,42 @@ def other_cores(p):
     return round(busy - (p.get("target_cpu_s") or 0) / wall - p["client_cpu_s"] / wall, 3)
 
 
+# The figures of a point that are measured (not settings): with --reps, each is the
+# median of the repetitions that worked.
+MEASURED = ("wall_s", "ops", "iops", "MBps", "target_cpu_s", "target_cpu_cores", "iops_per_target_cpu_s",
+            "target_cpu_us_per_op", "latency_us", "fraction_of_iperf3", "client_cpu_s", "machine_busy_cores",
+            "loadavg_1m", "other_cores", "count", "qemu_reported_s")
+
+
+def median_points(runs):
+    """One point per (link, storage, target, workload): a point measured once is itself;
+    one repeated (--reps) gets, for each measured figure, the median over its repetitions
+    that worked (each figure on its own, so IOPS and CPU per op may come from different
+    repetitions), with every repetition's IOPS and CPU per op kept in `reps`."""
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["link"], r["storage"], r["target"], r["workload"]), []).append(r)
+    out = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(dict(group[0], reps=1))
+            continue
+        good = [g for g in group if g["ok"]]
+        p = dict(good[0] if good else group[-1])
+        p["reps"] = len(group)
+        p["reps_ok"] = len(good)
+        p["rep_iops"] = [g["iops"] for g in group]
+        p["rep_target_cpu_us_per_op"] = [g.get("target_cpu_us_per_op") for g in group]
+        if good:
+            p["ok"], p["error"] = True, None
+            for field in MEASURED:
+                vals = [g[field] for g in good if g.get(field) is not None]
+                if vals:
+                    p[field] = statistics.median(vals)
+        out.append(p)
+    return out
+
+
 def ratio(a, b):
     if a is None or b is None or b == 0:
         return None
@@ -156,7 +193,7 @@ def assemble(outdir, elapsed, failures):
         ok = not r.get("error") and iops > 0
         p = {
             "link": r["link"], "storage": r["storage"], "target": r["target"], "workload": r["workload"],
-            "op": r["op"], "pattern": r["pattern"], "bytes": r["bytes"], "qd": r["qd"], "tool": r["tool"],
+            "rep": r.get("rep", 1), "op": r["op"], "pattern": r["pattern"], "bytes": r["bytes"], "qd": r["qd"], "tool": r["tool"],
             "ok": ok, "error": r.get("error") or None, "url": r.get("url"),
             "wall_s": round(wall, 4), "ops": round(ops), "iops": round(iops, 1), "MBps": round(mbps, 2),
             "target_cpu_s": round(cpu_s, 3) if cpu_s is not None else None,
@@ -176,6 +213,8 @@ def assemble(outdir, elapsed, failures):
             p["fraction_of_iperf3"] = round(mbps / lk["iperf3_MBps"], 4)
         points.append(p)
 
+    runs = points
+    points = median_points(runs)
     index = {(p["link"], p["storage"], p["target"], p["workload"]): p for p in points}
     ratios = []
     seen = set()
@@ -226,6 +265,7 @@ def assemble(outdir, elapsed, failures):
         "parameters": params,
         "links": links,
         "points": points,
+        "runs": runs,
         "ratios": ratios,
         "reactors": reactors,
         "units": {"MBps": "10^6 bytes/s", "latency_us": "QD1 round trip = 1e6 / IOPS",
@@ -477,7 +517,9 @@ def table(res):
     for link, st in combos:
         lk = res["links"].get(link) or {}
         lim = f"iperf3 one stream {lk['iperf3_MBps']:,.0f} MB/s" if lk.get("iperf3_MBps") else "no iperf3 figure"
-        lines.append(f"== {link} {st} ({lim}) ==")
+        reps = max((p.get("reps", 1) for p in pts if p["link"] == link and p["storage"] == st), default=1)
+        each = f"; each figure the median of {reps} runs" if reps > 1 else ""
+        lines.append(f"== {link} {st} ({lim}{each}) ==")
         lines.append(head)
         wls = []
         for p in pts:
