@@ -219,14 +219,12 @@ void Connection::dispatch(Pdu& pdu) {
         case Opcode::Snack:
             // ErrorRecoveryLevel 0: SNACK is not supported (RFC 3720 §10.16).
             return reject(pdu, RejectReason::CommandNotSupported);
-        case Opcode::NopOut: {
-            auto nop = NopOutPdu::decode(pdu.bhs);
+        case Opcode::NopOut:
             // A reply to our ping (ITT 0xffffffff) carries no CmdSN to order.
-            if (nop.itt == kReservedTag || pdu.view().immediate()) return handle_nop_out(pdu);
+            if (!numbered(pdu)) return handle_nop_out(pdu);
             return accept_numbered(std::move(pdu));
-        }
         default:
-            if (pdu.view().immediate()) {
+            if (!numbered(pdu)) {
                 // RFC 3720 §3.2.2.1: an immediate command does not advance ExpCmdSN.
                 if (defects::on(defects::Defect::expcmdsn_on_immediate) && pdu.opcode() == Opcode::TaskMgmtRequest &&
                     ld32(pdu.bhs, 24) == session_->exp_cmdsn())
