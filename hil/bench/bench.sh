@@ -562,7 +562,7 @@ iperf_point() { # server-addr(or host) label
     else
         awk -v b="$bps" 'BEGIN { printf "%.2f Gbit/s (%.0f MB/s)\n", b / 1e9, b / 8e6 }'
     fi
-    rec "{\"kind\": \"iperf3\", \"link\": \"$link\", \"seconds\": $isecs, \"bits_per_second\": $bps, \"error\": \"$err\"}"
+    rec "{\"kind\": \"iperf3\", \"link\": \"$link\", \"rep\": ${rep:-1}, \"seconds\": $isecs, \"bits_per_second\": $bps, \"error\": \"$err\"}"
 }
 
 # The reactors matrix: iscsilab alone, --reactors R, C clients in parallel (4 KiB random
@@ -658,7 +658,7 @@ if [ $local_mode -eq 1 ]; then
     do_main=0 do_reactors=0
     [[ $sections == *main* ]] && do_main=1
     [[ $sections == *reactors* ]] && do_reactors=1
-    [ $do_main -eq 1 ] && total=$(( ${#link_list[@]} * (1 + ${#storage_list[@]} * 2 * nw * reps) ))
+    [ $do_main -eq 1 ] && total=$(( ${#link_list[@]} * reps * (1 + ${#storage_list[@]} * 2 * nw) ))
     [ $do_reactors -eq 1 ] && total=$((total + ${#reactor_counts[@]} * ${#client_counts[@]}))
     pick_tgt_ctl
     make_namespaces
@@ -668,7 +668,7 @@ if [ $local_mode -eq 1 ]; then
     if [ $do_main -eq 1 ]; then
         for link in "${link_list[@]}"; do
             use_link "$link"
-            iperf_point "$addr"
+            for rep in $(seq 1 "$reps"); do iperf_point "$addr"; done
             for s in "${storage_list[@]}"; do
                 warm "$s"
                 isl_ok=1 tgt_ok=1
@@ -717,9 +717,9 @@ else
     link=$link_name s=remote
     target_cmd=() client_cmd=()
     total=$(( ${#remote[@]} * nw * reps ))
-    [ -n "$iperf3_server" ] && total=$((total + 1))
+    [ -n "$iperf3_server" ] && total=$((total + reps))
     echo "bench: $total steps, ${seconds} s each, against ${#remote[@]} remote target(s); no target CPU figures; results in $out"
-    [ -n "$iperf3_server" ] && iperf_point "$iperf3_server"
+    if [ -n "$iperf3_server" ]; then for rep in $(seq 1 "$reps"); do iperf_point "$iperf3_server"; done; fi
     names=() urls=() sizes=()
     i=0
     for t in "${remote[@]}"; do
