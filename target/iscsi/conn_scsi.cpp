@@ -218,9 +218,7 @@ Placement Connection::place_segment(const Pdu& h) {
         if (it == tasks_.end()) return Placement::discarded();
         Task& t = *it->second;
         if (t.phase != TaskPhase::ReceivingData || !t.write || t.data_failed) return Placement::discarded();
-        if (d.ttt != kReservedTag &&
-            std::none_of(t.r2ts.begin(), t.r2ts.end(), [&](const R2tState& r) { return r.ttt == d.ttt; }))
-            return Placement::discarded();
+        if (d.ttt != kReservedTag && t.r2t(d.ttt) == t.r2ts.end()) return Placement::discarded();
         // The first data of a write commits its buffer (refused: handle_data_out ends it).
         if (std::uint64_t{d.buffer_offset} + dsl > t.edtl || !claim_data_out(t)) return {};
         if (std::uint64_t{d.buffer_offset} + dsl > t.cmd->data_out.size()) return {};
@@ -355,7 +353,7 @@ void Connection::handle_data_out(Pdu& pdu) {
         t->unsolicited_received += len;
         ++t->unsolicited_next_datasn;
     } else {
-        auto r = std::find_if(t->r2ts.begin(), t->r2ts.end(), [&](const R2tState& s) { return s.ttt == d.ttt; });
+        auto r = t->r2t(d.ttt);
         if (r == t->r2ts.end()) return protocol_error("Target Transfer Tag not outstanding");
         // RFC 3720 §10.7.5: DataSN counts from 0 within each R2T's sequence.
         if (d.datasn != r->next_datasn) return protocol_error("DataSN out of order");

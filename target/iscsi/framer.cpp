@@ -102,14 +102,17 @@ bool PduReader::feed(std::span<const std::byte> bytes) {
             skip_left_ -= n;
             bytes = bytes.subspan(n);
             if (skip_left_ > 0) break;
+            // An over-long segment is reported as such (RFC 3720 §10.2.2.6); a discarded
+            // one only when its digest is wrong.
+            FrameError err = cur_.data_discarded ? FrameError::none : FrameError::data_too_long;
             if (cur_.data_discarded && digests_.data) {
                 const std::size_t take = std::min(kDigestLength - buf_.size(), bytes.size());
                 buf_.insert(buf_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
                 bytes = bytes.subspan(take);
                 if (buf_.size() < kDigestLength) break;
-                if (skip_crc_ != load_le32(buf_.data())) skip_error_ = FrameError::data_digest;
+                if (skip_crc_ != load_le32(buf_.data())) err = FrameError::data_digest;
             }
-            if (!finish(skip_error_)) return false;
+            if (!finish(err)) return false;
             continue;
         }
         // The data segment collects straight into the PDU; buf_ keeps its capacity for
@@ -156,7 +159,6 @@ bool PduReader::feed(std::span<const std::byte> bytes) {
                     // RFC 3720 §10.2.2.6 / §12.12: too long for what we declared. Discard the
                     // segment without buffering it, then report.
                     skip_left_ = std::uint64_t{padded(dsl_)} + (digests_.data ? kDigestLength : 0);
-                    skip_error_ = FrameError::data_too_long;
                     state_ = State::skip;
                     continue;
                 }
@@ -180,7 +182,6 @@ bool PduReader::feed(std::span<const std::byte> bytes) {
                             // The digest, if any, is collected apart (State::skip).
                             cur_.data_discarded = true;
                             skip_left_ = padded(dsl_);
-                            skip_error_ = FrameError::none;
                             skip_crc_ = 0;
                             state_ = State::skip;
                             continue;

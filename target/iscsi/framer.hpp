@@ -98,8 +98,7 @@ private:
     std::size_t need_ = kBhsLength;
     std::uint32_t dsl_ = 0;
     std::uint64_t skip_left_ = 0;
-    FrameError skip_error_ = FrameError::none;  // how a skipped segment is reported
-    std::uint32_t skip_crc_ = 0;                // a discarded segment's CRC32C so far
+    std::uint32_t skip_crc_ = 0;  // a discarded segment's CRC32C so far
     Placer placer_;
     Placement placement_;      // State::placed: where the segment goes
     std::uint32_t placed_got_ = 0;

@@ -2,6 +2,7 @@
 // owed (immediate, unsolicited, R2T-solicited) and where it stands.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,6 +56,10 @@ struct Task {
     std::uint32_t next_r2t_offset = 0;
     std::uint32_t next_r2tsn = 0;
     std::vector<R2tState> r2ts;              // outstanding R2Ts
+    // The outstanding R2T a Target Transfer Tag names, or end() when none does.
+    std::vector<R2tState>::iterator r2t(std::uint32_t ttt) {
+        return std::find_if(r2ts.begin(), r2ts.end(), [ttt](const R2tState& s) { return s.ttt == ttt; });
+    }
     Nanos waiting_since{0};                  // when we last started waiting on the initiator
 
     // Data-In bookkeeping (for ExpDataSN in the response).
