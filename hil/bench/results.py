@@ -130,7 +130,8 @@ def median_points(runs):
     """One point per (link, storage, target, workload): a point measured once is itself;
     one repeated (--reps) gets, for each measured figure, the median over its repetitions
     that worked (each figure on its own, so IOPS and CPU per op may come from different
-    repetitions), with every repetition's IOPS and CPU per op kept in `reps`."""
+    repetitions), with `reps` and `reps_ok` counting them and every repetition's IOPS
+    and CPU per op kept in `rep_iops` and `rep_target_cpu_us_per_op`."""
     groups = {}
     for r in runs:
         groups.setdefault((r["link"], r["storage"], r["target"], r["workload"]), []).append(r)
