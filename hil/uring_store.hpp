@@ -9,6 +9,12 @@
 // A buffer at an unaligned address goes through an aligned bounce buffer (a copy in for a
 // write, a copy out for a read), counted by bounced(); aligned buffers go straight to the
 // kernel.
+//
+// The cost of the hand-off: at 4 KiB writes, 32 outstanding, on a loop device, the
+// completion thread took a fifth of the process's CPU and the mutex the reactor and it
+// share (futex waits on both sides) an eighth. Counting requests out without the mutex
+// changed nothing measurable (17 to 21 us per write either way). What would: a ring per
+// reactor, its completions reaped on the reactor that submitted them.
 #pragma once
 
 #include <atomic>

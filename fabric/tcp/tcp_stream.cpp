@@ -74,6 +74,13 @@ void TcpStream::on_events(std::uint32_t ev) {
             auto h = handler_.lock();
             // The rest of a data segment whose header is in goes straight to its place (a
             // command's buffer): one readv, the place first and rx_ for what follows it.
+            // What arrives in the read that brings its header is copied from rx_. Reading
+            // only to the end of each header once segments are large, so that every
+            // segment lands in its place, was measured and left out: with 64 KiB
+            // segments (128 KiB writes through QEMU) it took 2.2 reads per write instead
+            // of 0.5 and cost as much CPU as the copy it saved (55.5 vs 56.0 us per
+            // write, median of 5), and waking only once the rest of a segment is in
+            // (SO_RCVLOWAT) did not change that.
             const std::span<std::byte> room = h ? h->receive_into() : std::span<std::byte>{};
             ssize_t n;
             if (room.empty()) {
