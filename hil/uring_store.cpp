@@ -3,11 +3,15 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/fs.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -18,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "fabric/tcp/reactor.hpp"
 #include "hil/store_io.hpp"
 
 namespace iscsilab::hil {
@@ -55,12 +60,20 @@ struct UringStore::Ring {
     Ring(IoPool& p, unsigned d) : pool(p), depth(d) {}
     ~Ring() {
         if (ring_ready) io_uring_queue_exit(&ring);
-        if (fd >= 0) ::close(fd);
+        if (evfd >= 0) ::close(evfd);
+        if (fd >= 0 && owns_fd) ::close(fd);
     }
 
     IoPool& pool;
     const unsigned depth;
     int fd = -1;
+    bool owns_fd = true;  // a reactor's ring uses the store's descriptor
+    // A reactor's ring: completions are signalled on evfd, which `reactor` watches and
+    // reaps on its own thread; there is no completion thread.
+    Reactor* reactor = nullptr;
+    int evfd = -1;
+    // Taking completions off the ring: its reactor, or a destructor settling what is left.
+    std::mutex reap_mu;
     bool read_only = false;
     bool block_device = false;
     std::uint32_t align = 4096, mem_align = 4096;
@@ -80,6 +93,11 @@ struct UringStore::Ring {
     bool stopping = false;
     std::thread thread;
 
+    // Sets up the ring (throws std::runtime_error with the reason).
+    void init(const std::string& what);
+    // Takes the completions the ring holds and settles them; with wait, first waits for
+    // one (100 ms at most where the kernel can time the wait).
+    void reap(bool wait);
     void start_locked(Op* op, bool front);
     void fill_locked();
     void flush_locked();
@@ -221,10 +239,16 @@ void UringStore::Ring::finish(Op* op) {
     settle([done = std::move(done), st] { done(st); });
 }
 
-void UringStore::Ring::loop() {
-    std::vector<std::pair<Op*, int>> batch;
-    std::vector<Op*> finished;
-    for (;;) {
+void UringStore::Ring::init(const std::string& what) {
+    io_uring_params params{};
+    if (int e = io_uring_queue_init_params(depth, &ring, &params); e < 0)
+        throw std::runtime_error(what + ": io_uring_queue_init: " + errtext(-e));
+    ring_ready = true;
+    timed_wait = params.features & IORING_FEAT_EXT_ARG;
+}
+
+void UringStore::Ring::reap(bool wait) {
+    if (wait) {
         io_uring_cqe* cqe = nullptr;
         int r;
         if (timed_wait) {
@@ -237,26 +261,42 @@ void UringStore::Ring::loop() {
             r = io_uring_wait_cqe(&ring, &cqe);
         }
         (void)r;  // -ETIME, -EINTR: nothing to take, a round all the same
-        batch.clear();
-        unsigned head = 0, n = 0;
-        io_uring_for_each_cqe(&ring, head, cqe) {
-            batch.emplace_back(static_cast<Op*>(io_uring_cqe_get_data(cqe)), cqe->res);
-            ++n;
+    }
+    for (;;) {
+        std::array<std::pair<Op*, int>, 64> got;
+        unsigned n = 0;
+        {
+            std::lock_guard lock(reap_mu);
+            unsigned head = 0;
+            io_uring_cqe* cqe = nullptr;
+            io_uring_for_each_cqe(&ring, head, cqe) {
+                if (n == got.size()) break;
+                got[n++] = {static_cast<Op*>(io_uring_cqe_get_data(cqe)), cqe->res};
+            }
+            io_uring_cq_advance(&ring, n);
         }
-        io_uring_cq_advance(&ring, n);
-        finished.clear();
+        std::array<Op*, 64> finished;
+        unsigned f = 0;
         {
             std::lock_guard lock(mu);
-            for (auto [op, res] : batch) {
+            for (unsigned i = 0; i < n; ++i) {
+                auto [op, res] = got[i];
                 if (!op) continue;  // a wake-up
                 --in_ring;
-                if (completed_locked(op, res)) finished.push_back(op);
+                if (completed_locked(op, res)) finished[f++] = op;
                 else start_locked(op, true);
             }
             fill_locked();
             flush_locked();
         }
-        for (Op* op : finished) finish(op);
+        for (unsigned i = 0; i < f; ++i) finish(finished[i]);
+        if (n < got.size()) return;
+    }
+}
+
+void UringStore::Ring::loop() {
+    for (;;) {
+        reap(true);
         std::lock_guard lock(mu);
         if (stopping && outstanding == 0) return;
     }
@@ -299,15 +339,45 @@ UringStore::UringStore(const std::string& path, bool read_only, std::uint64_t cr
         }  // else the kernel does not say (before 6.1): 4096 serves every file system
     }
     if (refresh_size() == 0) throw std::runtime_error(path + ": empty file");
-    io_uring_params params{};
-    if (int e = io_uring_queue_init_params(r.depth, &r.ring, &params); e < 0)
-        throw std::runtime_error(path + ": io_uring_queue_init: " + errtext(-e));
-    r.ring_ready = true;
-    r.timed_wait = params.features & IORING_FEAT_EXT_ARG;
+    r.init(path);
     r.thread = std::thread([keep = ring_] { keep->loop(); });
 }
 
 UringStore::~UringStore() {
+    // The reactors' rings first. What is in flight there is settled here, taking the
+    // completions off the ring as its reactor would: the reactor may be running (and
+    // take some itself), stopped, or gone.
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<Ring>>> rings;
+    {
+        std::lock_guard lock(rings_mu_);
+        rings.swap(reactor_rings_);
+    }
+    for (auto& [id, keep] : rings) {
+        Ring& rr = *keep;
+        {
+            std::lock_guard lock(rr.mu);
+            rr.stopping = true;
+        }
+        // Inside one of that ring's own callbacks, on its reactor: the reactor settles
+        // the rest, then lets the ring go (it holds it).
+        if (tls_settling == &rr) continue;
+        for (;;) {
+            {
+                std::lock_guard lock(rr.mu);
+                if (rr.outstanding == 0) break;
+            }
+            if (rr.timed_wait) {
+                rr.reap(true);
+            } else {
+                rr.reap(false);
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+        }
+        // A reactor that still watches the ring lets it go on this wake-up.
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(rr.evfd, &one, sizeof one);
+    }
+
     Ring& r = *ring_;
     std::unique_lock lock(r.mu);
     r.stopping = true;
@@ -337,6 +407,50 @@ std::uint32_t UringStore::alignment() const { return ring_->align; }
 std::uint32_t UringStore::memory_alignment() const { return ring_->mem_align; }
 bool UringStore::block_device() const { return ring_->block_device; }
 std::uint64_t UringStore::bounced() const { return ring_->bounced.load(); }
+
+std::size_t UringStore::reactor_rings() const {
+    std::lock_guard lock(rings_mu_);
+    return reactor_rings_.size();
+}
+
+UringStore::Ring& UringStore::ring_here() {
+    Reactor* reactor = Reactor::current();
+    if (!reactor) return *ring_;
+    std::lock_guard lock(rings_mu_);
+    for (auto& [id, r] : reactor_rings_)
+        if (id == reactor->id()) return *r;
+    // This reactor's first request here: a ring of its own, on the store's descriptor.
+    auto r = std::make_shared<Ring>(ring_->pool, ring_->depth);
+    r->fd = ring_->fd;
+    r->owns_fd = false;
+    r->read_only = ring_->read_only;
+    r->block_device = ring_->block_device;
+    r->align = ring_->align;
+    r->mem_align = ring_->mem_align;
+    try {
+        r->init("io_uring for a reactor");
+    } catch (const std::runtime_error&) {
+        return *ring_;  // out of rings (RLIMIT_MEMLOCK, io_uring_disabled): the shared one serves
+    }
+    r->evfd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (r->evfd < 0 || io_uring_register_eventfd(&r->ring, r->evfd) != 0) return *ring_;
+    r->reactor = reactor;
+    // The reactor holds the ring until it has settled everything after the store let go.
+    reactor->add_fd(r->evfd, EPOLLIN, [keep = r](std::uint32_t) {
+        std::uint64_t v;
+        while (::read(keep->evfd, &v, sizeof v) > 0) {
+        }
+        keep->reap(false);
+        bool done;
+        {
+            std::lock_guard lock(keep->mu);
+            done = keep->stopping && keep->outstanding == 0;
+        }
+        if (done) keep->reactor->remove_fd(keep->evfd);
+    });
+    reactor_rings_.emplace_back(reactor->id(), r);
+    return *r;
+}
 
 void UringStore::submit(const BlockRequest& req, std::function<void(BlockStatus)> done) {
     Ring& r = *ring_;
@@ -384,10 +498,12 @@ void UringStore::submit(const BlockRequest& req, std::function<void(BlockStatus)
         op->io = op->bounce.get();
         r.bounced.fetch_add(1);
     }
-    std::lock_guard lock(r.mu);
-    ++r.outstanding;
-    r.start_locked(op.release(), false);
-    r.flush_locked();
+    // Into the ring of the reactor this runs on, if any: its completions come back there.
+    Ring& q = ring_here();
+    std::lock_guard lock(q.mu);
+    ++q.outstanding;
+    q.start_locked(op.release(), false);
+    q.flush_locked();
 }
 
 void UringStore::provisioning(std::uint64_t offset, std::uint64_t length, std::size_t max_extents,

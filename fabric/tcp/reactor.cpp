@@ -16,10 +16,12 @@ namespace iscsilab::hil {
 namespace {
 // The reactor whose run() this thread is in, if any: work it posts to itself needs no
 // wake-up, since the loop looks at posted work and timers before it waits again.
-thread_local const Reactor* tls_running = nullptr;
+thread_local Reactor* tls_running = nullptr;
+// Reactor::id: never reused, where an address may be.
+std::atomic<std::uint64_t> next_reactor_id{1};
 }  // namespace
 
-Reactor::Reactor(Nanos max_spin) : spin_(max_spin) {
+Reactor::Reactor(Nanos max_spin) : id_(next_reactor_id.fetch_add(1)), spin_(max_spin) {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     evfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epfd_ < 0 || evfd_ < 0) throw std::runtime_error(std::string("reactor: ") + std::strerror(errno));
@@ -51,6 +53,8 @@ void Reactor::post(Task fn) {
     }
     wake();
 }
+
+Reactor* Reactor::current() { return tls_running; }
 
 Nanos Reactor::now() const {
     return std::chrono::duration_cast<Nanos>(std::chrono::steady_clock::now().time_since_epoch());
@@ -100,10 +104,10 @@ void Reactor::remove_fd(int fd) {
 }
 
 void Reactor::run() {
-    const Reactor* outer = tls_running;
+    Reactor* outer = tls_running;
     tls_running = this;
     struct Restore {
-        const Reactor* outer;
+        Reactor* outer;
         ~Restore() { tls_running = outer; }
     } restore{outer};
     epoll_event events[64];

@@ -42,6 +42,11 @@ public:
     void modify_fd(int fd, std::uint32_t events);
     void remove_fd(int fd);
 
+    // The reactor whose run() the calling thread is in, or null.
+    static Reactor* current();
+    // Unique in the process for its lifetime (an address may be reused after it).
+    std::uint64_t id() const { return id_; }
+
     void run();                    // until stop()
     void start_thread();           // run() on a thread of its own
     void stop();
@@ -57,6 +62,7 @@ private:
         std::uint64_t id;
         bool operator>(const Timer& o) const { return when != o.when ? when > o.when : id > o.id; }
     };
+    const std::uint64_t id_;
     int epfd_ = -1, evfd_ = -1;
     std::atomic<bool> stop_{false};
     std::mutex mu_;

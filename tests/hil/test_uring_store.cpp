@@ -16,6 +16,7 @@
 #include <ostream>
 #include <vector>
 
+#include "fabric/tcp/reactor.hpp"
 #include "hil/file_store.hpp"
 #include "hil/store_io.hpp"
 #include "hil/uring_store.hpp"
@@ -392,6 +393,121 @@ BOOST_FIXTURE_TEST_CASE(the_last_owner_may_let_go_inside_a_callback, Fixture) {
     gate.set(true);
     BOOST_TEST(first.wait().has_value());
     BOOST_TEST(second.wait().has_value());
+    for (int i = 0; i < 3000 && !watch.expired(); ++i) ::usleep(1000);
+    BOOST_TEST(watch.expired());
+}
+
+// A request submitted on a reactor's thread goes into that reactor's own ring, and its
+// done runs on that reactor, with no thread in between; one from any other thread goes
+// through the store's ring and its completion thread.
+BOOST_FIXTURE_TEST_CASE(a_reactor_takes_the_completions_of_what_it_submits, Fixture) {
+    auto s = open();
+    hil::Reactor a, b;
+    a.start_thread();
+    b.start_thread();
+    Buffers w(64 * 1024), r(64 * 1024);
+    fill_pattern(w.aligned(), 8192, 5);
+    struct Seen {
+        BlockStatus status;
+        hil::Reactor* on;
+    };
+    auto submit_on = [&](hil::Reactor& reactor, const BlockRequest& req) {
+        Handover<Seen> h;
+        reactor.post([&] { s->submit(req, [&h](BlockStatus st) { h.set(Seen{st, hil::Reactor::current()}); }); });
+        auto seen = h.wait();
+        BOOST_REQUIRE(seen.has_value());
+        return *seen;
+    };
+    Seen wrote = submit_on(a, rq(BlockOp::write, 8192, w.aligned()));
+    BOOST_TEST(wrote.status == BlockStatus::ok);
+    BOOST_TEST(wrote.on == &a, "the write's done ran on the reactor that submitted it");
+    BOOST_TEST(s->reactor_rings() == 1u);
+    // An unaligned buffer (a bounce buffer, copied out on completion), from the other one.
+    Seen read = submit_on(b, rq(BlockOp::read, 8192, r.unaligned()));
+    BOOST_TEST(read.status == BlockStatus::ok);
+    BOOST_TEST(read.on == &b);
+    BOOST_TEST(is_pattern(r.unaligned(), 8192, 5));
+    BOOST_TEST(s->reactor_rings() == 2u);
+    Seen flushed = submit_on(a, BlockRequest{BlockOp::flush, 0, 0, {}, false});
+    BOOST_TEST(flushed.status == BlockStatus::ok);
+    BOOST_TEST(flushed.on == &a);
+    BOOST_TEST(s->reactor_rings() == 2u);
+    // From this thread: the store's own ring.
+    Buffers t(4096);
+    BOOST_TEST(run(*s, rq(BlockOp::read, 8192, t.aligned())) == BlockStatus::ok);
+    BOOST_TEST(is_pattern(t.aligned(), 8192, 5));
+    BOOST_TEST(s->reactor_rings() == 2u);
+}
+
+// Requests a reactor has in flight when the store is let go: the destructor settles
+// them, whether that reactor still runs, has stopped, or is gone (serve.cpp takes the
+// reactors down before the stores).
+BOOST_FIXTURE_TEST_CASE(a_store_let_go_settles_what_its_reactors_have_in_flight, Fixture) {
+    constexpr int kOps = 64;
+    Buffers buf(kOps * 4096);
+    fill_pattern(buf.aligned(), 0, 9);
+    for (int mode = 0; mode < 3; ++mode) {
+        BOOST_TEST_CONTEXT("mode " << mode << " (0: running, 1: stopped, 2: gone)") {
+            auto s = open();
+            auto reactor = std::make_unique<hil::Reactor>();
+            reactor->start_thread();
+            std::atomic<int> ok{0}, done{0};
+            Handover<bool> submitted;
+            reactor->post([&] {
+                for (int i = 0; i < kOps; ++i) {
+                    const auto at = static_cast<std::uint64_t>(i) * 4096;
+                    s->submit(rq(BlockOp::write, at, buf.aligned().subspan(at, 4096)), [&](BlockStatus st) {
+                        if (st == BlockStatus::ok) ++ok;
+                        ++done;
+                    });
+                }
+                if (mode > 0) reactor->stop();
+                submitted.set(true);
+            });
+            BOOST_REQUIRE(submitted.wait().has_value());
+            if (mode > 0) reactor->join();
+            if (mode == 2) reactor.reset();
+            s.reset();
+            BOOST_TEST(done.load() == kOps);
+            BOOST_TEST(ok.load() == kOps);
+        }
+    }
+    // What they wrote is there.
+    auto s = open();
+    Buffers back(kOps * 4096);
+    BOOST_TEST(run(*s, rq(BlockOp::read, 0, back.aligned())) == BlockStatus::ok);
+    BOOST_TEST(is_pattern(back.aligned(), 0, 9));
+}
+
+// The last owner lets go inside a done callback on the reactor: the reactor settles
+// what is still in flight there, then lets the ring go.
+BOOST_FIXTURE_TEST_CASE(a_store_let_go_in_its_own_callback_on_a_reactor, Fixture) {
+    constexpr int kOps = 16;
+    auto s = open();
+    hil::Reactor reactor;
+    reactor.start_thread();
+    Buffers buf(kOps * 4096);
+    std::atomic<int> done{0};
+    Handover<bool> all, gate;
+    std::weak_ptr<UringStore> watch = s;
+    reactor.post([&, keep = s]() mutable {
+        auto last = std::make_shared<std::shared_ptr<UringStore>>(std::move(keep));
+        for (int i = 0; i < kOps; ++i) {
+            const auto at = static_cast<std::uint64_t>(i) * 4096;
+            (*last)->submit(rq(BlockOp::read, at, buf.aligned().subspan(at, 4096)), [&, last](BlockStatus) {
+                // The first to finish waits until ours is gone, then lets the store go.
+                if (*last) {
+                    gate.wait();
+                    last->reset();
+                }
+                if (++done == kOps) all.set(true);
+            });
+        }
+    });
+    s.reset();
+    gate.set(true);
+    BOOST_TEST(all.wait().has_value());
+    BOOST_TEST(done.load() == kOps);
     for (int i = 0; i < 3000 && !watch.expired(); ++i) ::usleep(1000);
     BOOST_TEST(watch.expired());
 }
