@@ -42,7 +42,7 @@ std::string errtext(int err) { return std::strerror(err); }
 
 }  // namespace
 
-struct UringStore::Ring {
+struct UringStore::Ring : std::enable_shared_from_this<UringStore::Ring> {
     // One read, write or flush on its way through the ring.
     struct Op {
         BlockOp op = BlockOp::read;
@@ -57,16 +57,24 @@ struct UringStore::Ring {
         BlockStatus status = BlockStatus::ok;
     };
 
+    // What every ring of a store shares: the descriptor and what O_DIRECT wants of it.
+    struct Device {
+        int fd = -1;
+        bool read_only = false;
+        bool block_device = false;
+        std::uint32_t align = 4096, mem_align = 4096;
+    };
+
     Ring(IoPool& p, unsigned d) : pool(p), depth(d) {}
     ~Ring() {
         if (ring_ready) io_uring_queue_exit(&ring);
         if (evfd >= 0) ::close(evfd);
-        if (fd >= 0 && owns_fd) ::close(fd);
+        if (dev.fd >= 0 && owns_fd) ::close(dev.fd);
     }
 
     IoPool& pool;
     const unsigned depth;
-    int fd = -1;
+    Device dev;
     bool owns_fd = true;  // a reactor's ring uses the store's descriptor
     // A reactor's ring: completions are signalled on evfd, which `reactor` watches and
     // reaps on its own thread; there is no completion thread.
@@ -74,9 +82,6 @@ struct UringStore::Ring {
     int evfd = -1;
     // Taking completions off the ring: its reactor, or a destructor settling what is left.
     std::mutex reap_mu;
-    bool read_only = false;
-    bool block_device = false;
-    std::uint32_t align = 4096, mem_align = 4096;
     std::atomic<std::uint64_t> size{0};
     std::atomic<std::uint64_t> bounced{0};
     io_uring ring{};
@@ -91,6 +96,7 @@ struct UringStore::Ring {
     unsigned in_ring = 0;          // ops with an SQE in the ring (wake-ups not counted)
     std::uint64_t outstanding = 0; // accepted requests whose done has not returned yet
     bool stopping = false;
+    bool retry_armed = false;  // a reactor's ring: a timer will submit what the kernel refused
     std::thread thread;
 
     // Sets up the ring (throws std::runtime_error with the reason).
@@ -102,6 +108,8 @@ struct UringStore::Ring {
     void fill_locked();
     void flush_locked();
     void wake_locked();
+    // The store let go and nothing is outstanding: the ring's thread or reactor is done.
+    bool settled();
     bool completed_locked(Op* op, int res);
     void settle(std::function<void()> call);
     void finish(Op* op);
@@ -128,15 +136,15 @@ void UringStore::Ring::start_locked(Op* op, bool front) {
     const std::uint64_t at = op->offset + op->progress;
     switch (op->op) {
         case BlockOp::read:
-            io_uring_prep_read(sqe, fd, op->io + op->progress, static_cast<unsigned>(n), at);
+            io_uring_prep_read(sqe, dev.fd, op->io + op->progress, static_cast<unsigned>(n), at);
             break;
         case BlockOp::write:
-            io_uring_prep_write(sqe, fd, op->io + op->progress, static_cast<unsigned>(n), at);
+            io_uring_prep_write(sqe, dev.fd, op->io + op->progress, static_cast<unsigned>(n), at);
             // FUA: this write is durable before it completes (and so is each rest of it).
             if (op->fua) sqe->rw_flags = RWF_DSYNC;
             break;
         default:  // flush
-            io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+            io_uring_prep_fsync(sqe, dev.fd, IORING_FSYNC_DATASYNC);
             break;
     }
     io_uring_sqe_set_data(sqe, op);
@@ -157,9 +165,19 @@ void UringStore::Ring::flush_locked() {
     while (io_uring_sq_ready(&ring) > 0) {
         const int r = io_uring_submit(&ring);
         if (r == -EINTR) continue;
-        // -EAGAIN, -EBUSY: the kernel cannot take them now. They stay in the ring, and the
-        // completion thread submits them on its next round.
-        if (r <= 0) break;
+        if (r > 0) continue;
+        // -EAGAIN, -EBUSY: the kernel cannot take them now. They stay in the ring. The
+        // completion thread submits them on its next round (100 ms at most); a reactor's
+        // ring, which has no thread, sets a timer on its reactor to try again.
+        if (reactor && !retry_armed && !stopping) {
+            retry_armed = true;
+            reactor->after(std::chrono::milliseconds(1), [keep = shared_from_this()] {
+                std::lock_guard lock(keep->mu);
+                keep->retry_armed = false;
+                keep->flush_locked();
+            });
+        }
+        break;
     }
 }
 
@@ -199,7 +217,7 @@ bool UringStore::Ring::completed_locked(Op* op, int res) {
         // Nothing more (res 0), or an end that is not on an alignment boundary: the end of
         // a file that shrank (or never was a whole number of blocks). The rest reads as
         // zeros, as FileStore's does.
-        if (op->progress < total && (res == 0 || !is_aligned(op->offset + op->progress, align))) {
+        if (op->progress < total && (res == 0 || !is_aligned(op->offset + op->progress, dev.align))) {
             std::memset(op->io + op->progress, 0, total - op->progress);
             op->progress = total;
         }
@@ -294,48 +312,51 @@ void UringStore::Ring::reap(bool wait) {
     }
 }
 
+bool UringStore::Ring::settled() {
+    std::lock_guard lock(mu);
+    return stopping && outstanding == 0;
+}
+
 void UringStore::Ring::loop() {
-    for (;;) {
+    do {
         reap(true);
-        std::lock_guard lock(mu);
-        if (stopping && outstanding == 0) return;
-    }
+    } while (!settled());
 }
 
 UringStore::UringStore(const std::string& path, bool read_only, std::uint64_t create_size, IoPool& pool,
                        unsigned queue_depth)
     : ring_(std::make_shared<Ring>(pool, std::max(1u, queue_depth))) {
     Ring& r = *ring_;
-    r.read_only = read_only;
+    r.dev.read_only = read_only;
     const int flags = (read_only ? O_RDONLY : O_RDWR) | O_DIRECT | O_CLOEXEC;
-    r.fd = ::open(path.c_str(), flags);
-    if (r.fd < 0 && errno == ENOENT && create_size > 0 && !read_only) {
+    r.dev.fd = ::open(path.c_str(), flags);
+    if (r.dev.fd < 0 && errno == ENOENT && create_size > 0 && !read_only) {
         // vdisk_fileio's size_mb: a sparse file of that size (as FileStore makes it).
-        r.fd = ::open(path.c_str(), flags | O_CREAT, 0600);
-        if (r.fd >= 0 && ::ftruncate(r.fd, static_cast<off_t>(create_size)) != 0)
+        r.dev.fd = ::open(path.c_str(), flags | O_CREAT, 0600);
+        if (r.dev.fd >= 0 && ::ftruncate(r.dev.fd, static_cast<off_t>(create_size)) != 0)
             throw std::runtime_error(path + ": " + errtext(errno));
     }
-    if (r.fd < 0) {
+    if (r.dev.fd < 0) {
         if (errno == EINVAL) throw std::runtime_error(path + ": O_DIRECT is not supported here (" + errtext(EINVAL) + ")");
         throw std::runtime_error(path + ": " + errtext(errno));
     }
     struct stat st {};
-    if (::fstat(r.fd, &st) != 0) throw std::runtime_error(path + ": " + errtext(errno));
+    if (::fstat(r.dev.fd, &st) != 0) throw std::runtime_error(path + ": " + errtext(errno));
     if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
         throw std::runtime_error(path + ": neither a block device nor a regular file");
-    r.block_device = S_ISBLK(st.st_mode);
-    if (r.block_device) {
+    r.dev.block_device = S_ISBLK(st.st_mode);
+    if (r.dev.block_device) {
         int lbs = 0;
-        if (::ioctl(r.fd, BLKSSZGET, &lbs) != 0 || lbs <= 0)
+        if (::ioctl(r.dev.fd, BLKSSZGET, &lbs) != 0 || lbs <= 0)
             throw std::runtime_error(path + ": cannot read its logical block size (BLKSSZGET): " + errtext(errno));
-        r.align = r.mem_align = static_cast<std::uint32_t>(lbs);
+        r.dev.align = r.dev.mem_align = static_cast<std::uint32_t>(lbs);
     } else {
         struct statx sx {};
-        if (::statx(r.fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN)) {
+        if (::statx(r.dev.fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN)) {
             if (sx.stx_dio_offset_align == 0)
                 throw std::runtime_error(path + ": the file system does not do direct I/O on this file (STATX_DIOALIGN)");
-            r.align = sx.stx_dio_offset_align;
-            r.mem_align = sx.stx_dio_mem_align ? sx.stx_dio_mem_align : sx.stx_dio_offset_align;
+            r.dev.align = sx.stx_dio_offset_align;
+            r.dev.mem_align = sx.stx_dio_mem_align ? sx.stx_dio_mem_align : sx.stx_dio_offset_align;
         }  // else the kernel does not say (before 6.1): 4096 serves every file system
     }
     if (refresh_size() == 0) throw std::runtime_error(path + ": empty file");
@@ -398,14 +419,14 @@ UringStore::~UringStore() {
 std::uint64_t UringStore::size_bytes() const { return ring_->size.load(); }
 
 std::uint64_t UringStore::refresh_size() {
-    const std::uint64_t bytes = size_of(ring_->fd);
+    const std::uint64_t bytes = size_of(ring_->dev.fd);
     ring_->size.store(bytes);
     return bytes;
 }
 
-std::uint32_t UringStore::alignment() const { return ring_->align; }
-std::uint32_t UringStore::memory_alignment() const { return ring_->mem_align; }
-bool UringStore::block_device() const { return ring_->block_device; }
+std::uint32_t UringStore::alignment() const { return ring_->dev.align; }
+std::uint32_t UringStore::memory_alignment() const { return ring_->dev.mem_align; }
+bool UringStore::block_device() const { return ring_->dev.block_device; }
 std::uint64_t UringStore::bounced() const { return ring_->bounced.load(); }
 
 std::size_t UringStore::reactor_rings() const {
@@ -416,17 +437,27 @@ std::size_t UringStore::reactor_rings() const {
 UringStore::Ring& UringStore::ring_here() {
     Reactor* reactor = Reactor::current();
     if (!reactor) return *ring_;
+    // The last ring this thread found, by store and reactor: a store's uid is never used
+    // again, so an entry left by a store that is gone cannot match.
+    thread_local struct {
+        std::uint64_t store = 0, reactor = 0;
+        Ring* ring = nullptr;
+    } last;
+    if (last.store == uid_ && last.reactor == reactor->id()) return *last.ring;
+    Ring& found = find_ring(*reactor);
+    if (&found != ring_.get()) last = {uid_, reactor->id(), &found};
+    return found;
+}
+
+UringStore::Ring& UringStore::find_ring(Reactor& on) {
+    Reactor* reactor = &on;
     std::lock_guard lock(rings_mu_);
     for (auto& [id, r] : reactor_rings_)
         if (id == reactor->id()) return *r;
     // This reactor's first request here: a ring of its own, on the store's descriptor.
     auto r = std::make_shared<Ring>(ring_->pool, ring_->depth);
-    r->fd = ring_->fd;
+    r->dev = ring_->dev;
     r->owns_fd = false;
-    r->read_only = ring_->read_only;
-    r->block_device = ring_->block_device;
-    r->align = ring_->align;
-    r->mem_align = ring_->mem_align;
     try {
         r->init("io_uring for a reactor");
     } catch (const std::runtime_error&) {
@@ -441,12 +472,7 @@ UringStore::Ring& UringStore::ring_here() {
         while (::read(keep->evfd, &v, sizeof v) > 0) {
         }
         keep->reap(false);
-        bool done;
-        {
-            std::lock_guard lock(keep->mu);
-            done = keep->stopping && keep->outstanding == 0;
-        }
-        if (done) keep->reactor->remove_fd(keep->evfd);
+        if (keep->settled()) keep->reactor->remove_fd(keep->evfd);
     });
     reactor_rings_.emplace_back(reactor->id(), r);
     return *r;
@@ -455,7 +481,7 @@ UringStore::Ring& UringStore::ring_here() {
 void UringStore::submit(const BlockRequest& req, std::function<void(BlockStatus)> done) {
     Ring& r = *ring_;
     const bool writes = req.op != BlockOp::read && req.op != BlockOp::flush;
-    if (writes && r.read_only) return done(BlockStatus::io_error);
+    if (writes && r.dev.read_only) return done(BlockStatus::io_error);
 
     if (req.op == BlockOp::write_same || req.op == BlockOp::unmap) {
         // Synchronous helpers on the pool, with aligned buffers for the O_DIRECT descriptor.
@@ -466,9 +492,9 @@ void UringStore::submit(const BlockRequest& req, std::function<void(BlockStatus)
         r.pool.run([keep = ring_, req, done = std::move(done)]() mutable {
             Ring& k = *keep;
             int err = req.op == BlockOp::write_same
-                          ? write_repeated(k.fd, req.buffer, req.offset, req.length, k.align)
-                          : deallocate(k.fd, k.block_device, req.offset, req.length, k.align);
-            if (err == 0 && req.fua && ::fdatasync(k.fd) != 0) err = errno;
+                          ? write_repeated(k.dev.fd, req.buffer, req.offset, req.length, k.dev.align)
+                          : deallocate(k.dev.fd, k.dev.block_device, req.offset, req.length, k.dev.align);
+            if (err == 0 && req.fua && ::fdatasync(k.dev.fd) != 0) err = errno;
             const BlockStatus st = err ? status_of_errno(err) : BlockStatus::ok;
             k.settle([done = std::move(done), st] { done(st); });
         });
@@ -478,7 +504,7 @@ void UringStore::submit(const BlockRequest& req, std::function<void(BlockStatus)
     if (req.op != BlockOp::flush) {
         if (req.buffer.empty()) return done(BlockStatus::ok);
         // O_DIRECT cannot move part of a logical block; the vdisk never asks it to.
-        if (!is_aligned(req.offset, r.align) || !is_aligned(req.buffer.size(), r.align))
+        if (!is_aligned(req.offset, r.dev.align) || !is_aligned(req.buffer.size(), r.dev.align))
             return done(BlockStatus::io_error);
     }
     auto op = std::make_unique<Ring::Op>();
@@ -488,9 +514,9 @@ void UringStore::submit(const BlockRequest& req, std::function<void(BlockStatus)
     op->fua = req.fua;
     op->done = std::move(done);
     op->io = req.buffer.data();
-    if (req.op != BlockOp::flush && !is_aligned(req.buffer.data(), r.mem_align)) {
+    if (req.op != BlockOp::flush && !is_aligned(req.buffer.data(), r.dev.mem_align)) {
         try {
-            op->bounce = aligned_bytes(req.buffer.size(), r.mem_align);
+            op->bounce = aligned_bytes(req.buffer.size(), r.dev.mem_align);
         } catch (const std::bad_alloc&) {
             return op->done(BlockStatus::io_error);
         }
@@ -514,7 +540,7 @@ void UringStore::provisioning(std::uint64_t offset, std::uint64_t length, std::s
         ++r.outstanding;
     }
     r.pool.run([keep = ring_, offset, length, max_extents, done = std::move(done)]() mutable {
-        auto map = provisioning_map(keep->fd, offset, length, max_extents);
+        auto map = provisioning_map(keep->dev.fd, offset, length, max_extents);
         keep->settle([done = std::move(done), map = std::move(map)]() mutable { done(BlockStatus::ok, std::move(map)); });
     });
 }

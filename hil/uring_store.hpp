@@ -67,6 +67,10 @@ private:
     struct Ring;  // the descriptor, a ring, and its completion thread or reactor (uring_store.cpp)
     // The ring for a request submitted on this thread: its reactor's, else ring_.
     Ring& ring_here();
+    // The ring of reactor, made on its first request here (ring_ if one cannot be made).
+    Ring& find_ring(Reactor& reactor);
+    static inline std::atomic<std::uint64_t> next_uid_{1};
+    const std::uint64_t uid_ = next_uid_.fetch_add(1);
     std::shared_ptr<Ring> ring_;
     mutable std::mutex rings_mu_;
     std::vector<std::pair<std::uint64_t, std::shared_ptr<Ring>>> reactor_rings_;  // by Reactor::id
