@@ -40,6 +40,15 @@ void Connection::send_text_part(std::uint32_t itt, std::uint64_t lun) {
 
 void Connection::handle_text(Pdu& pdu) {
     const auto req = TextRequestPdu::decode(pdu.bhs);
+    // RFC 3720 §10.10.2 lets a request continue without end (C=1), each part answered;
+    // §10.10.4's continuation of a response likewise. This one is answered, and the
+    // connection's input waits until the pace allows the next.
+    if (const Nanos wait = text_pace_.take(clock_.now()); wait > Nanos{0}) {
+        log_noisy(Noisy::TextPaced, LogLevel::info,
+                  "connection " + std::to_string(id_) + ": Text Requests past " + std::to_string(kTextPerSecond) +
+                      " a second; its input is held");
+        stream_->hold_input(wait);
+    }
     if (req.ttt != kReservedTag) {
         // The initiator asks for the rest of a long response.
         if (req.ttt != text_ttt_ || text_pending_.empty()) return reject(pdu, RejectReason::InvalidPduField);

@@ -100,7 +100,8 @@ void Connection::close(std::string_view reason) {
     auto self = shared_from_this();  // keep alive through the cleanup
     std::string counted;
     static constexpr const char* kNoisy[] = {"commands outside the CmdSN window", "Data-Out PDUs rejected",
-                                             "commands refused for the bound on data buffers"};
+                                             "commands refused for the bound on data buffers",
+                                             "Text Requests past the pace (input held)"};
     for (std::size_t k = 0; k < noisy_.size(); ++k)
         if (noisy_[k] > 1) counted += "; " + std::to_string(noisy_[k]) + " " + kNoisy[k];
     driver_.log("connection " + std::to_string(id_) + " (" + stream_->peer() + ") closed: " + std::string(reason) + counted);

@@ -22,6 +22,7 @@
 #include "target/log.hpp"
 #include "target/iscsi/invariant.hpp"
 #include "target/iscsi/login.hpp"
+#include "target/iscsi/pace.hpp"
 #include "target/iscsi/pdu.hpp"
 #include "target/iscsi/session.hpp"
 #include "target/iscsi/task.hpp"
@@ -195,7 +196,7 @@ private:
     bool nexus_lost_ = false;
     // Lines a peer could make us write once per PDU are written once per connection
     // and counted after that; the count goes out with the close (limits.hpp).
-    enum class Noisy : std::uint8_t { CmdSnOutsideWindow, DataOutRejected, MemoryRefused, kCount };
+    enum class Noisy : std::uint8_t { CmdSnOutsideWindow, DataOutRejected, MemoryRefused, TextPaced, kCount };
     void log_noisy(Noisy kind, LogLevel level, const std::string& line);
     std::array<std::uint64_t, static_cast<std::size_t>(Noisy::kCount)> noisy_{};
 
@@ -219,6 +220,11 @@ private:
     std::string text_pending_;
     std::uint32_t text_ttt_ = kReservedTag;
     Bytes text_in_;  // a request split with the C bit
+    // Text Requests are read at the pace a negotiation needs: a SendTargets answer of
+    // 256 parts goes at once, and a peer that keeps sending them is read from at 256 a
+    // second (hold_input), so that it costs the target's other connections little.
+    static constexpr std::uint32_t kTextPerSecond = 256;
+    Pace text_pace_{kTextPerSecond, kTextPerSecond, 4 * kTextPerSecond};
 
     // Liveness.
     TimerId nop_timer_, rsp_timer_, login_timer_;

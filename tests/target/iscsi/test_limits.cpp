@@ -216,6 +216,41 @@ BOOST_AUTO_TEST_CASE(commands_outside_the_window_are_logged_once_and_counted_at_
     BOOST_CHECK_EQUAL(count("2048 commands outside the CmdSN window"), 1);
 }
 
+// RFC 3720 §10.10.2: a Text Request may continue without end, each part answered. Every
+// part is still answered, but past the pace (256 a second, as many at once) the
+// connection's input is held for as long as the debt takes to pay back.
+BOOST_AUTO_TEST_CASE(text_requests_in_bulk_are_answered_at_a_pace) {
+    Rig rig;
+    std::vector<std::string> log;
+    rig.driver.set_log([&](std::string_view l) { log.emplace_back(l); });
+    auto s = rig.connect();
+    rig.full_login(*s);
+    const Bytes part(16, std::byte{'K'});  // a key name that never ends
+    auto send_part = [&](std::uint32_t itt) {
+        iscsi::TextRequestPdu t;
+        t.immediate = true;
+        t.final_bit = false;
+        t.continue_bit = true;
+        t.itt = itt;
+        t.cmdsn = rig.cmdsn;
+        auto out = rig.exchange(*s, frame(t.encode(static_cast<std::uint32_t>(part.size())), part));
+        BOOST_REQUIRE_EQUAL(out.size(), 1u);
+        BOOST_CHECK(out[0].opcode() == iscsi::Opcode::TextResponse);
+    };
+    for (std::uint32_t i = 0; i < 256; ++i) send_part(0x100 + i % 8);
+    BOOST_CHECK_EQUAL(s->holds, 0);
+    for (std::uint32_t i = 0; i < 44; ++i) send_part(0x100 + i % 8);
+    BOOST_CHECK_EQUAL(s->holds, 44);
+    const auto paced = std::count_if(log.begin(), log.end(), [](const std::string& l) {
+        return l.find("Text Requests past 256 a second") != std::string::npos;
+    });
+    BOOST_CHECK_EQUAL(paced, 1);
+    // A second later the debt is paid and there is room again.
+    rig.loop.advance(std::chrono::seconds(1));
+    for (std::uint32_t i = 0; i < 200; ++i) send_part(0x200 + i % 8);
+    BOOST_CHECK_EQUAL(s->holds, 44);
+}
+
 BOOST_AUTO_TEST_CASE(limits_parse_and_refuse_bad_values) {
     DriverLimits l;
     BOOST_CHECK(l.set("max_connections", "10").empty());
