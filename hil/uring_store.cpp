@@ -84,6 +84,7 @@ struct UringStore::Ring : std::enable_shared_from_this<UringStore::Ring> {
     std::mutex reap_mu;
     std::atomic<std::uint64_t> size{0};
     std::atomic<std::uint64_t> bounced{0};
+    std::atomic<std::uint64_t> submit_calls{0};  // io_uring_submit calls that took SQEs
     io_uring ring{};
     bool ring_ready = false;
     bool timed_wait = false;  // the kernel waits with a timeout without an SQE (IORING_FEAT_EXT_ARG)
@@ -97,6 +98,7 @@ struct UringStore::Ring : std::enable_shared_from_this<UringStore::Ring> {
     std::uint64_t outstanding = 0; // accepted requests whose done has not returned yet
     bool stopping = false;
     bool retry_armed = false;  // a reactor's ring: a timer will submit what the kernel refused
+    bool flush_posted = false; // a reactor's ring: a task on the reactor will submit the SQEs
     std::thread thread;
 
     // Sets up the ring (throws std::runtime_error with the reason).
@@ -107,6 +109,9 @@ struct UringStore::Ring : std::enable_shared_from_this<UringStore::Ring> {
     void start_locked(Op* op, bool front);
     void fill_locked();
     void flush_locked();
+    // A reactor's ring: the SQEs of a reactor's round go to the kernel together, from a
+    // task the reactor runs once its handlers are done.
+    void flush_later_locked();
     void wake_locked();
     // The store let go and nothing is outstanding: the ring's thread or reactor is done.
     bool settled();
@@ -165,7 +170,10 @@ void UringStore::Ring::flush_locked() {
     while (io_uring_sq_ready(&ring) > 0) {
         const int r = io_uring_submit(&ring);
         if (r == -EINTR) continue;
-        if (r > 0) continue;
+        if (r > 0) {
+            submit_calls.fetch_add(1, std::memory_order_relaxed);
+            continue;
+        }
         // -EAGAIN, -EBUSY: the kernel cannot take them now. They stay in the ring. The
         // completion thread submits them on its next round (100 ms at most); a reactor's
         // ring, which has no thread, sets a timer on its reactor to try again.
@@ -179,6 +187,16 @@ void UringStore::Ring::flush_locked() {
         }
         break;
     }
+}
+
+void UringStore::Ring::flush_later_locked() {
+    if (flush_posted) return;
+    flush_posted = true;
+    reactor->post([keep = shared_from_this()] {
+        std::lock_guard lock(keep->mu);
+        keep->flush_posted = false;
+        keep->flush_locked();
+    });
 }
 
 // A NOP with no op behind it: the completion thread wakes and looks at stopping.
@@ -429,6 +447,13 @@ std::uint32_t UringStore::memory_alignment() const { return ring_->dev.mem_align
 bool UringStore::block_device() const { return ring_->dev.block_device; }
 std::uint64_t UringStore::bounced() const { return ring_->bounced.load(); }
 
+std::uint64_t UringStore::reactor_submit_calls() const {
+    std::lock_guard lock(rings_mu_);
+    std::uint64_t n = 0;
+    for (const auto& [id, r] : reactor_rings_) n += r->submit_calls.load(std::memory_order_relaxed);
+    return n;
+}
+
 std::size_t UringStore::reactor_rings() const {
     std::lock_guard lock(rings_mu_);
     return reactor_rings_.size();
@@ -529,7 +554,12 @@ void UringStore::submit(const BlockRequest& req, std::function<void(BlockStatus)
     std::lock_guard lock(q.mu);
     ++q.outstanding;
     q.start_locked(op.release(), false);
-    q.flush_locked();
+    // On a reactor, the round's other requests join this one in a single io_uring_enter.
+    // On a loop device each submission also wakes the loop's worker, and requests that
+    // come together wake it once: 4 KiB writes at QD32 spent a tenth of the target's CPU
+    // in that wake-up when each went in on its own.
+    if (q.reactor) q.flush_later_locked();
+    else q.flush_locked();
 }
 
 void UringStore::provisioning(std::uint64_t offset, std::uint64_t length, std::size_t max_extents,

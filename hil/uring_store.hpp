@@ -62,6 +62,9 @@ public:
     std::uint64_t bounced() const;
     // Rings made for reactors that submitted here (one each).
     std::size_t reactor_rings() const;
+    // Calls into the kernel that handed it requests through the reactors' rings: the
+    // requests of one reactor round go in one call.
+    std::uint64_t reactor_submit_calls() const;
 
 private:
     struct Ring;  // the descriptor, a ring, and its completion thread or reactor (uring_store.cpp)

@@ -439,6 +439,38 @@ BOOST_FIXTURE_TEST_CASE(a_reactor_takes_the_completions_of_what_it_submits, Fixt
     BOOST_TEST(s->reactor_rings() == 2u);
 }
 
+// The requests a reactor makes in one round go to the kernel in one call, after its
+// handlers are done: on a loop device that also wakes the loop's worker once, not per
+// request.
+BOOST_FIXTURE_TEST_CASE(a_reactor_round_submits_its_requests_together, Fixture) {
+    constexpr int kOps = 16;
+    auto s = open();
+    hil::Reactor reactor;
+    reactor.start_thread();
+    Buffers buf(kOps * 4096);
+    fill_pattern(buf.aligned(), 0, 3);
+    std::atomic<int> ok{0};
+    Handover<bool> all;
+    reactor.post([&] {
+        for (int i = 0; i < kOps; ++i) {
+            const auto at = static_cast<std::uint64_t>(i) * 4096;
+            s->submit(rq(BlockOp::write, at, buf.aligned().subspan(at, 4096)), [&](BlockStatus st) {
+                if (st == BlockStatus::ok && ++ok == kOps) all.set(true);
+            });
+        }
+        // Nothing has gone to the kernel while the round runs.
+        BOOST_TEST(s->reactor_submit_calls() == 0u);
+    });
+    BOOST_REQUIRE(all.wait().has_value());
+    BOOST_TEST(ok.load() == kOps);
+    BOOST_TEST(s->reactor_submit_calls() == 1u, "16 writes of one round in " << s->reactor_submit_calls() << " calls");
+    Buffers r(kOps * 4096);
+    BOOST_TEST(run(*s, rq(BlockOp::read, 0, r.aligned())) == BlockStatus::ok);
+    BOOST_TEST(is_pattern(r.aligned(), 0, 3));
+    reactor.stop();
+    reactor.join();
+}
+
 // Requests a reactor has in flight when the store is let go: the destructor settles
 // them, whether that reactor still runs, has stopped, or is gone (serve.cpp takes the
 // reactors down before the stores).
