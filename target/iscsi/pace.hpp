@@ -26,8 +26,9 @@ public:
         const std::int64_t floor = -static_cast<std::int64_t>(max_debt_) * kScale;
         if (tokens_ < floor) tokens_ = floor;
         if (tokens_ >= 0) return Nanos{0};
-        // -tokens_ / kScale tokens owed, at per_second_ a second.
-        return Nanos{(-tokens_) * 1'000'000'000 / (static_cast<std::int64_t>(per_second_) * kScale)};
+        // -tokens_ millionths owed, at per_second_ tokens (per_second_ * kScale millionths) a
+        // second: 1,000 / per_second_ ns each. At most 2^32 * kScale * 1,000 < 2^63.
+        return Nanos{(-tokens_) * 1000 / static_cast<std::int64_t>(per_second_)};
     }
     // Tokens now there (negative: owed), whole ones.
     std::int64_t tokens(Nanos now) {
@@ -47,8 +48,9 @@ private:
         if (now <= last_) return;
         const std::int64_t ns = (now - last_).count();
         last_ = now;
-        // per_second * kScale millionths per 1e9 ns. Past 1,000 s any bucket here is full
-        // again; the cap keeps the product below 2^63.
+        // per_second * kScale millionths per 1e9 ns. The cap keeps the product below 2^63;
+        // a bucket whose debt and burst refill within 1,000 s (the target's do, in 5 s) is
+        // full again by then anyway.
         const std::int64_t capped = std::min<std::int64_t>(ns, 1'000'000'000'000);
         tokens_ += capped * static_cast<std::int64_t>(per_second_) / 1000;
         tokens_ = std::min(tokens_, static_cast<std::int64_t>(burst_) * kScale);
