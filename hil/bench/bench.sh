@@ -3,7 +3,8 @@
 #
 # Links: loopback, and a veth pair between two network namespaces that this script makes
 # and removes (targets and the iperf3 server in one namespace, the clients in the other).
-# Storage: fileio on a page-cached file, blockio on a loop device. On each link, iperf3
+# Storage: fileio on a page-cached file, blockio on a loop device, nullio on no storage at
+# all (reads return zeros, writes vanish: what the transport alone costs). On each link, iperf3
 # (one stream) gives the link's limit; libiscsi's iscsi-perf reads (4 KiB random at QD1
 # and QD32; 128 KiB, 1 MiB and 8 MiB sequential at QD16, QD4, QD2); QEMU's iSCSI driver
 # writes (qemu-img bench: 4 KiB at QD32, 128 KiB at QD16). For each point and target:
@@ -26,9 +27,11 @@ Usage: hil/bench/bench.sh [OPTIONS]
   --reps N             run every point N times, the workloads in turn, and report for
                        each figure the median of its runs (default 1)
   --links LIST         lo,veth (default both)
-  --storage LIST       fileio,blockio (default both)
+  --storage LIST       fileio,blockio,nullio (default all three); nullio is SCST's
+                       vdisk_nullio beside tgtd's null backing store: the transport's
+                       ceiling, printed beside the aims and not judged by them
   --quick              a fast look: 2 s per point, loopback only, fileio only
-  --smoke              the smoke test's run: 1 s per point, loopback, fileio and blockio,
+  --smoke              the smoke test's run: 1 s per point, loopback, all three storages,
                        four workloads (4k QD1 and QD32, 128k reads, 4k writes), reactors
   --reactors-matrix    run only the reactors section (the full run includes it)
   --no-reactors-matrix leave the reactors section out
@@ -79,9 +82,9 @@ while [ $# -gt 0 ]; do
 done
 case $mode in
     quick) : "${seconds:=2}" "${links:=lo}" "${storages:=fileio}" ;;
-    smoke) : "${seconds:=1}" "${links:=lo}" "${storages:=fileio,blockio}" "${size_mb:=128}" ;;
+    smoke) : "${seconds:=1}" "${links:=lo}" "${storages:=fileio,blockio,nullio}" "${size_mb:=128}" ;;
 esac
-: "${seconds:=10}" "${links:=lo,veth}" "${storages:=fileio,blockio}" "${size_mb:=512}" "${sections:=main,reactors}"
+: "${seconds:=10}" "${links:=lo,veth}" "${storages:=fileio,blockio,nullio}" "${size_mb:=512}" "${sections:=main,reactors}"
 [[ $seconds =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v s="$seconds" 'BEGIN { exit !(s > 0) }' || die "--seconds wants a positive number"
 [[ $link_name =~ ^[A-Za-z0-9_-]+$ ]] || die "--link-name wants letters, digits, - and _"
 [[ $reps =~ ^[0-9]+$ ]] && [ "$reps" -ge 1 ] || die "--reps wants a number >= 1"
@@ -90,7 +93,7 @@ esac
 IFS=, read -ra link_list <<<"$links"
 IFS=, read -ra storage_list <<<"$storages"
 for l in "${link_list[@]}"; do [[ $l == lo || $l == veth ]] || die "unknown link $l (lo, veth)"; done
-for s in "${storage_list[@]}"; do [[ $s == fileio || $s == blockio ]] || die "unknown storage $s (fileio, blockio)"; done
+for s in "${storage_list[@]}"; do [[ $s == fileio || $s == blockio || $s == nullio ]] || die "unknown storage $s (fileio, blockio, nullio)"; done
 # The reactors matrix alone needs only the first link and storage.
 [ "$sections" = reactors ] && link_list=("${link_list[0]}") storage_list=("${storage_list[0]}")
 if [ ${#remote[@]} -gt 0 ]; then
@@ -284,6 +287,7 @@ make_backing() {
     local s t first=""
     echo "bench: preparing ${size_mb} MiB backing files (${storage_list[*]})"
     for s in "${storage_list[@]}"; do
+        [ "$s" = nullio ] && continue  # nothing to back it
         for t in iscsilab tgtd; do
             local img=$work/$s-$t.img
             if [ -z "$first" ]; then
@@ -307,6 +311,7 @@ make_backing() {
 # a loop device: its backing file, with O_DIRECT on the device).
 warm() {
     local s=$1 t
+    [ "$s" = nullio ] && return 0
     for t in iscsilab tgtd; do
         if [ "$s" = blockio ]; then
             dd if="${backing[$s-$t]}" of=/dev/null bs=4M iflag=direct status=none
@@ -322,12 +327,14 @@ isl_iqn() { echo "iqn.2026-11.org.iscsilab:bench-$1"; }
 tgt_iqn() { echo "iqn.2026-11.org.iscsilab:tgtd-$1"; }
 
 start_iscsilab() { # storage reactors(or "")
-    local s=$1 r=$2 handler=vdisk_fileio conf=$work/iscsilab-$1.conf
+    local s=$1 r=$2 handler=vdisk_fileio conf=$work/iscsilab-$1.conf attr
     [ "$s" = blockio ] && handler=vdisk_blockio
+    attr="filename ${backing[$s-iscsilab]:-}"
+    [ "$s" = nullio ] && handler=vdisk_nullio attr="size_mb $size_mb"
     cat >"$conf" <<CONF
 HANDLER $handler {
     DEVICE bench0 {
-        filename ${backing[$s-iscsilab]}
+        $attr
     }
 }
 TARGET_DRIVER iscsi {
@@ -377,7 +384,10 @@ pick_tgt_ctl() {
 }
 tgtadm_() { tgtadm -C "$tgt_ctl" "$@"; }
 start_tgtd() { # storage
-    local s=$1 log=$out/logs/tgtd-$link-$1.log i
+    local s=$1 log=$out/logs/tgtd-$link-$1.log i lu=(-b "${backing[$1-tgtd]:-}")
+    # tgt's null backing store (bs_null.c): reads are answered without reading anything, writes
+    # vanish; its path is only a name.
+    [ "$s" = nullio ] && lu=(-E null -b nullio)
     "${target_cmd[@]}" tgtd -f -C "$tgt_ctl" --iscsi "portal=$addr:$tgt_port" >"$log" 2>&1 &
     tgt_pid=$!
     for i in $(seq 1 50); do
@@ -387,7 +397,7 @@ start_tgtd() { # storage
     done
     if alive "$tgt_pid" &&
         tgtadm_ --lld iscsi --op new --mode target --tid 1 -T "$(tgt_iqn "$s")" >>"$log" 2>&1 &&
-        tgtadm_ --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b "${backing[$s-tgtd]}" >>"$log" 2>&1 &&
+        tgtadm_ --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 "${lu[@]}" >>"$log" 2>&1 &&
         tgtadm_ --lld iscsi --op bind --mode target --tid 1 -I ALL >>"$log" 2>&1; then
         return 0
     fi
@@ -645,7 +655,7 @@ cat >"$out/raw/params.json" <<JSON
   "repo": "$(json_esc "$root")",
   "work_dir": "$(json_esc "$work")",
   "namespaces": $([ $local_mode -eq 1 ] && arr_json "$ns_t_name" "$ns_c_name" || echo '[]'),
-  "tgtd_backing": "default bstype rdwr (buffered pread/pwrite), file for fileio, the loop device for blockio",
+  "tgtd_backing": "default bstype rdwr (buffered pread/pwrite), file for fileio, the loop device for blockio; bstype null for nullio",
   "qemu_img_bench": "qemu-img bench -w -f raw -t none -n -d QD -s SIZE -c COUNT --pattern=90 URL; COUNT calibrated on short runs for about the point's duration",
   "iscsi_perf": "iscsi-perf -i NAME -m QD -b BLOCKS [-r] URL, stopped with SIGINT after the point's duration (+0.3 s)"
 }

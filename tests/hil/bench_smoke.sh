@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The benchmark suite cannot rot: hil/bench/bench.sh --smoke (loopback, fileio and
-# blockio, a handful of points for 1 s each, the reactors matrix) against `iscsilab serve`
-# and tgtd; then results.json parses and holds non-zero IOPS for both targets on each
-# storage, and every SVG plot it lists exists and parses as XML. Needs root (network
-# namespace, loop devices, tgtd). Meant to finish in well under 60 s.
+# The benchmark suite cannot rot: hil/bench/bench.sh --smoke (loopback, fileio, blockio
+# and nullio, a handful of points for 1 s each, the reactors matrix) against
+# `iscsilab serve` and tgtd; then results.json parses and holds non-zero IOPS for both
+# targets on each storage, the no-storage ceiling is printed beside the aims, and every
+# SVG plot it lists exists and parses as XML. Needs root (network namespace, loop
+# devices, tgtd). Meant to finish in about a minute.
 # Usage: tests/hil/bench_smoke.sh [ISCSILAB]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,10 +25,10 @@ cat "$out/bench.out"
 echo "bench.sh --smoke took ${took} s"
 check "bench.sh --smoke exits 0" '[ $rc -eq 0 ]'
 check "results.json parses" '"$py" -c "import json, sys; json.load(open(sys.argv[1]))" "$out/results.json" 2>/dev/null'
-check "non-zero IOPS for both targets on fileio and blockio" '"$py" - "$out/results.json" <<"PY"
+check "non-zero IOPS for both targets on fileio, blockio and nullio" '"$py" - "$out/results.json" <<"PY"
 import json, sys
 res = json.load(open(sys.argv[1]))
-need = {(t, s) for t in ("iscsilab", "tgtd") for s in ("fileio", "blockio")}
+need = {(t, s) for t in ("iscsilab", "tgtd") for s in ("fileio", "blockio", "nullio")}
 have = {(p["target"], p["storage"]) for p in res["points"] if p["ok"] and p["iops"] > 0}
 missing = sorted(need - have)
 if missing:
@@ -53,6 +54,7 @@ d = os.path.dirname(sys.argv[1])
 for name in json.load(open(sys.argv[1]))[\"plots\"]:
     xml.dom.minidom.parse(os.path.join(d, name))" "$out/results.json"'
 check "the aims and the one-line summary are printed" 'grep -q "^aim 4 \[lo fileio\]" "$out/bench.out" && grep -q "^bench: .* points measured" "$out/bench.out"'
+check "the ceiling is printed, and aim 2 is read against it" 'grep -qE "^ceiling \[lo nullio\] .* [0-9,]+ IOPS per target cpu-s .*: a ceiling, not an aim$" "$out/bench.out" && grep -qE "^aim 2 \[lo fileio\] .*; [0-9,]+ with no storage\)" "$out/bench.out"'
 # What this run made (its work folder and namespaces, from its parameters) is gone.
 work=$("$py" -c "import json, sys; print(json.load(open(sys.argv[1]))[\"parameters\"][\"work_dir\"])" "$out/results.json" 2>/dev/null)
 nss=$("$py" -c "import json, sys; print(\" \".join(json.load(open(sys.argv[1]))[\"parameters\"][\"namespaces\"]))" "$out/results.json" 2>/dev/null)
