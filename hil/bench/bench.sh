@@ -321,6 +321,28 @@ warm() {
     done
 }
 
+# The loop device's own QD1 round trip, the floor under aim 4 on blockio as iperf3 is the
+# ceiling over aim 1: 4 KiB O_DIRECT reads one at a time with dd, which waits for each, on
+# the device iscsilab serves (warm, so its backing file is in the page cache). Once per
+# link, beside the points it explains; it takes a fraction of a second.
+device_point() { # storage
+    local s=$1 dev n=20000 t0 t1 err="" us=0
+    [ "$s" = blockio ] && [ $local_mode -eq 1 ] || return 0
+    dev=${backing[$s-iscsilab]}
+    progress "device $dev alone, O_DIRECT 4k reads qd1 (dd)"
+    t0=$EPOCHREALTIME
+    if dd if="$dev" of=/dev/null bs=4k count=$n iflag=direct status=none 2>"$work/dd.err"; then
+        t1=$EPOCHREALTIME
+        us=$(fcalc "($t1 - $t0) * 1e6 / $n")
+        printf '%.1f us per read\n' "$us"
+    else
+        err=$(head -1 "$work/dd.err")
+        echo "FAILED: $err"
+        failures=$((failures + 1))
+    fi
+    rec "{\"kind\": \"device\", \"link\": \"$link\", \"storage\": \"$s\", \"device\": \"$dev\", \"tool\": \"dd iflag=direct bs=4k count=$n\", \"qd1_read_us\": $us, \"error\": \"$(json_esc "$err")\"}"
+}
+
 # ---------------------------------------------------------------- targets
 isl_port=3260 tgt_port=3261
 isl_iqn() { echo "iqn.2026-11.org.iscsilab:bench-$1"; }
@@ -669,6 +691,9 @@ if [ $local_mode -eq 1 ]; then
     [[ $sections == *main* ]] && do_main=1
     [[ $sections == *reactors* ]] && do_reactors=1
     [ $do_main -eq 1 ] && total=$(( ${#link_list[@]} * reps * (1 + ${#storage_list[@]} * 2 * nw) ))
+    # One device point per link for blockio.
+    [ $do_main -eq 1 ] && [ $local_mode -eq 1 ] && [[ " ${storage_list[*]} " == *" blockio "* ]] &&
+        total=$((total + ${#link_list[@]}))
     [ $do_reactors -eq 1 ] && total=$((total + ${#reactor_counts[@]} * ${#client_counts[@]}))
     pick_tgt_ctl
     make_namespaces
@@ -681,6 +706,7 @@ if [ $local_mode -eq 1 ]; then
             for rep in $(seq 1 "$reps"); do iperf_point "$addr"; done
             for s in "${storage_list[@]}"; do
                 warm "$s"
+                device_point "$s"
                 isl_ok=1 tgt_ok=1
                 start_iscsilab "$s" "" || isl_ok=0
                 start_tgtd "$s" || tgt_ok=0

@@ -5,6 +5,7 @@
 # targets on each storage, the no-storage ceiling is printed beside the aims, and every
 # SVG plot it lists exists and parses as XML. Needs root (network namespace, loop
 # devices, tgtd). Meant to finish in about a minute.
+# The loop device's own QD1 round trip is measured and printed in blockio's aim 4.
 # Usage: tests/hil/bench_smoke.sh [ISCSILAB]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,6 +56,10 @@ for name in json.load(open(sys.argv[1]))[\"plots\"]:
     xml.dom.minidom.parse(os.path.join(d, name))" "$out/results.json"'
 check "the aims and the one-line summary are printed" 'grep -q "^aim 4 \[lo fileio\]" "$out/bench.out" && grep -q "^bench: .* points measured" "$out/bench.out"'
 check "the ceiling is printed, and aim 2 is read against it" 'grep -qE "^ceiling \[lo nullio\] .* [0-9,]+ IOPS per target cpu-s .*: a ceiling, not an aim$" "$out/bench.out" && grep -qE "^aim 2 \[lo fileio\] .*; [0-9,]+ with no storage\)" "$out/bench.out"'
+check "the loop device's own round trip is measured and read beside aim 4" '"$py" -c "
+import json, sys
+d = [x for x in json.load(open(sys.argv[1]))[\"devices\"] if x[\"storage\"] == \"blockio\"]
+sys.exit(0 if d and all(x[\"ok\"] and x[\"qd1_read_us\"] > 0 for x in d) else 1)" "$out/results.json" && grep -qE "^aim 4 \[lo blockio\] .*the device alone [0-9,]+ us\) vs tgtd" "$out/bench.out"'
 # What this run made (its work folder and namespaces, from its parameters) is gone.
 work=$("$py" -c "import json, sys; print(json.load(open(sys.argv[1]))[\"parameters\"][\"work_dir\"])" "$out/results.json" 2>/dev/null)
 nss=$("$py" -c "import json, sys; print(\" \".join(json.load(open(sys.argv[1]))[\"parameters\"][\"namespaces\"]))" "$out/results.json" 2>/dev/null)
