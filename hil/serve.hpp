@@ -26,8 +26,10 @@ struct ServeOptions {
     // (fabric/tcp/spin_policy.hpp: only while mostly idle and the gaps are short); 0 never.
     unsigned poll_us = 200;
     // vdisk_fileio reads of at least this many bytes, found whole in the page cache, leave
-    // by sendfile(2) when no DataDigest is on (hil/file_store.hpp); 0 never.
-    std::size_t sendfile_min = 64 * 1024;
+    // by sendfile(2) when no DataDigest is on (hil/file_store.hpp); 0 never, the default:
+    // sendfile measured faster on one machine and far slower on another
+    // (fabric/tcp/tcp_stream.cpp, send_from_source), reading into memory never collapsed.
+    std::size_t sendfile_min = 0;
 };
 
 // Runs until SIGINT/SIGTERM. Returns the process exit code.
