@@ -327,7 +327,7 @@ warm() {
 # link, beside the points it explains; it takes a fraction of a second.
 device_point() { # storage
     local s=$1 dev n=20000 t0 t1 err="" us=0
-    [ "$s" = blockio ] && [ $local_mode -eq 1 ] || return 0
+    [ "$s" = blockio ] || return 0
     dev=${backing[$s-iscsilab]}
     progress "device $dev alone, O_DIRECT 4k reads qd1 (dd)"
     t0=$EPOCHREALTIME
@@ -692,7 +692,7 @@ if [ $local_mode -eq 1 ]; then
     [[ $sections == *reactors* ]] && do_reactors=1
     [ $do_main -eq 1 ] && total=$(( ${#link_list[@]} * reps * (1 + ${#storage_list[@]} * 2 * nw) ))
     # One device point per link for blockio.
-    [ $do_main -eq 1 ] && [ $local_mode -eq 1 ] && [[ " ${storage_list[*]} " == *" blockio "* ]] &&
+    [ $do_main -eq 1 ] && [[ " ${storage_list[*]} " == *" blockio "* ]] &&
         total=$((total + ${#link_list[@]}))
     [ $do_reactors -eq 1 ] && total=$((total + ${#reactor_counts[@]} * ${#client_counts[@]}))
     pick_tgt_ctl
